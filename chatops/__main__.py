@@ -1,0 +1,3 @@
+from chatops.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""One typed Settings object: secrets from the environment, behaviour from one YAML file.
+
+Secrets only ever come from the environment, or from a file named by ``NAME_FILE``.
+Every YAML key has a default; an unknown key is an error that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from chatops.domain import Environment
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///chatops.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_CONFIG_FILE = "chatops.yml"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message says which item and why."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``30s``, ``15m``, ``4h``, ``2d``, ``1w`` or a plain number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"])
+    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 2d)")
+
+
+def format_duration(td: timedelta) -> str:
+    """A short human form: ``45s``, ``12m``, ``3h 5m``, ``2d 4h``."""
+    seconds = int(td.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, _ = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PollConfig(_Strict):
+    interval: Duration = timedelta(seconds=60)
+    timeout: Duration = timedelta(seconds=20)
+    unreachable_after: int = Field(default=3, ge=1)
+    environments: tuple[Environment, ...] = (Environment.PRODUCTION,)
+
+    @field_validator("environments", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(str(v).lower() for v in value)
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("poll.interval must be at least 1s")
+        return value
+
+
+class Route(_Strict):
+    channel: str
+    bots: tuple[str, ...] = ()
+    kind: Literal["custom", "pcs"] | None = None
+    environment: Environment | None = None
+
+
+class FlappingConfig(_Strict):
+    changes: int = Field(default=4, ge=2)
+    window: Duration = timedelta(minutes=15)
+
+
+class AlertsConfig(_Strict):
+    channel: str | None = None
+    routes: tuple[Route, ...] = ()
+    confirm_polls: int = Field(default=2, ge=1)
+    flapping: FlappingConfig = FlappingConfig()
+    digest_after: int = Field(default=5, ge=1)
+    remind_every: Duration = timedelta(hours=4)
+
+
+Permission = Literal["view", "start", "stop", "mute"]
+
+
+class PermissionRule(_Strict):
+    users: tuple[str, ...] = ()
+    usergroups: tuple[str, ...] = ()
+    allow: tuple[Permission, ...]
+    bots: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _someone(self) -> PermissionRule:
+        if not self.users and not self.usergroups:
+            raise ValueError("a permission rule needs users or usergroups")
+        return self
+
+
+class AppConfig(_Strict):
+    """The YAML file's contents (ARCHITECTURE.md section 4)."""
+
+    poll: PollConfig = PollConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    permissions: tuple[PermissionRule, ...] = ()
+    # Who a refused user should ask for access (a name, @handle or channel).
+    permissions_contact: str = "your Slack workspace admins"
+
+
+class Secrets(BaseModel):
+    """Credentials and endpoints from the environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    lp_account_id: str | None = None
+    lp_username: str | None = None
+    lp_password: SecretStr | None = None
+    lp_app_key: SecretStr | None = None
+    lp_secret: SecretStr | None = None
+    lp_access_token: SecretStr | None = None
+    lp_access_token_secret: SecretStr | None = None
+    lp_api_url: str | None = None
+    lp_csds_url: str = "https://api.liveperson.net"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    secrets: Secrets
+    app: AppConfig
+    config_file: Path | None = None
+
+
+_ENV_NAMES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "database_url": "CHATOPS_DATABASE_URL",
+    "lp_account_id": "LP_ACCOUNT_ID",
+    "lp_username": "LP_USERNAME",
+    "lp_password": "LP_PASSWORD",
+    "lp_app_key": "LP_APP_KEY",
+    "lp_secret": "LP_SECRET",
+    "lp_access_token": "LP_ACCESS_TOKEN",
+    "lp_access_token_secret": "LP_ACCESS_TOKEN_SECRET",
+    "lp_api_url": "LP_API_URL",
+    "lp_csds_url": "LP_CSDS_URL",
+}
+
+
+def _env_value(environ: Mapping[str, str], name: str) -> str | None:
+    """``NAME`` or the contents of the file named by ``NAME_FILE`` (Docker/Kubernetes secrets)."""
+    value = environ.get(name)
+    if value:
+        return value
+    path = environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={path}: cannot read it ({exc.strerror})") from exc
+    return None
+
+
+def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
+    environ = os.environ if environ is None else environ
+    values = {
+        field: value
+        for field, name in _ENV_NAMES.items()
+        if (value := _env_value(environ, name)) is not None
+    }
+    return Secrets(**values)
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{where}'")
+        else:
+            lines.append(f"{source}: {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_app_config(path: Path | None) -> AppConfig:
+    if path is None:
+        return AppConfig()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(str(path), exc)) from None
+
+
+def config_path(explicit: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if environ.get("CHATOPS_CONFIG"):
+        return Path(environ["CHATOPS_CONFIG"])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def load_settings(
+    config_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load and validate everything once; raise ConfigError with a readable message."""
+    environ = os.environ if environ is None else environ
+    path = config_path(config_file, environ)
+    try:
+        secrets = load_secrets(environ)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors("environment", exc)) from None
+    return Settings(secrets=secrets, app=load_app_config(path), config_file=path)

@@ -1,0 +1,55 @@
+"""The one interface between chatops and wherever bot statuses come from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from chatops.domain import Snapshot
+
+
+class SourceError(Exception):
+    """Every failure of a status source, with a message a person can act on.
+
+    ``permanent`` means retrying will not help until someone fixes something (a wrong
+    password, a missing permission, an unknown account); transient failures (timeouts, 5xx,
+    429) are worth another try at the next poll. Messages never contain credentials.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownBotError(SourceError):
+    """The source does not know the bot that an action named."""
+
+    def __init__(self, bot_id: str) -> None:
+        super().__init__(f"the status source has no bot with id {bot_id!r}", permanent=True)
+        self.bot_id = bot_id
+
+
+class StatusSource(Protocol):
+    """Fetch every bot's snapshot for the configured environments; start; stop."""
+
+    async def fetch(self) -> Sequence[Snapshot]:
+        """Every bot's current snapshot. Raises SourceError; never returns a partial fleet."""
+        ...
+
+    async def start(self, bot_id: str) -> None:
+        """Ask the source to start the bot's connector (PCS: the shared survey connector)."""
+        ...
+
+    async def stop(self, bot_id: str) -> None:
+        """Ask the source to stop the bot's connector (PCS: the shared survey connector)."""
+        ...
+
+    async def check(self) -> str:
+        """Log in and return a one-line description of what was reached (check-config)."""
+        ...
+
+    async def aclose(self) -> None: ...
