@@ -90,8 +90,8 @@ class Environment(StrEnum):
 
     @property
     def source_name(self) -> str:
-        """The name LivePerson's status list uses (``environment=PRODUCTION``)."""
-        return "PRODUCTION" if self is Environment.PRODUCTION else "DEMO"
+        """The name LivePerson's services use: PRODUCTION, and STAGING for the UI's Demo."""
+        return "PRODUCTION" if self is Environment.PRODUCTION else "STAGING"
 
 
 class Health(StrEnum):

@@ -1,0 +1,7 @@
+"""Root conftest: shared fixtures live in tests/fixtures/, one module per outside service."""
+
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.liveperson",
+    "tests.fixtures.slack",
+]
