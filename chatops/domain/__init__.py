@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from chatops.domain.policy import (
+    BotAlertState,
+    Decision,
+    DecisionKind,
+    PolicyConfig,
+    initial_state,
+    manual_outcome,
+    needs_evaluation,
+    observe,
+    reminder_due,
+)
 from chatops.domain.snapshot import (
     BotChange,
     FleetDiff,
@@ -32,16 +43,20 @@ from chatops.domain.status import (
 )
 
 __all__ = [
+    "BotAlertState",
     "BotChange",
     "BotKind",
     "Channel",
     "Cloud",
     "Connector",
+    "Decision",
+    "DecisionKind",
     "Dimension",
     "Environment",
     "FleetDiff",
     "Health",
     "ManualOperation",
+    "PolicyConfig",
     "Server",
     "Snapshot",
     "StatusValue",
@@ -49,11 +64,16 @@ __all__ = [
     "diff",
     "diff_fleet",
     "health",
+    "initial_state",
+    "manual_outcome",
+    "needs_evaluation",
     "normalise_key",
+    "observe",
     "parse_channel",
     "parse_cloud",
     "parse_connector",
     "parse_environment",
     "parse_kind",
     "parse_server",
+    "reminder_due",
 ]

@@ -17,6 +17,7 @@ from chatops.domain.status import (
     Server,
     StatusValue,
     health,
+    normalise_key,
     parse_cloud,
     parse_connector,
     parse_server,
@@ -112,18 +113,23 @@ def diff(stored: Snapshot, fetched: Snapshot) -> list[Transition]:
     """Per-dimension transitions from ``stored`` to ``fetched`` (same bot).
 
     A dimension changes when its normalised value changes, or when it stays ``Unknown`` but
-    the raw string is different (an unknown state turned into another unknown state). A
-    mere respelling of a known value (``connected`` to ``CONNECTED``) is no transition.
+    the raw string means something else (an unknown state turned into another unknown
+    state). A mere respelling (``connected`` to ``CONNECTED``, ``SOME_STATE`` to
+    ``some-state``) is no transition, known value or not.
     """
     transitions = []
     for dimension in Dimension:
         old, new = stored.value(dimension), fetched.value(dimension)
         old_raw, new_raw = stored.raw(dimension), fetched.raw(dimension)
-        unknown_moved = old == new and new.value == "Unknown" and old_raw != new_raw
+        # Unknown raws are compared as normalised too: a source alternating spellings of one
+        # undocumented state must not write a transition row at every poll.
+        unknown_moved = (
+            old == new
+            and new.value == "Unknown"
+            and normalise_key(old_raw) != normalise_key(new_raw)
+        )
         if old != new or unknown_moved:
-            transitions.append(
-                Transition(fetched.bot_id, dimension, old, new, old_raw, new_raw)
-            )
+            transitions.append(Transition(fetched.bot_id, dimension, old, new, old_raw, new_raw))
     return transitions
 
 
