@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import itertools
 import json
 import math
 import random
@@ -36,7 +37,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 JSONDict = dict[str, Any]
 
@@ -1238,20 +1239,97 @@ class ServedApp:
         self.stop()
 
 
-class RunningServer(ServedApp):
-    """A running FakeSlack: ``.url``, ``.fake``, ``.stop()``; a context manager."""
+class RunningServer:
+    """A FakeSlack reachable over HTTP: ``.url``, ``.fake``, ``.stop()``; a context manager."""
 
-    def __init__(self, fake: FakeSlack, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(fake.app, host=host, port=port)
+    def __init__(self, fake: FakeSlack, url: str, on_stop: Callable[[], None]) -> None:
         self.fake = fake
+        self.url = url.rstrip("/")
+        self._on_stop = on_stop
         fake.set_public_url(self.url)
+
+    def stop(self) -> None:
+        self._on_stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def run_in_thread(fake: FakeSlack, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``fake`` on loopback in a thread; ``fake.base_url`` is set once this returns."""
-    return RunningServer(fake, host=host, port=port).start()
+    served = ServedApp(fake.app, host=host, port=port).start()
+    return RunningServer(fake, served.url, served.stop)
 
 
 def serve_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
     """Serve any ASGI app (e.g. the app under test) on loopback in a thread."""
     return ServedApp(app, host=host, port=port).start()
+
+
+class FakeSlackHost:
+    """One loopback server for many fakes, each under its own path prefix (``/w1``, ...).
+
+    Stopping uvicorn takes about 0.2 s (it polls for exit every 0.1 s, then waits 0.1 s for
+    connections), which adds up over hundreds of tests. A test suite starts one host and
+    gives each test a fresh fake with ``add``; a request still in flight from an earlier
+    test reaches that test's prefix, which answers 404 once it is removed, never the new fake.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._served = ServedApp(self._dispatch, host=host, port=port)
+        self._fakes: dict[str, FakeSlack] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self._served.url
+
+    def start(self) -> Self:
+        self._served.start()
+        return self
+
+    def add(self, fake: FakeSlack) -> RunningServer:
+        prefix = f"w{next(self._numbers)}"
+        with self._lock:
+            self._fakes[prefix] = fake
+        return RunningServer(fake, f"{self.url}/{prefix}", lambda: self._remove(prefix))
+
+    def _remove(self, prefix: str) -> None:
+        with self._lock:
+            self._fakes.pop(prefix, None)
+
+    def stop(self) -> None:
+        self._served.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        prefix = scope["path"].lstrip("/").partition("/")[0]
+        with self._lock:
+            fake = self._fakes.get(prefix)
+        if fake is None:
+            await PlainTextResponse("no such sandbox workspace", 404)(scope, receive, send)
+            return
+        # Starlette routes on the path below root_path, as when an app is mounted.
+        scope = dict(scope, root_path=scope.get("root_path", "") + "/" + prefix)
+        await fake.app(scope, receive, send)
