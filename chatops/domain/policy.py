@@ -289,6 +289,8 @@ def needs_evaluation(state: BotAlertState) -> bool:
     confirmation, settling and the manual grace all advance with polls and time. Any other
     bot whose health equals ``state.observed`` may be skipped.
     """
+    # A manual operation on its way always has a candidate too (the bot is not yet at the
+    # announced health); it is named for the reader.
     return state.candidate is not None or state.flapping or state.manual_target is not None
 
 
@@ -398,7 +400,6 @@ def _settle(
         announced_at=now,
         incident=health.is_problem,
         flapping=False,
-        health_changes=(),
     )
     return next_state, [settled]
 
