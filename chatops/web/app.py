@@ -1,0 +1,80 @@
+"""The ASGI app: Slack's single request path plus the operations endpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from chatops.metrics import CONTENT_TYPE_LATEST, Metrics
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+@dataclass
+class WebParts:
+    """What the ASGI app serves; built by chatops.runtime."""
+
+    bolt: AsyncApp | None
+    metrics: Metrics
+    readiness: Sequence[tuple[str, ReadinessCheck]] = ()
+    lifespan: Callable[[], AbstractAsyncContextManager[None]] | None = None
+    extra_routes: list[BaseRoute] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+
+
+def create_web_app(parts: WebParts) -> Starlette:
+    handler = AsyncSlackRequestHandler(parts.bolt) if parts.bolt is not None else None
+
+    async def slack_events(request: Request) -> Response:
+        if handler is None:
+            return PlainTextResponse("Slack is not configured on this instance", status_code=503)
+        return await handler.handle(request)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        results = {}
+        ready = True
+        for name, check in parts.readiness:
+            try:
+                ok, detail = await check()
+            except Exception as exc:  # a readiness probe must answer, whatever broke
+                log.warning("readiness check %s raised: %s", name, exc)
+                ok, detail = False, f"check failed: {type(exc).__name__}: {exc}"
+            results[name] = {"ok": ok, "detail": detail}
+            ready = ready and ok
+        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(parts.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *parts.extra_routes,
+        *parts.mounts,
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if parts.lifespan is None:
+            yield
+            return
+        async with parts.lifespan():
+            yield
+
+    return Starlette(routes=routes, lifespan=lifespan)
