@@ -1,0 +1,213 @@
+"""Apply the Alembic migrations in ``chatops/store/migrations`` from code (no alembic.ini).
+
+``chatops db upgrade`` runs :func:`upgrade`. ``serve``, ``demo`` and ``poll`` call
+:func:`prepare_database` first: SQLite (one replica, nobody else to coordinate with) upgrades
+itself, every other backend must already be at the head revision, so that a rolling deploy
+never has replicas migrating under each other's feet.
+
+To write the next migration, generate a draft against a database at head and then edit it
+by hand::
+
+    from alembic import command
+    from chatops.store.migrate import alembic_config
+    command.revision(alembic_config(url), autogenerate=True, message="...")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import pool, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from chatops.config import Settings
+from chatops.store.engine import is_sqlite
+from chatops.store.repo import advisory_lock_key
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Held (transaction-scoped) while migrating PostgreSQL, so that two `chatops db upgrade`
+# started at once run one after the other: the second then finds nothing to do.
+MIGRATION_LOCK_KEY = advisory_lock_key("chatops.migrate")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened. The message never contains a password."""
+
+
+class SchemaOutOfDate(Exception):
+    """The database schema is not the one this version of chatops needs."""
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may appear in logs and messages: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "(unparseable database URL)"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # The ini parser treats "%" as interpolation; URL-encoded passwords contain it.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships its migrations
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+def _check_sqlite_directory(url: str) -> None:
+    # Said plainly here rather than as sqlite's "unable to open database file" (and a
+    # failed aiosqlite connect leaves a worker thread that outlives a short event loop).
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    directory = Path(database).parent
+    if not directory.is_dir():
+        raise DatabaseUnavailable(
+            f"cannot reach the database {safe_url(url)}: the directory {directory} does not exist"
+        )
+
+
+def _open_engine(url: str) -> AsyncEngine:
+    try:
+        if is_sqlite(url):
+            _check_sqlite_directory(url)
+            return create_async_engine(url, poolclass=pool.NullPool, connect_args={"timeout": 30})
+        return create_async_engine(url, poolclass=pool.NullPool)
+    except (
+        sa_exc.ArgumentError,
+        sa_exc.NoSuchModuleError,
+        sa_exc.InvalidRequestError,
+        ImportError,
+    ) as exc:
+        # InvalidRequestError: a synchronous driver; ImportError: a driver not installed.
+        raise DatabaseUnavailable(
+            f"cannot use the database URL {safe_url(url)}: {_reason(exc)} "
+            "(use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB)"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement dump and background link."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        return str(exc).split("\n", 1)[0]
+    message = str(exc).strip() or type(exc).__name__
+    return message.split("\n", 1)[0]
+
+
+def _unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"cannot reach the database {safe_url(url)}: {_reason(exc)}")
+
+
+def _read_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _upgrade_on(connection: Connection) -> tuple[str | None, str | None]:
+    before = _read_revision(connection)
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    return before, _read_revision(connection)
+
+
+async def _upgrade(url: str) -> tuple[str | None, str | None]:
+    """Upgrade to head; return the revisions before and after."""
+    engine = _open_engine(url)
+    try:
+        async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            revisions = await connection.run_sync(_upgrade_on)
+            await connection.commit()
+            return revisions
+    except CommandError as exc:
+        # The database names a revision we do not ship: a newer chatops migrated it.
+        raise SchemaOutOfDate(
+            f"the database {safe_url(url)} cannot be upgraded: {exc} "
+            "(was it migrated by a newer version of chatops?)"
+        ) from None
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as exc:
+        raise _unavailable(url, exc) from None
+    except sa_exc.DBAPIError as exc:
+        # e.g. asyncpg's InvalidCatalogNameError (no such database), wrapped by SQLAlchemy.
+        raise _unavailable(url, exc) from None
+    finally:
+        await engine.dispose()
+
+
+async def upgrade(url: str) -> None:
+    """``alembic upgrade head`` on ``url``; safe to run from several processes at once."""
+    await _upgrade(url)
+
+
+async def current_revision(url: str) -> str | None:
+    """The revision the database is at; None for an empty database."""
+    engine = _open_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_read_revision)
+    except (sa_exc.DBAPIError, OSError) as exc:
+        raise _unavailable(url, exc) from None
+    finally:
+        await engine.dispose()
+
+
+async def schema_is_current(url: str) -> bool:
+    return await current_revision(url) == head_revision()
+
+
+async def prepare_database(url: str) -> None:
+    """Make sure the schema is usable before serving or polling.
+
+    SQLite upgrades itself. Other backends raise SchemaOutOfDate unless already at head:
+    migrating is an explicit step there (``chatops db upgrade``), run once per deploy.
+    """
+    if is_sqlite(url):
+        await upgrade(url)
+        return
+    current = await current_revision(url)
+    head = head_revision()
+    if current != head:
+        at = f"revision {current}" if current else "no schema at all (an empty database)"
+        raise SchemaOutOfDate(
+            f"the database {safe_url(url)} has {at}, this chatops needs revision {head}: "
+            "run `chatops db upgrade`"
+        )
+
+
+def upgrade_command(settings: Settings) -> int:
+    """``chatops db upgrade``: print the revision before and after; exit 1 on failure."""
+    url = settings.secrets.database_url
+    try:
+        before, after = asyncio.run(_upgrade(url))
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        print(f"chatops db upgrade: {exc}", file=sys.stderr)
+        return 1
+    where = safe_url(url)
+    if before == after:
+        print(f"{where}: already at revision {after}, nothing to do")
+    else:
+        print(f"{where}: upgraded from {before or 'an empty database'} to revision {after}")
+    return 0

@@ -1,0 +1,555 @@
+"""Repositories: small async functions over an AsyncSession. The caller owns the transaction.
+
+Bot rows hold the last successful poll's view of each bot. Every function here that changes
+a bot row bumps its ``version``; anything else that writes bot rows must do the same, because
+the poller trusts its in-memory copy of the fleet only while the table's
+:class:`FleetFingerprint` (row count and sum of versions) is the one it expects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.domain import (
+    BotKind,
+    Channel,
+    Dimension,
+    Environment,
+    FleetDiff,
+    Health,
+    ManualOperation,
+    Snapshot,
+)
+from chatops.store.models import AuditEntry, Bot, PollRun, TransitionRecord
+
+BOT = Bot.__table__  # type: ignore[attr-defined]
+# Both SQLite (32766 variables) and asyncpg (32767 arguments) cap bound parameters.
+_CHUNK = 900
+
+
+def advisory_lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL advisory locks, derived from a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- Snapshots in and out of bot rows ------------------------------------------------------
+
+# Column lengths of the strings a snapshot carries (chatops/store/models.py).
+_NAME, _RAW, _PERSON, _OPERATION = 300, 200, 300, 16
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None
+
+
+def storable(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as the bot table can hold it: over-long strings clipped to their column.
+
+    The poller diffs storable snapshots, so a source sending a 500-character status does
+    not look changed at every poll against the clipped value stored last time.
+    """
+    manual = snapshot.manual
+    # The common case first, written out: this runs for every bot at every poll.
+    if (
+        len(snapshot.name) <= _NAME
+        and len(snapshot.raw_connector) <= _RAW
+        and len(snapshot.raw_cloud) <= _RAW
+        and len(snapshot.raw_server) <= _RAW
+        and len(snapshot.account_user or "") <= _PERSON
+        and (
+            manual is None
+            or (len(manual.operation) <= _OPERATION and len(manual.performed_by or "") <= _PERSON)
+        )
+    ):
+        return snapshot
+    return replace(
+        snapshot,
+        name=snapshot.name[:_NAME],
+        raw_connector=snapshot.raw_connector[:_RAW],
+        raw_cloud=snapshot.raw_cloud[:_RAW],
+        raw_server=snapshot.raw_server[:_RAW],
+        account_user=_clip(snapshot.account_user, _PERSON),
+        manual=ManualOperation(
+            manual.operation[:_OPERATION], _clip(manual.performed_by, _PERSON), manual.at
+        )
+        if manual is not None
+        else None,
+    )
+
+
+def _state_values(snapshot: Snapshot) -> dict[str, object]:
+    """The bot columns that come straight from a snapshot (not the since/version book-keeping)."""
+    manual = snapshot.manual
+    return {
+        "name": snapshot.name,
+        "kind": snapshot.kind.value,
+        "channel": snapshot.channel.value,
+        "environment": snapshot.environment.value,
+        "connector": snapshot.connector.value,
+        "cloud": snapshot.cloud.value,
+        "server": snapshot.server.value,
+        "raw_connector": snapshot.raw_connector,
+        "raw_cloud": snapshot.raw_cloud,
+        "raw_server": snapshot.raw_server,
+        "health": snapshot.health.value,
+        "manual_operation": manual.operation if manual else None,
+        "manual_by": manual.performed_by if manual else None,
+        "manual_at": manual.at if manual else None,
+        "account_user": snapshot.account_user,
+        "source_updated_at": snapshot.updated_at,
+    }
+
+
+_SNAPSHOT_COLUMNS = (
+    BOT.c.id,
+    BOT.c.name,
+    BOT.c.kind,
+    BOT.c.channel,
+    BOT.c.environment,
+    BOT.c.raw_connector,
+    BOT.c.raw_cloud,
+    BOT.c.raw_server,
+    BOT.c.manual_operation,
+    BOT.c.manual_by,
+    BOT.c.manual_at,
+    BOT.c.source_updated_at,
+    BOT.c.account_user,
+)
+
+
+def _snapshot_from_row(row: Sequence[Any]) -> Snapshot:
+    (bot_id, name, kind, channel, environment, raw_connector, raw_cloud, raw_server) = row[:8]
+    manual_operation, manual_by, manual_at, updated_at, account_user = row[8:]
+    manual = (
+        ManualOperation(manual_operation, manual_by, manual_at)
+        if manual_operation is not None
+        else None
+    )
+    return Snapshot(
+        bot_id=bot_id,
+        name=name,
+        kind=BotKind(kind),
+        channel=Channel(channel),
+        environment=Environment(environment),
+        raw_connector=raw_connector,
+        raw_cloud=raw_cloud,
+        raw_server=raw_server,
+        manual=manual,
+        updated_at=updated_at,
+        account_user=account_user,
+    )
+
+
+def snapshot_of(bot: Bot) -> Snapshot:
+    """Rebuild the snapshot a bot row was stored from."""
+    return _snapshot_from_row([getattr(bot, column.name) for column in _SNAPSHOT_COLUMNS])
+
+
+# -- Loading the fleet ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FleetFingerprint:
+    """Changes whenever a bot row is inserted, deleted or has its version bumped."""
+
+    rows: int
+    version_sum: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFleet:
+    snapshots: dict[str, Snapshot]  # bots the source still lists
+    removed: frozenset[str]  # bots it stopped listing (rows kept, removed_at set)
+    fingerprint: FleetFingerprint
+
+
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    return await session.connection()
+
+
+async def fleet_fingerprint(session: AsyncSession) -> FleetFingerprint:
+    connection = await _connection(session)
+    result = await connection.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(BOT.c.version), 0))
+    )
+    rows, version_sum = result.one()
+    return FleetFingerprint(int(rows), int(version_sum))
+
+
+async def load_fleet(session: AsyncSession) -> StoredFleet:
+    """Every stored bot as snapshots, the removed ones apart, with the fingerprint it matches."""
+    connection = await _connection(session)
+    fingerprint = await fleet_fingerprint(session)
+    result = await connection.execute(sa.select(*_SNAPSHOT_COLUMNS, BOT.c.removed_at))
+    snapshots: dict[str, Snapshot] = {}
+    removed: set[str] = set()
+    for row in result:
+        if row[-1] is None:
+            snapshots[row[0]] = _snapshot_from_row(row[:-1])
+        else:
+            removed.add(row[0])
+    return StoredFleet(snapshots, frozenset(removed), fingerprint)
+
+
+async def load_snapshots(session: AsyncSession) -> dict[str, Snapshot]:
+    """The stored snapshot of every bot that is not marked removed, by bot id."""
+    return (await load_fleet(session)).snapshots
+
+
+# -- Writing a poll's changes --------------------------------------------------------------
+
+
+async def apply_fleet_diff(
+    session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+) -> list[TransitionRecord]:
+    """Write what one poll found, and nothing for bots that did not change.
+
+    New bots: one insert each and no transition rows (first sight is a baseline, not a
+    change). A bot that comes back after being removed is updated in place, also without
+    transitions since nobody saw what happened in between. Changed bots: one update each
+    plus one transition row per dimension that moved; ``<dimension>_since`` and
+    ``health_since`` move only when that value did. Removed bots: one update for all.
+    Transitions of a bot whose manual operation is new in this poll are marked manual.
+    """
+    connection = await _connection(session)
+    await _write_added(connection, diff.added, now)
+    previous_manual = await _manual_operations(connection, [c.bot_id for c in diff.changed])
+    records: list[TransitionRecord] = []
+    for change in diff.changed:
+        snapshot = change.snapshot
+        values = _state_values(snapshot)
+        for transition in change.transitions:
+            values[f"{transition.dimension.value}_since"] = now
+        if change.health_changed:
+            values["health_since"] = now
+        await _update_bot(connection, snapshot.bot_id, values)
+        manual = snapshot.manual
+        by_hand = manual is not None and previous_manual.get(snapshot.bot_id) != (
+            manual.operation,
+            manual.at,
+        )
+        for transition in change.transitions:
+            records.append(
+                TransitionRecord(
+                    bot_id=transition.bot_id,
+                    poll_id=poll.id,
+                    at=now,
+                    dimension=transition.dimension.value,
+                    old=transition.old.value,
+                    new=transition.new.value,
+                    old_raw=transition.old_raw[:_RAW],
+                    new_raw=transition.new_raw[:_RAW],
+                    old_health=change.old_health.value,
+                    new_health=change.new_health.value,
+                    manual=by_hand,
+                    performed_by=manual.performed_by if by_hand and manual else None,
+                )
+            )
+    for snapshot in diff.refreshed:
+        await _update_bot(connection, snapshot.bot_id, _state_values(snapshot))
+    for ids in _chunks(diff.removed):
+        await connection.execute(
+            sa.update(BOT)
+            .where(BOT.c.id.in_(ids))
+            .values(removed_at=now, version=BOT.c.version + 1)
+        )
+    if records:
+        session.add_all(records)
+        await session.flush()
+    return records
+
+
+async def _write_added(
+    connection: AsyncConnection, added: Sequence[Snapshot], now: datetime
+) -> None:
+    if not added:
+        return
+    returning: set[str] = set()
+    for ids in _chunks([snapshot.bot_id for snapshot in added]):
+        result = await connection.execute(sa.select(BOT.c.id).where(BOT.c.id.in_(ids)))
+        returning.update(result.scalars())
+    rows = []
+    for snapshot in added:
+        values = _state_values(snapshot)
+        values.update(health_since=now, connector_since=now, cloud_since=now, server_since=now)
+        if snapshot.bot_id in returning:
+            values["removed_at"] = None
+            await _update_bot(connection, snapshot.bot_id, values)
+        else:
+            rows.append({"id": snapshot.bot_id, "first_seen": now, "version": 1, **values})
+    if rows:
+        await connection.execute(sa.insert(BOT), rows)
+
+
+async def _update_bot(connection: AsyncConnection, bot_id: str, values: dict[str, object]) -> None:
+    await connection.execute(
+        sa.update(BOT).where(BOT.c.id == bot_id).values(version=BOT.c.version + 1, **values)
+    )
+
+
+async def _manual_operations(
+    connection: AsyncConnection, bot_ids: Sequence[str]
+) -> dict[str, tuple[str | None, datetime | None]]:
+    stored: dict[str, tuple[str | None, datetime | None]] = {}
+    for ids in _chunks(bot_ids):
+        result = await connection.execute(
+            sa.select(BOT.c.id, BOT.c.manual_operation, BOT.c.manual_at).where(BOT.c.id.in_(ids))
+        )
+        for bot_id, operation, at in result:
+            stored[bot_id] = (operation, at)
+    return stored
+
+
+# -- Poll runs -----------------------------------------------------------------------------
+
+
+async def start_poll(session: AsyncSession, started_at: datetime) -> PollRun:
+    """Insert the poll run (not yet ok) and return it with its id."""
+    poll = PollRun(started_at=started_at)
+    session.add(poll)
+    await session.flush()
+    return poll
+
+
+def finish_poll(
+    poll: PollRun,
+    *,
+    finished_at: datetime,
+    duration_ms: int,
+    ok: bool,
+    error: str | None = None,
+    permanent: bool = False,
+    bots: int = 0,
+    changed: int = 0,
+    transitions: int = 0,
+) -> None:
+    """Fill in the outcome; the session writes it with the rest of the transaction."""
+    poll.finished_at = finished_at
+    poll.duration_ms = duration_ms
+    poll.ok = ok
+    poll.error = error[:2000] if error is not None else None
+    poll.permanent = permanent
+    poll.bots = bots
+    poll.changed = changed
+    poll.transitions = transitions
+
+
+async def record_failed_poll(
+    session: AsyncSession,
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+    duration_ms: int,
+    error: str,
+    permanent: bool,
+) -> PollRun:
+    """One row for a poll that changed nothing because it failed."""
+    poll = PollRun(started_at=started_at)
+    finish_poll(
+        poll,
+        finished_at=finished_at,
+        duration_ms=duration_ms,
+        ok=False,
+        error=error,
+        permanent=permanent,
+    )
+    session.add(poll)
+    await session.flush()
+    return poll
+
+
+async def last_poll(session: AsyncSession) -> PollRun | None:
+    result = await session.exec(select(PollRun).order_by(col(PollRun.id).desc()).limit(1))
+    return result.first()
+
+
+async def last_successful_poll(session: AsyncSession) -> PollRun | None:
+    result = await session.exec(
+        select(PollRun).where(col(PollRun.ok)).order_by(col(PollRun.id).desc()).limit(1)
+    )
+    return result.first()
+
+
+async def failed_polls_in_a_row(session: AsyncSession) -> int:
+    """How many polls failed since the last one that succeeded (all of them if none did)."""
+    last_ok = select(func.coalesce(func.max(PollRun.id), 0)).where(col(PollRun.ok))
+    result = await session.exec(
+        select(func.count()).select_from(PollRun).where(col(PollRun.id) > last_ok.scalar_subquery())
+    )
+    return int(result.one())
+
+
+# -- Reading bots --------------------------------------------------------------------------
+
+_SEVERITY = sa.case(
+    {health.value: health.severity for health in Health},
+    value=col(Bot.health),
+    else_=len(Health),
+)
+
+
+def _active(environment: Environment | None) -> sa.ColumnElement[bool]:
+    condition: sa.ColumnElement[bool] = col(Bot.removed_at).is_(None)
+    if environment is not None:
+        condition = sa.and_(condition, col(Bot.environment) == environment.value)
+    return condition
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def glob_to_like(pattern: str) -> str:
+    """``billing-*`` to ``billing-%``; LIKE's own wildcards in the pattern are literal."""
+    return _like_escape(pattern).replace("*", "%").replace("?", "_")
+
+
+def is_glob(query: str) -> bool:
+    return "*" in query or "?" in query
+
+
+async def find_bots(
+    session: AsyncSession, query: str, *, environment: Environment | None = None
+) -> list[Bot]:
+    """Bots matching ``query``, by the first rule that finds any.
+
+    An exact id, then an exact name (ignoring case), then a glob with ``*`` and ``?`` on
+    name or id, else a case-insensitive substring of the name. Removed bots never match.
+    Problems come first, then by name.
+    """
+    query = query.strip()
+    if not query:
+        return []
+    active = _active(environment)
+    by_id = await _bots(session, sa.and_(active, col(Bot.id) == query))
+    if by_id:
+        return by_id
+    by_name = await _bots(session, sa.and_(active, func.lower(Bot.name) == query.lower()))
+    if by_name:
+        return by_name
+    if is_glob(query):
+        like = glob_to_like(query.lower())
+        return await _bots(
+            session,
+            sa.and_(
+                active,
+                sa.or_(
+                    func.lower(Bot.name).like(like, escape="\\"),
+                    func.lower(Bot.id).like(like, escape="\\"),
+                ),
+            ),
+        )
+    like = f"%{_like_escape(query.lower())}%"
+    return await _bots(session, sa.and_(active, func.lower(Bot.name).like(like, escape="\\")))
+
+
+async def _bots(
+    session: AsyncSession,
+    condition: sa.ColumnElement[bool],
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[Bot]:
+    statement = (
+        select(Bot)
+        .where(condition)
+        .order_by(_SEVERITY, col(Bot.name), col(Bot.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def list_bots(
+    session: AsyncSession,
+    *,
+    environment: Environment | None = None,
+    problems_only: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[Bot]:
+    """Bots the source still lists, problems first (most severe health first), then by name."""
+    condition = _active(environment)
+    if problems_only:
+        condition = sa.and_(condition, col(Bot.health) != Health.OK.value)
+    return await _bots(session, condition, offset=offset, limit=limit)
+
+
+async def get_bot(session: AsyncSession, bot_id: str) -> Bot | None:
+    return await session.get(Bot, bot_id)
+
+
+async def count_by_health(
+    session: AsyncSession, environment: Environment | None = None
+) -> dict[Health, int]:
+    """How many bots are in each health, every health present (zero when none)."""
+    counts = dict.fromkeys(Health, 0)
+    result = await session.exec(
+        select(Bot.health, func.count()).where(_active(environment)).group_by(col(Bot.health))
+    )
+    for health, count in result:
+        counts[Health(health)] = count
+    return counts
+
+
+async def transitions_for(
+    session: AsyncSession, bot_id: str, since: datetime
+) -> list[TransitionRecord]:
+    """The bot's transitions at or after ``since``, oldest first."""
+    result = await session.exec(
+        select(TransitionRecord)
+        .where(col(TransitionRecord.bot_id) == bot_id, col(TransitionRecord.at) >= since)
+        .order_by(col(TransitionRecord.at), col(TransitionRecord.id))
+    )
+    return list(result.all())
+
+
+# -- Audit ---------------------------------------------------------------------------------
+
+
+async def add_audit(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    user_id: str,
+    action: str,
+    target: str,
+    outcome: str,
+    user_name: str | None = None,
+    detail: str | None = None,
+    request_key: str | None = None,
+) -> AuditEntry:
+    """Record an attempted action. A repeated ``request_key`` raises IntegrityError on flush."""
+    entry = AuditEntry(
+        at=at,
+        user_id=user_id,
+        user_name=user_name,
+        action=action,
+        target=target[:300],
+        outcome=outcome,
+        detail=detail[:2000] if detail is not None else None,
+        request_key=request_key,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+def dimension_since(bot: Bot, dimension: Dimension) -> datetime:
+    """When the bot's ``dimension`` took its current value."""
+    since: datetime = getattr(bot, f"{dimension.value}_since")
+    return since
