@@ -1,1 +1,25 @@
-"""permissions"""
+"""The permission mapping: Slack users, e-mails and user groups to view/start/stop/mute.
+
+Default deny; a failed lookup grants nothing (``AccessLookupError``).
+"""
+
+from __future__ import annotations
+
+from chatops.config import Permission, PermissionRule
+from chatops.permissions.mapping import (
+    PERMISSIONS,
+    Access,
+    AccessLookupError,
+    PermissionResolver,
+    covers,
+)
+
+__all__ = [
+    "PERMISSIONS",
+    "Access",
+    "AccessLookupError",
+    "Permission",
+    "PermissionResolver",
+    "PermissionRule",
+    "covers",
+]

@@ -1,0 +1,336 @@
+"""The ``/botstatus`` grammar (ARCHITECTURE.md section 4): text in, one typed command out.
+
+``parse`` accepts anything Slack may send (empty, huge, control characters, any unicode,
+smart quotes) and never raises: what it cannot read becomes ``Help``, with a "did you
+mean" suggestion when a word is close to one of ours. Every command can say itself back as
+text (``command.text``), which is what Share and paging buttons carry as their value, so a
+button click is parsed by the same grammar as a typed command.
+
+    /botstatus                              Summary()
+    /botstatus <query>                      Query("<query>")
+    /botstatus problems [page]              Problems(page)
+    /botstatus all [page]                   All(page)
+    /botstatus history <bot>                History("<bot>")
+    /botstatus mute <bot|glob> <duration> [reason]
+    /botstatus unmute <bot|glob>
+    /botstatus mutes
+    /botstatus help
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+# Slack caps slash command text well below this; the cap bounds our work on anything else.
+MAX_INPUT_CHARS = 2000
+# Bot names are at most 300 characters (chatops.store.models.Bot.name).
+MAX_NAME_CHARS = 300
+MAX_REASON_CHARS = 500
+# Far beyond any real fleet (10,000 bots is 500 pages); keeps int() and page arithmetic small.
+MAX_PAGE = 1_000_000
+MAX_MUTE = timedelta(days=365)
+
+KEYWORDS = ("problems", "all", "history", "mute", "unmute", "mutes", "help")
+USAGE = {
+    "summary": "",
+    "query": "<query>",
+    "problems": "problems [page]",
+    "all": "all [page]",
+    "history": "history <bot>",
+    "mute": "mute <bot|glob> <duration> [reason]",
+    "unmute": "unmute <bot|glob>",
+    "mutes": "mutes",
+    "help": "help",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    @property
+    def text(self) -> str:
+        # Not documented, but accepted, so that a Share button has a non-empty value.
+        return "summary"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Bots whose name matches ``query`` (the handler decides how: exact, prefix, glob)."""
+
+    query: str
+
+    @property
+    def text(self) -> str:
+        # Quoted when the bare words would mean a command: a bot named "all" or "help".
+        return self.query if parse(self.query) == self else f'"{self.query}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Problems:
+    page: int = 1
+
+    @property
+    def text(self) -> str:
+        return "problems" if self.page == 1 else f"problems {self.page}"
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    page: int = 1
+
+    @property
+    def text(self) -> str:
+        return "all" if self.page == 1 else f"all {self.page}"
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    bot: str
+
+    @property
+    def text(self) -> str:
+        return f"history {self.bot}"
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    target: str  # a bot name or an fnmatch glob
+    duration: timedelta
+    reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        words = ["mute", _quoted(self.target), _compact_duration(self.duration)]
+        if self.reason:
+            words.append(self.reason)
+        return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    target: str
+
+    @property
+    def text(self) -> str:
+        return f"unmute {self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class Mutes:
+    @property
+    def text(self) -> str:
+        return "mutes"
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """The help text; ``suggestion`` is a command to offer ("did you mean"), ``problem``
+    says what was wrong with the input, both already safe to show (no markup of their own).
+    """
+
+    suggestion: str | None = None
+    problem: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "help"
+
+
+Command = Summary | Query | Problems | All | History | Mute | Unmute | Mutes | Help
+
+_CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’", "’": "’", "«": "»"}
+_PAGE = re.compile(r"^(?:page\s*)?#?(\d{1,12})$")
+_DURATION_PART = re.compile(r"(\d{1,6})\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|w)", re.IGNORECASE)
+_DURATION = re.compile(r"^(?:\d{1,6}\s*(?:s|sec|secs|m|min|mins|h|hr|hrs|d|w))+$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def clean(text: str) -> str:
+    """Printable, single-spaced text: control and format characters become spaces.
+
+    NFKC folds full-width letters and the like into their plain forms, so ``ａｌｌ`` is
+    ``all``; it is applied before the length cap because it may lengthen the text.
+    """
+    text = unicodedata.normalize("NFKC", text[: MAX_INPUT_CHARS * 2])[:MAX_INPUT_CHARS]
+    chars = [" " if unicodedata.category(ch) in _CONTROL_CATEGORIES else ch for ch in text]
+    return " ".join("".join(chars).split())
+
+
+def parse(text: str | None) -> Command:
+    """The command ``text`` asks for. Never raises; unreadable input gives ``Help``."""
+    text = clean(text or "")
+    if not text:
+        return Summary()
+    if _leading_quoted(text) is not None:
+        # A quoted text is a name, even if it reads as a keyword: /botstatus "all".
+        return _query(text)
+    word, _, rest = text.partition(" ")
+    keyword = word.casefold()
+    if keyword in ("help", "?", "-h", "--help"):
+        return Help()
+    if keyword == "summary" and not rest:
+        return Summary()
+    if keyword == "mutes":
+        # Extra words are harmless here: the list of mutes is short and shows every target.
+        return Mutes()
+    if keyword in ("problems", "all"):
+        if not rest:
+            return Problems() if keyword == "problems" else All()
+        page = _page(rest)
+        if page is not None:
+            return Problems(page) if keyword == "problems" else All(page)
+        # "all hands bot" is a bot's name, not a page: look it up like any other query.
+        return _query(text)
+    if keyword == "history":
+        bot = _unquote(rest)
+        if not bot:
+            return Help(suggestion=USAGE["history"], problem="Which bot? Give its name.")
+        return History(bot[:MAX_NAME_CHARS])
+    if keyword == "mute":
+        return _mute(rest)
+    if keyword == "unmute":
+        target = _unquote(rest)
+        if not target:
+            return Help(suggestion=USAGE["unmute"], problem="Which bots? Give a name or glob.")
+        return Unmute(target[:MAX_NAME_CHARS])
+    if not rest:
+        typo = _keyword_typo(keyword, KEYWORDS)
+        if typo is not None:
+            return Help(suggestion=typo)
+    elif (typo := _keyword_typo(keyword, ("history", "mute", "unmute"))) is not None:
+        # "histroy billing-bot": the rest says the user meant a command with an argument.
+        return Help(suggestion=f"{typo} {rest}"[:MAX_NAME_CHARS])
+    return _query(text)
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word`` (difflib), if any is close enough to be a typo.
+
+    The slash command handler also uses this when a query matches no bot, with the bot
+    names as candidates.
+    """
+    word = word.casefold()[:MAX_NAME_CHARS]
+    if not word:
+        return None
+    by_folded: dict[str, str] = {}
+    for candidate in candidates:
+        by_folded.setdefault(candidate.casefold(), candidate)
+    matches = difflib.get_close_matches(word, list(by_folded), n=1, cutoff=0.75)
+    return by_folded[matches[0]] if matches else None
+
+
+def _keyword_typo(word: str, keywords: Iterable[str]) -> str | None:
+    """A keyword ``word`` is a misspelling of; lengths must be close, so that a bot named
+    "historybot" or "all-bots" is still looked up as a bot.
+    """
+    close = suggest(word, keywords)
+    if close is None or abs(len(close) - len(word)) > 2:
+        return None
+    return close
+
+
+def parse_mute_duration(word: str) -> timedelta | None:
+    """``30m``, ``4h``, ``2d``, ``1w``, ``1h30m``; ``None`` for anything else or zero.
+
+    A bare number is refused: "mute billing 30" could mean seconds, minutes or hours.
+    """
+    word = word.strip()
+    if not _DURATION.match(word):
+        return None
+    seconds = sum(
+        int(amount) * _UNIT_SECONDS[unit[0].lower()]
+        for amount, unit in _DURATION_PART.findall(word)
+    )
+    if seconds <= 0:
+        return None
+    return min(timedelta(seconds=seconds), MAX_MUTE)
+
+
+def _mute(rest: str) -> Command:
+    """``<bot|glob> <duration> [reason]``; a name with spaces may be quoted or not.
+
+    Unquoted, the target is every word before the first one that reads as a duration,
+    so ``mute billing bot 2h deploy`` mutes "billing bot" for two hours, reason "deploy".
+    """
+    usage = USAGE["mute"]
+    if not rest:
+        return Help(suggestion=usage, problem="Which bots, and for how long?")
+    quoted = _leading_quoted(rest)
+    if quoted is not None:
+        target, after = quoted
+        words = after.split()
+        if not target:
+            return Help(suggestion=usage, problem="Which bots? Give a name or glob.")
+        if not words or (duration := parse_mute_duration(words[0])) is None:
+            return Help(suggestion=usage, problem=_duration_problem(words[:1]))
+        return Mute(target[:MAX_NAME_CHARS], duration, _reason(words[1:]))
+    words = rest.split()
+    for index, candidate in enumerate(words[1:], start=1):
+        duration = parse_mute_duration(candidate)
+        if duration is not None:
+            target = " ".join(words[:index])
+            return Mute(target[:MAX_NAME_CHARS], duration, _reason(words[index + 1 :]))
+    numbers = [word for word in words[1:] if word[:1].isdigit()]
+    return Help(suggestion=usage, problem=_duration_problem(numbers[:1]))
+
+
+def _duration_problem(words: list[str]) -> str:
+    if not words:
+        return "For how long? Give a duration such as 30m, 4h or 2d."
+    shown = words[0][:40].replace("`", "'")
+    return f"`{shown}` is not a duration: use e.g. 30m, 4h, 2d or 1h30m."
+
+
+def _reason(words: list[str]) -> str | None:
+    reason = " ".join(words)[:MAX_REASON_CHARS]
+    return reason or None
+
+
+def _page(text: str) -> int | None:
+    match = _PAGE.match(text.casefold())
+    if match is None:
+        return None
+    return min(max(int(match.group(1)), 1), MAX_PAGE)
+
+
+def _query(text: str) -> Query:
+    return Query(_unquote(text)[:MAX_NAME_CHARS] or text[:MAX_NAME_CHARS])
+
+
+def _leading_quoted(text: str) -> tuple[str, str] | None:
+    """``"my bot" 2h`` -> (``my bot``, ``2h``); ``None`` when text does not open a quote."""
+    closing = _QUOTES.get(text[:1])
+    if closing is None:
+        return None
+    end = text.find(closing, 1)
+    if end < 0 and closing in "”’":
+        end = max(text.find('"', 1), text.find("'", 1))
+    if end < 0:
+        return None
+    return text[1:end].strip(), text[end + 1 :].strip()
+
+
+def _unquote(text: str) -> str:
+    quoted = _leading_quoted(text)
+    if quoted is not None and not quoted[1]:
+        return quoted[0]
+    return text.strip()
+
+
+def _quoted(target: str) -> str:
+    return f'"{target}"' if " " in target else target
+
+
+def _compact_duration(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"
