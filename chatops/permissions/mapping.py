@@ -6,8 +6,9 @@ the permissions it grants (``view``, the seed's Bot Status Access; ``start``; ``
 none means every bot). Nothing is allowed unless a rule allows it.
 
 E-mail addresses and group members are not in a Slack request, so they are looked up
-through the Web API (``users.info``, ``usergroups.list``, ``usergroups.users.list``) and
-cached for ``cache_ttl`` seconds. A lookup that fails never grants anything: it raises
+through the Web API and cached for ``cache_ttl`` seconds: ``users.info`` per user, and
+``usergroups.list`` with ``include_users`` once for every group (``usergroups.users.list``
+would cost a call per group). A lookup that fails never grants anything: it raises
 ``AccessLookupError`` with a message that says what could not be looked up, and the
 caller tells the user so.
 """
@@ -237,13 +238,10 @@ class PermissionResolver:
                 continue
             users = group.get("users")
             if not isinstance(users, list):
-                # Some workspaces leave the member list out of usergroups.list; ask per group.
-                listing = await _call(
-                    "Slack user group members",
-                    "usergroups.users.list",
-                    self.client.usergroups_users_list(usergroup=group_id),
+                raise AccessLookupError(
+                    "could not look up Slack user group members "
+                    "(usergroups.list gave no member list)"
                 )
-                users = listing.get("users") or []
             member_ids = frozenset(str(user) for user in users)
             found |= keys
             for key in keys:
