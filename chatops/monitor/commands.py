@@ -1,0 +1,233 @@
+"""``chatops poll --once`` and ``chatops status [QUERY]``: the monitor from a terminal.
+
+Exit codes: 0 done; 1 the source or the database failed (the reason is printed, without a
+traceback); 2 the configuration is missing something (the message names the variables).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from chatops.config import ConfigError, Settings, format_duration
+from chatops.domain import Dimension, Health, StatusValue, Transition
+from chatops.domain.snapshot import BotChange
+from chatops.monitor.poll import AdvisoryLockGate, LeaderGate, Poller, PollResult
+from chatops.store.engine import make_engine, make_session_factory
+from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
+from chatops.store.models import Bot, PollRun, utcnow
+from chatops.store.repo import (
+    count_by_health,
+    failed_polls_in_a_row,
+    find_bots,
+    last_poll,
+    last_successful_poll,
+    list_bots,
+)
+
+
+def _fail(command: str, message: str, code: int = 1) -> int:
+    print(f"chatops {command}: {message}", file=sys.stderr)
+    return code
+
+
+# -- chatops poll --once ------------------------------------------------------------------
+
+
+async def poll_command(settings: Settings) -> int:
+    """One poll: print each transition, then a summary. Exit 1 if the source failed."""
+    from chatops.sources.liveperson import LivePersonSource
+
+    try:
+        # Checks the LivePerson login variables first: nothing else is worth doing without.
+        source = LivePersonSource.from_settings(settings)
+    except ConfigError as exc:
+        return _fail("poll", str(exc), code=2)
+    url = settings.secrets.database_url
+    try:
+        await prepare_database(url)
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        await source.aclose()
+        return _fail("poll", str(exc))
+
+    engine = make_engine(url)
+    try:
+        # On PostgreSQL take the poller's advisory lock, so as not to poll beside a running
+        # `serve`; on SQLite the database's write lock already serialises two pollers.
+        leader: LeaderGate | None = (
+            AdvisoryLockGate() if engine.dialect.name == "postgresql" else None
+        )
+        poller = Poller(source, make_session_factory(engine), leader=leader)
+        result = await poller.tick()
+    finally:
+        await source.aclose()
+        await engine.dispose()
+    if result is None:
+        return _fail("poll", "another chatops process is polling right now; try again shortly")
+    if not result.ok:
+        kind = "permanent: fix the configuration" if result.permanent else "transient"
+        return _fail("poll", f"the status source failed ({kind}): {result.error}")
+    for line in transition_lines(result.changes):
+        print(line)
+    print(summary_line(result))
+    return 0
+
+
+def value_label(value: StatusValue, raw: str) -> str:
+    """``Connected``, or ``Unknown (SOME_RAW)`` when the source's spelling is not known."""
+    return f"{value.value} ({raw})" if value.value == "Unknown" else value.value
+
+
+def transition_line(name: str, change: BotChange, transition: Transition) -> str:
+    old = value_label(transition.old, transition.old_raw)
+    new = value_label(transition.new, transition.new_raw)
+    return (
+        f"{name}  {transition.dimension.label}: {old} -> {new}"
+        f"  (health {change.old_health.value} -> {change.new_health.value})"
+    )
+
+
+def transition_lines(changes: Sequence[BotChange]) -> list[str]:
+    return [
+        transition_line(change.snapshot.name, change, transition)
+        for change in sorted(changes, key=lambda change: (change.snapshot.name, change.bot_id))
+        for transition in change.transitions
+    ]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def summary_line(result: PollResult) -> str:
+    parts = [
+        _count(result.bots, "bot"),
+        _count(len(result.transitions), "transition"),
+        f"{result.added} added",
+    ]
+    if result.removed:
+        parts.append(f"{result.removed} removed")
+    return f"{', '.join(parts)} (poll #{result.poll_id}, {result.duration:.1f}s)"
+
+
+# -- chatops status [QUERY] ---------------------------------------------------------------
+
+
+async def status_command(settings: Settings, query: str) -> int:
+    """A table of stored status, problems first; QUERY narrows it to matching bots."""
+    url = settings.secrets.database_url
+    try:
+        await prepare_database(url)
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        return _fail("status", str(exc))
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as session:
+            bots = await find_bots(session, query) if query.strip() else await list_bots(session)
+            counts = await count_by_health(session)
+            latest = await last_poll(session)
+            success = await last_successful_poll(session)
+            failures = await failed_polls_in_a_row(session)
+    finally:
+        await engine.dispose()
+
+    now = utcnow()
+    if sum(counts.values()) == 0:
+        print("no bots stored yet — run chatops poll --once")
+        return 0
+    stale = failures >= settings.app.poll.unreachable_after
+    print(data_age_line(latest, success, failures, now))
+    if not bots:
+        print(f"no bot matches {query.strip()!r}")
+        return 1
+    print()
+    for line in status_table(bots, now, stale=stale):
+        print(line)
+    if not query.strip():
+        print()
+        print(health_summary(counts))
+    return 0
+
+
+def age(since: datetime, now: datetime) -> str:
+    # A clock a little behind the database's says "0s ago", not a negative age.
+    return f"{format_duration(max(now - since, timedelta(0)))} ago"
+
+
+def data_age_line(
+    latest: PollRun | None, success: PollRun | None, failures: int, now: datetime
+) -> str:
+    if success is None:
+        line = "no successful poll yet"
+    else:
+        line = (
+            f"data from poll #{success.id}, {age(success.finished_at or success.started_at, now)}"
+        )
+    if failures and latest is not None:
+        line += (
+            f"; the last {_count(failures, 'poll')} failed, latest "
+            f"{age(latest.started_at, now)}: {latest.error}"
+        )
+    return line
+
+
+_HEADERS = (
+    "BOT",
+    "KIND",
+    "ENV",
+    "CONNECTOR",
+    "CONVERSATIONAL CLOUD",
+    "BOT SERVER",
+    "HEALTH",
+    "SINCE",
+)
+_MAX_NAME = 40
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def status_row(bot: Bot, now: datetime, *, stale: bool = False) -> tuple[str, ...]:
+    health = Health(bot.health)
+    health_text = health.label
+    if stale:
+        # Polls are failing: what is stored may no longer be true (ARCHITECTURE.md section 2).
+        health_text = f"{Health.UNKNOWN.label} (was {health.label})"
+    return (
+        _clip(bot.name, _MAX_NAME),
+        "PCS" if bot.kind == "pcs" else "Custom",
+        bot.environment.capitalize(),
+        _status_text(bot, Dimension.CONNECTOR),
+        _status_text(bot, Dimension.CLOUD),
+        _status_text(bot, Dimension.SERVER),
+        health_text,
+        age(bot.health_since, now),
+    )
+
+
+def _status_text(bot: Bot, dimension: Dimension) -> str:
+    value: str = getattr(bot, dimension.value)
+    raw: str = getattr(bot, f"raw_{dimension.value}")
+    return _clip(f"{value} ({raw})" if value == "Unknown" else value, 32)
+
+
+def status_table(bots: Sequence[Bot], now: datetime, *, stale: bool = False) -> list[str]:
+    """Fixed-width columns sized to their content, two spaces apart."""
+    rows = [_HEADERS, *(status_row(bot, now, stale=stale) for bot in bots)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(_HEADERS))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def health_summary(counts: dict[Health, int]) -> str:
+    total = sum(counts.values())
+    parts = [
+        f"{count} {health.label.lower()}"
+        for health, count in sorted(counts.items(), key=lambda item: item[0].severity)
+        if count
+    ]
+    return f"{_count(total, 'bot')}: {', '.join(parts)}"

@@ -1,0 +1,357 @@
+"""The poll tick: fetch every bot, diff against stored state, write only what changed.
+
+One tick, in order:
+
+1. Leadership (several replicas): the :class:`LeaderGate` says whether this process polls
+   now. On PostgreSQL it is ``pg_try_advisory_xact_lock`` in the tick's own transaction,
+   held until that transaction ends; elsewhere a lease row taken by compare-and-set.
+2. Fetch from the source, outside any write: a slow source never holds SQLite's write lock.
+3. One transaction: the poll run row (written first, so that SQLite's write lock is taken
+   before stored state is read), stored state, the diff, changed bot rows, transition
+   rows, then the ``in_transaction`` hooks (the alert outbox), commit.
+4. The ``on_commit`` hooks (wake the alert relay).
+
+A failed fetch (:class:`SourceError`) writes a failed poll run and changes no bot. Any other
+exception rolls the transaction back, is logged with its traceback and is recorded as a
+failed poll run in a transaction of its own: the scheduler's next tick runs as usual.
+
+The stored fleet is kept in memory between ticks and re-read only when the bot table's
+fingerprint (row count, sum of versions) is not the one the last commit left, i.e. when
+someone else wrote bot rows. A steady poll of 10,000 bots thus reads one aggregate row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.domain import BotChange, FleetDiff, Snapshot, Transition, diff_fleet
+from chatops.sources.base import SourceError, StatusSource
+from chatops.store.engine import SessionFactory
+from chatops.store.models import Lease, PollRun, utcnow
+from chatops.store.repo import (
+    FleetFingerprint,
+    StoredFleet,
+    advisory_lock_key,
+    apply_fleet_diff,
+    finish_poll,
+    fleet_fingerprint,
+    load_fleet,
+    record_failed_poll,
+    start_poll,
+    storable,
+)
+
+logger = logging.getLogger(__name__)
+
+LEASE = Lease.__table__  # type: ignore[attr-defined]
+POLLER_LOCK_NAME = "chatops.poller"
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one tick did. ``ok`` is False when the source (or the tick itself) failed."""
+
+    poll_id: int
+    ok: bool
+    error: str | None
+    permanent: bool
+    changes: tuple[BotChange, ...]
+    added: int
+    removed: int
+    bots: int
+    duration: float
+
+    @property
+    def transitions(self) -> list[Transition]:
+        return [transition for change in self.changes for transition in change.transitions]
+
+
+OnCommit = Callable[[PollResult], Awaitable[None]]
+InTransaction = Callable[[AsyncSession, FleetDiff, PollRun, datetime], Awaitable[None]]
+
+
+class LeaderGate(Protocol):
+    """Decides, at the start of each tick, whether this process is the one that polls."""
+
+    async def acquire(self, session: AsyncSession) -> bool:
+        """True to poll now. Runs first in the tick's session, before the fetch."""
+        ...
+
+
+class AdvisoryLockGate:
+    """PostgreSQL: ``pg_try_advisory_xact_lock`` in the tick's transaction.
+
+    The lock lives exactly as long as that transaction (through the fetch and the writes)
+    and is freed by commit, rollback or a dropped connection; it works behind PgBouncer's
+    transaction pooling, unlike a session-level lock.
+    """
+
+    def __init__(self, name: str = POLLER_LOCK_NAME) -> None:
+        self.key = advisory_lock_key(name)
+
+    async def acquire(self, session: AsyncSession) -> bool:
+        connection = await session.connection()
+        result = await connection.execute(
+            sa.select(sa.func.pg_try_advisory_xact_lock(sa.literal(self.key, sa.BigInteger)))
+        )
+        return bool(result.scalar_one())
+
+
+class LeaseGate:
+    """A lease row taken by compare-and-set, for backends without advisory locks (SQLite).
+
+    The holder renews the lease at every tick; if it stops ticking, another process takes
+    over once ``ttl`` has passed. The compare-and-set is committed at once, so the fetch
+    that follows does not hold SQLite's write lock.
+    """
+
+    def __init__(
+        self,
+        holder: str,
+        ttl: timedelta,
+        *,
+        name: str = "poller",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.holder = holder
+        self.ttl = ttl
+        self.name = name
+        self._clock = clock
+
+    async def acquire(self, session: AsyncSession) -> bool:
+        now = self._clock()
+        connection = await session.connection()
+        taken = await connection.execute(
+            sa.update(LEASE)
+            .where(
+                LEASE.c.name == self.name,
+                sa.or_(LEASE.c.expires_at < now, LEASE.c.holder == self.holder),
+            )
+            .values(holder=self.holder, expires_at=now + self.ttl)
+        )
+        acquired = taken.rowcount == 1
+        if not acquired:
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            created = await connection.execute(
+                insert(LEASE)
+                .values(name=self.name, holder=self.holder, expires_at=now + self.ttl)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            acquired = created.rowcount == 1
+        await session.commit()
+        return acquired
+
+    async def release(self, session: AsyncSession) -> None:
+        """Give the lease up (clean shutdown), so that another process need not wait."""
+        connection = await session.connection()
+        await connection.execute(
+            sa.update(LEASE)
+            .where(LEASE.c.name == self.name, LEASE.c.holder == self.holder)
+            .values(expires_at=self._clock())
+        )
+        await session.commit()
+
+
+def process_identity() -> str:
+    """Who holds a lease: host, pid and a random part (pids repeat across containers)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def leader_gate_for(dialect_name: str, *, interval: timedelta) -> LeaderGate:
+    """The gate suited to the backend: an advisory lock on PostgreSQL, a lease elsewhere."""
+    if dialect_name == "postgresql":
+        return AdvisoryLockGate()
+    # Three missed ticks before another process may take over.
+    return LeaseGate(process_identity(), ttl=interval * 3)
+
+
+class Poller:
+    """Runs poll ticks against one source and one database. One tick at a time."""
+
+    def __init__(
+        self,
+        source: StatusSource,
+        sessions: SessionFactory,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        in_transaction: Sequence[InTransaction] = (),
+        on_commit: Sequence[OnCommit] = (),
+        leader: LeaderGate | None = None,
+    ) -> None:
+        self._source = source
+        self._sessions = sessions
+        self._clock = clock
+        self._in_transaction = tuple(in_transaction)
+        self._on_commit = tuple(on_commit)
+        self._leader = leader
+        # The fleet as this poller last committed it; its fingerprint is the one expected.
+        self._cache: StoredFleet | None = None
+
+    async def tick(self) -> PollResult | None:
+        """Poll once. None when another process is the leader; never raises for a failed poll."""
+        started_at = self._clock()
+        started = time.monotonic()
+        async with self._sessions() as session:
+            if self._leader is not None and not await self._leader.acquire(session):
+                logger.debug("another process holds the poller lease; not polling")
+                return None
+            try:
+                fetched = await self._source.fetch()
+            except SourceError as exc:
+                logger.warning("poll failed: the status source said: %s", exc)
+                return await self._record_failure(
+                    session, started_at, started, str(exc), permanent=exc.permanent
+                )
+            except Exception as exc:
+                logger.exception("poll failed: the status source raised an unexpected error")
+                await session.rollback()
+                return await self._record_failure(
+                    session, started_at, started, _internal(exc), permanent=False
+                )
+            try:
+                result = await self._write(session, fetched, started_at, started)
+            except Exception as exc:
+                logger.exception("poll failed while storing its results; nothing was stored")
+                await session.rollback()
+                return await self._record_failure(
+                    session, started_at, started, _internal(exc), permanent=False
+                )
+        for hook in self._on_commit:
+            try:
+                await hook(result)
+            except Exception:
+                # The poll is committed; a failing listener must not undo or repeat it.
+                logger.exception("on-commit hook %r failed", hook)
+        return result
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        fetched: Sequence[Snapshot],
+        started_at: datetime,
+        started: float,
+    ) -> PollResult:
+        snapshots = _unique(fetched)
+        poll = await start_poll(session, started_at)
+        now = self._clock()
+        fleet = await self._stored_fleet(session)
+        diff = diff_fleet(fleet.snapshots, snapshots.values())
+        records = await apply_fleet_diff(session, diff, poll, now)
+        for hook in self._in_transaction:
+            await hook(session, diff, poll, now)
+        duration = time.monotonic() - started
+        finish_poll(
+            poll,
+            finished_at=self._clock(),
+            duration_ms=round(duration * 1000),
+            ok=True,
+            bots=len(snapshots),
+            changed=len(diff.changed),
+            transitions=len(records),
+        )
+        await session.commit()
+        self._remember(fleet, diff)
+        assert poll.id is not None
+        return PollResult(
+            poll_id=poll.id,
+            ok=True,
+            error=None,
+            permanent=False,
+            changes=diff.changed,
+            added=len(diff.added),
+            removed=len(diff.removed),
+            bots=len(snapshots),
+            duration=duration,
+        )
+
+    async def _stored_fleet(self, session: AsyncSession) -> StoredFleet:
+        cache = self._cache
+        if cache is not None and await fleet_fingerprint(session) == cache.fingerprint:
+            return cache
+        if cache is not None:
+            logger.info("bot table changed outside this poller; reloading stored state")
+        return await load_fleet(session)
+
+    def _remember(self, fleet: StoredFleet, diff: FleetDiff) -> None:
+        """Carry the committed changes into the cached fleet and its expected fingerprint."""
+        snapshots = fleet.snapshots
+        removed = set(fleet.removed)
+        returning = sum(1 for snapshot in diff.added if snapshot.bot_id in removed)
+        for snapshot in diff.added:
+            snapshots[snapshot.bot_id] = snapshot
+            removed.discard(snapshot.bot_id)
+        for change in diff.changed:
+            snapshots[change.bot_id] = change.snapshot
+        for snapshot in diff.refreshed:
+            snapshots[snapshot.bot_id] = snapshot
+        for bot_id in diff.removed:
+            snapshots.pop(bot_id, None)
+            removed.add(bot_id)
+        new_rows = len(diff.added) - returning
+        # apply_fleet_diff: new rows start at version 1, every other written row gets +1.
+        bumps = new_rows + returning + len(diff.changed) + len(diff.refreshed) + len(diff.removed)
+        before = fleet.fingerprint
+        expected = FleetFingerprint(before.rows + new_rows, before.version_sum + bumps)
+        self._cache = StoredFleet(snapshots, frozenset(removed), expected)
+
+    async def _record_failure(
+        self,
+        session: AsyncSession,
+        started_at: datetime,
+        started: float,
+        error: str,
+        *,
+        permanent: bool,
+    ) -> PollResult:
+        duration = time.monotonic() - started
+        poll = await record_failed_poll(
+            session,
+            started_at=started_at,
+            finished_at=self._clock(),
+            duration_ms=round(duration * 1000),
+            error=error,
+            permanent=permanent,
+        )
+        await session.commit()
+        assert poll.id is not None
+        return PollResult(
+            poll_id=poll.id,
+            ok=False,
+            error=error,
+            permanent=permanent,
+            changes=(),
+            added=0,
+            removed=0,
+            bots=0,
+            duration=duration,
+        )
+
+
+def _unique(fetched: Sequence[Snapshot]) -> dict[str, Snapshot]:
+    """Storable snapshots by bot id; a source listing one id twice keeps the first."""
+    snapshots: dict[str, Snapshot] = {}
+    for snapshot in fetched:
+        snapshots.setdefault(snapshot.bot_id, storable(snapshot))
+    if len(snapshots) != len(fetched):
+        logger.warning(
+            "the source listed %d bots under %d ids; kept the first of each",
+            len(fetched),
+            len(snapshots),
+        )
+    return snapshots
+
+
+def _internal(exc: Exception) -> str:
+    return f"internal error: {type(exc).__name__}: {exc}"
