@@ -1197,6 +1197,7 @@ class ServedApp:
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(
             app,
+            interface="asgi3",
             log_level="warning",
             lifespan="off",
             ws="none",
