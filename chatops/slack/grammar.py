@@ -66,7 +66,7 @@ class Query:
     @property
     def text(self) -> str:
         # Quoted when the bare words would mean a command: a bot named "all" or "help".
-        return self.query if parse(self.query) == self else f'"{self.query}"'
+        return self.query if parse(self.query) == self else _quoted(self.query, always=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,8 +322,14 @@ def _unquote(text: str) -> str:
     return text.strip()
 
 
-def _quoted(target: str) -> str:
-    return f'"{target}"' if " " in target else target
+def _quoted(target: str, *, always: bool = False) -> str:
+    """``target`` as one word of a command: in quotes that it does not itself contain."""
+    if not (always or " " in target or target[:1] in _QUOTES):
+        return target
+    for opening, closing in (('"', '"'), ("“", "”"), ("'", "'"), ("«", "»")):
+        if opening not in target and closing not in target:
+            return f"{opening}{target}{closing}"
+    return target
 
 
 def _compact_duration(duration: timedelta) -> str:
