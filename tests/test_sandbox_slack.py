@@ -840,6 +840,54 @@ def test_a_click_sends_block_actions_for_the_button(
     assert forged["actions"][0]["value"] == "bot-999"
 
 
+def _payload(body: bytes) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(parse_qs(body.decode())["payload"][0])
+    return payload
+
+
+async def test_a_click_on_an_ephemeral_or_home_button_says_where_it_was(
+    fake_slack: RunningServer, recorder: tuple[Recorder, str]
+) -> None:
+    app, url = recorder
+    fake = fake_slack.fake
+    client = web(fake_slack)
+    await client.chat_postEphemeral(
+        channel="C0GENERAL", user=ALICE.user_id, text="menu", blocks=alert_blocks()
+    )
+    await client.views_publish(
+        user_id=ALICE.user_id, view={"type": "home", "blocks": alert_blocks()}
+    )
+    alice = SlackUser(fake, ALICE, url)
+
+    await alice.aclick(fake.ephemerals(ALICE.user_id)[0], "start_bot")
+    home = fake.home(ALICE.user_id)
+    assert home is not None
+    await alice.aclick(home, "start_bot")
+
+    ephemeral, in_home = (_payload(body) for _, body in app.requests)
+    assert ephemeral["container"]["is_ephemeral"] is True
+    assert "message" not in ephemeral and ephemeral["response_url"]
+    assert in_home["container"] == {"type": "view", "view_id": home["id"]}
+    assert in_home["view"]["blocks"] == alert_blocks()
+    assert "response_url" not in in_home and "channel" not in in_home
+
+
+async def test_an_async_command_is_signed_like_a_sync_one(
+    fake_slack: RunningServer, recorder: tuple[Recorder, str]
+) -> None:
+    app, url = recorder
+    app.reply = JSONResponse({"text": "async reply"})
+
+    response = await SlackUser(fake_slack.fake, ALICE, url).acommand("help")
+
+    [(headers, body)] = app.requests
+    assert response.status_code == 200
+    assert SignatureVerifier(SECRET).is_valid(
+        body, headers["x-slack-request-timestamp"], headers["x-slack-signature"]
+    )
+    assert [e["text"] for e in fake_slack.fake.ephemerals(ALICE.user_id)] == ["async reply"]
+
+
 def test_a_click_on_a_missing_button_names_the_buttons_there(fake_slack: RunningServer) -> None:
     message = {"channel": "C0ALERTS", "ts": "1.000100", "blocks": alert_blocks()}
 

@@ -321,7 +321,8 @@ class FakeSlack:
             if parent is None or parent["deleted"]:
                 return []
             root = self._find_message(channel, parent.get("thread_ts") or ts) or parent
-            return [self._view_of(root), *(self._view_of(r) for r in root["replies"])]
+            replies = [self._view_of(r) for r in root["replies"] if not r["deleted"]]
+            return [self._view_of(root), *replies]
 
     def ephemerals(self, user_id: str) -> list[JSONDict]:
         """Messages only ``user_id`` saw: chat.postEphemeral, response_url and command replies."""
