@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from chatops.sources.base import SourceError, StatusSource, UnknownBotError
+from chatops.sources.liveperson import LivePersonSource
 
-__all__ = ["SourceError", "StatusSource", "UnknownBotError"]
+__all__ = ["LivePersonSource", "SourceError", "StatusSource", "UnknownBotError"]
