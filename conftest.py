@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.liveperson",
     "tests.fixtures.slack",
+    "tests.fixtures.app",
 ]

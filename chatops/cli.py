@@ -66,9 +66,7 @@ def _cmd_sandbox_liveperson(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="chatops", description="LivePerson Bots Status in Slack."
-    )
+    parser = argparse.ArgumentParser(prog="chatops", description="LivePerson Bots Status in Slack.")
     parser.add_argument("--version", action="version", version=f"chatops {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

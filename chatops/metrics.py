@@ -20,7 +20,10 @@ class Metrics:
             registry=r,
         )
         self.polls = Counter(
-            "chatops_polls_total", "Polls of the status source, by outcome.", ["outcome"], registry=r
+            "chatops_polls_total",
+            "Polls of the status source, by outcome.",
+            ["outcome"],
+            registry=r,
         )
         self.last_successful_poll = Gauge(
             "chatops_last_successful_poll_timestamp_seconds",

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "manifest.yml"
 # The schema published at https://www.schemastore.org/slack-app-manifest.json, kept beside the
 # repository so the test runs offline.
-SCHEMA = ROOT.parent / "shared" / "reference" / "slack-app-manifest.schema.json"
+# A copy of ../shared/reference/slack-app-manifest.schema.json (SchemaStore's public schema).
+SCHEMA = ROOT / "tests" / "data" / "slack-app-manifest.schema.json"
 EVENTS_PATH = "/slack/events"
 
 # Why each bot scope is there; the manifest must ask for exactly these.

@@ -1,0 +1,201 @@
+"""Buttons: Start, Stop, Share in channel, paging, and the App Home environment filter.
+
+Every handler acks first (Slack's 3 s deadline), then works, then answers through the
+interaction's ``response_url``. Nothing in a button's value is trusted: Start/Stop re-check
+the clicking user's permission for the stored bot, and Share/paging re-run the command as the
+clicking user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from chatops.config import format_duration
+from chatops.domain import Connector, Environment
+from chatops.slack import blocks, grammar
+from chatops.slack.app import SlackServices
+from chatops.slack.commands import answer
+from chatops.slack.control import Action, ActionResult, Outcome
+from chatops.store.models import Bot
+
+log = logging.getLogger(__name__)
+
+
+def _user(body: dict[str, Any]) -> tuple[str, str | None]:
+    user = body.get("user") or {}
+    return str(user.get("id", "")), user.get("username") or user.get("name")
+
+
+def _click_id(body: dict[str, Any]) -> str:
+    """Identifies one click: Slack gives each interaction its own trigger id."""
+    action = (body.get("actions") or [{}])[0]
+    return str(body.get("trigger_id") or action.get("action_ts") or "")
+
+
+def _action_value(body: dict[str, Any]) -> str:
+    action = (body.get("actions") or [{}])[0]
+    value = action.get("value")
+    if value is None and isinstance(action.get("selected_option"), dict):
+        value = action["selected_option"].get("value")
+    return str(value or "")
+
+
+def _in_channel(body: dict[str, Any]) -> bool:
+    """Whether the button sits on a channel message (an alert) rather than an ephemeral reply."""
+    container = body.get("container") or {}
+    return container.get("type") == "message" and not container.get("is_ephemeral", False)
+
+
+async def _connector_action(
+    services: SlackServices,
+    action: Action,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> None:
+    user_id, user_name = _user(body)
+    result = await services.control.run(
+        action, _action_value(body), user_id=user_id, user_name=user_name, click_id=_click_id(body)
+    )
+    message = _result_message(services, action, user_id, result)
+    if _in_channel(body):
+        # An alert in a channel stays as it is (the relay edits it on recovery): what was
+        # done goes into its thread for everyone, refusals only to the person who clicked.
+        container = body.get("container") or {}
+        if result.outcome in (Outcome.OK, Outcome.FAILED) and container.get("message_ts"):
+            await client.chat_postMessage(
+                channel=container["channel_id"], thread_ts=container["message_ts"], **message
+            )
+        else:
+            await respond(response_type="ephemeral", replace_original=False, **message)
+    else:
+        await respond(replace_original=True, **message)
+    if action == "start" and result.outcome is Outcome.OK and result.bot is not None:
+        services.spawn(
+            _follow_start(services, result.bot, respond), name=f"follow-start-{result.bot.id}"
+        )
+
+
+def _result_message(
+    services: SlackServices, action: Action, user_id: str, result: ActionResult
+) -> dict[str, Any]:
+    if result.bot is None or result.outcome in (
+        Outcome.REFUSED,
+        Outcome.UNKNOWN_BOT,
+        Outcome.LOOKUP_FAILED,
+    ):
+        return blocks.refusal(result.message)
+    outcome: blocks.Outcome = (
+        "ok"
+        if result.outcome is Outcome.OK
+        else "duplicate"
+        if result.outcome is Outcome.DUPLICATE
+        else "failed"
+    )
+    return blocks.action_result(
+        result.bot,
+        action,
+        user_id,
+        services.clock(),
+        outcome,
+        detail=result.message if outcome == "failed" else None,
+        pcs_count=result.affected,
+    )
+
+
+async def _follow_start(services: SlackServices, bot: Bot, respond: AsyncRespond) -> None:
+    """Tell the clicker when the connector is really Online, or that it did not get there."""
+    deadline = services.clock() + services.start_followup_timeout
+    name = blocks.escape_within(bot.name, blocks.DETAIL_NAME)
+    while services.clock() < deadline:
+        await asyncio.sleep(services.start_followup_every.total_seconds())
+        async with services.sessions() as session:
+            current = await session.get(Bot, bot.id)
+        if current is not None and current.connector == Connector.ONLINE.value:
+            await respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=f":large_green_circle: *{name}* is Online again.",
+            )
+            return
+    await respond(
+        response_type="ephemeral",
+        replace_original=False,
+        text=(
+            f":warning: *{name}* did not come Online within "
+            f"{format_duration(services.start_followup_timeout)} of the Start. "
+            f"`/botstatus {bot.name}` shows its statuses now."
+        ),
+    )
+
+
+_NAVIGATION = {blocks.ACTION_SHARE, blocks.ACTION_PAGE_PREVIOUS, blocks.ACTION_PAGE_NEXT}
+
+
+def without_navigation(message: dict[str, Any]) -> dict[str, Any]:
+    """The message minus Share and paging buttons (they mean nothing once in a channel)."""
+    kept = []
+    for block in message.get("blocks", []):
+        if block.get("type") == "actions":
+            elements = [e for e in block["elements"] if e.get("action_id") not in _NAVIGATION]
+            if not elements:
+                continue
+            block = {**block, "elements": elements}
+        kept.append(block)
+    return {**message, "blocks": kept}
+
+
+def register(app: AsyncApp, services: SlackServices) -> None:
+    @app.action(blocks.ACTION_START)
+    async def start(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await _connector_action(services, "start", body, respond, client)
+
+    @app.action(blocks.ACTION_STOP)
+    async def stop(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await _connector_action(services, "stop", body, respond, client)
+
+    @app.action(blocks.ACTION_SHARE)
+    async def share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, user_name = _user(body)
+        command = grammar.parse(_action_value(body))
+        message = await answer(services, command, user_id, user_name)
+        if isinstance(command, grammar.Mute | grammar.Unmute):
+            # Sharing re-runs the command; a mute must not be re-applied by a share.
+            command = grammar.Mutes()
+            message = await answer(services, command, user_id, user_name)
+        shared = without_navigation(message)
+        shared["text"] = f"<@{user_id}> shared: {shared.get('text', '')}"[:3000]
+        await respond(response_type="in_channel", replace_original=False, **shared)
+
+    async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, user_name = _user(body)
+        message = await answer(services, grammar.parse(_action_value(body)), user_id, user_name)
+        await respond(replace_original=True, **message)
+
+    app.action(blocks.ACTION_PAGE_PREVIOUS)(page)
+    app.action(blocks.ACTION_PAGE_NEXT)(page)
+
+    @app.action(blocks.ACTION_HOME_ENVIRONMENT)
+    async def home_environment(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        from chatops.slack.home import publish_home
+
+        user_id, _ = _user(body)
+        try:
+            environment = Environment(_action_value(body))
+        except ValueError:
+            environment = Environment.PRODUCTION
+        await publish_home(services, app.client, user_id, environment)

@@ -1,0 +1,91 @@
+"""``/botstatus``: parse, check ``view`` (or ``mute``), answer from stored state in the ack."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from chatops.permissions import Access, AccessLookupError
+from chatops.slack import blocks, grammar
+from chatops.slack.app import SlackServices
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/botstatus"
+
+
+def _ephemeral(message: dict[str, Any]) -> dict[str, Any]:
+    return {"response_type": "ephemeral", **message}
+
+
+async def answer(
+    services: SlackServices, command: grammar.Command, user_id: str, user_name: str | None
+) -> dict[str, Any]:
+    """The reply to one parsed command for one user (also used by the Share button)."""
+    permissions = services.permissions
+    if isinstance(command, grammar.Help):
+        return blocks.help_text(command.suggestion, command.problem)
+    try:
+        access = await permissions.access(user_id)
+    except AccessLookupError as exc:
+        return blocks.refusal(permissions.lookup_failure(exc))
+    if isinstance(command, grammar.Mute | grammar.Unmute | grammar.Mutes):
+        return await _mutes(services, command, access, user_id, user_name)
+    if not access.can("view"):
+        return blocks.refusal(permissions.refusal("view"))
+    return await services.views.reply(command, access)
+
+
+async def _mutes(
+    services: SlackServices,
+    command: grammar.Mute | grammar.Unmute | grammar.Mutes,
+    access: Access,
+    user_id: str,
+    user_name: str | None,
+) -> dict[str, Any]:
+    if services.mutes is None:
+        return blocks.help_text(
+            problem="Alerts are not configured here, so there is nothing to mute."
+        )
+    if isinstance(command, grammar.Mutes):
+        if not access.can("view"):
+            return blocks.refusal(services.permissions.refusal("view"))
+        result: dict[str, Any] = await services.mutes.list_reply(access)
+        return result
+    if not access.can("mute"):
+        return blocks.refusal(services.permissions.refusal("mute"))
+    if isinstance(command, grammar.Mute):
+        result = await services.mutes.mute_reply(command, access, user_id, user_name)
+    else:
+        result = await services.mutes.unmute_reply(command, access, user_id, user_name)
+    return result
+
+
+def register(app: AsyncApp, services: SlackServices) -> None:
+    @app.command(COMMAND)
+    async def botstatus(ack: AsyncAck, command: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        parsed = grammar.parse(command.get("text"))
+        name = type(parsed).__name__.lower()
+        try:
+            reply = await answer(
+                services, parsed, command.get("user_id", ""), command.get("user_name")
+            )
+        except Exception:
+            # Slack shows "dispatch_failed" for a missing ack; a person gets words instead.
+            # The error still reaches the app's error handler (and the log) through raise.
+            await ack(
+                **_ephemeral(
+                    blocks.refusal(
+                        "Something went wrong on our side while answering; it has been logged. "
+                        "Try again in a minute."
+                    )
+                )
+            )
+            raise
+        finally:
+            services.metrics.command_latency.labels(name).observe(time.perf_counter() - started)
+        await ack(**_ephemeral(reply))

@@ -1,0 +1,102 @@
+"""App Home: the seed's dashboard for users with ``view``, a plain explanation for others.
+
+Published when a user opens the tab, when they change the environment filter, and after
+each poll that changed something, for the users who opened it recently.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from chatops.domain import Environment
+from chatops.permissions import AccessLookupError
+from chatops.slack import blocks
+from chatops.slack.app import SlackServices
+
+log = logging.getLogger(__name__)
+
+# Users who opened the tab within this long get it refreshed after polls that changed
+# something; past it, the next open refreshes it anyway.
+OPEN_VIEW_TTL = timedelta(hours=12)
+
+
+@dataclass
+class _OpenView:
+    environment: Environment
+    opened_at: datetime
+
+
+class HomeViewers:
+    """Who has the Home tab open (recently), and with which environment filter."""
+
+    def __init__(self) -> None:
+        self._views: dict[str, _OpenView] = {}
+
+    def opened(self, user_id: str, environment: Environment, now: datetime) -> None:
+        self._views[user_id] = _OpenView(environment, now)
+
+    def environment(self, user_id: str) -> Environment:
+        view = self._views.get(user_id)
+        return view.environment if view else Environment.PRODUCTION
+
+    def recent(self, now: datetime) -> list[tuple[str, Environment]]:
+        for user_id in [u for u, v in self._views.items() if now - v.opened_at > OPEN_VIEW_TTL]:
+            del self._views[user_id]
+        return [(user_id, view.environment) for user_id, view in self._views.items()]
+
+
+async def home_view(services: SlackServices, user_id: str, environment: Environment) -> Any:
+    permissions = services.permissions
+    try:
+        access = await permissions.access(user_id)
+    except AccessLookupError as exc:
+        return blocks.home_refusal(permissions.lookup_failure(exc))
+    if not access.can("view"):
+        return blocks.home_refusal(permissions.refusal("view"))
+    return await services.views.home(access, environment)
+
+
+async def publish_home(
+    services: SlackServices,
+    client: AsyncWebClient,
+    user_id: str,
+    environment: Environment | None = None,
+) -> None:
+    viewers = services.home_viewers
+    if environment is None:
+        environment = viewers.environment(user_id)
+    viewers.opened(user_id, environment, services.clock())
+    view = await home_view(services, user_id, environment)
+    await client.views_publish(user_id=user_id, view=view)
+
+
+async def refresh_open_views(services: SlackServices, client: AsyncWebClient) -> int:
+    """Re-publish the tab of everyone who opened it recently; returns how many."""
+    refreshed = 0
+    for user_id, environment in services.home_viewers.recent(services.clock()):
+        try:
+            await client.views_publish(
+                user_id=user_id, view=await home_view(services, user_id, environment)
+            )
+            refreshed += 1
+        except SlackApiError as exc:
+            # One user's tab failing (e.g. they left the workspace) must not stop the others.
+            log.warning(
+                "could not refresh the Home tab of %s: %s", user_id, exc.response.get("error")
+            )
+    return refreshed
+
+
+def register(app: AsyncApp, services: SlackServices) -> None:
+    @app.event("app_home_opened")
+    async def opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        await publish_home(services, client, str(event.get("user", "")))

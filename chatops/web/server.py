@@ -1,0 +1,100 @@
+"""``chatops serve``: HTTP mode under uvicorn, or Socket Mode when SLACK_APP_TOKEN is set."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from chatops.config import Settings
+from chatops.sources.base import SourceError
+from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate
+
+log = logging.getLogger(__name__)
+
+
+def missing_slack_settings(settings: Settings) -> list[str]:
+    secrets = settings.secrets
+    missing = []
+    if secrets.slack_bot_token is None:
+        missing.append("SLACK_BOT_TOKEN")
+    if secrets.slack_signing_secret is None and secrets.slack_app_token is None:
+        missing.append("SLACK_SIGNING_SECRET")
+    return missing
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def serve(settings: Settings, *, host: str, port: int) -> int:
+    from chatops.runtime import build_runtime
+
+    missing = missing_slack_settings(settings)
+    if missing:
+        print(
+            f"chatops serve: set {' and '.join(missing)} (see README: Configuration)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        runtime = build_runtime(settings)
+    except SourceError as exc:
+        print(f"chatops serve: {exc}", file=sys.stderr)
+        return 2
+    if settings.secrets.slack_app_token is not None:
+        return asyncio.run(_socket_mode(runtime))
+    if not port_is_free(host, port):
+        print(f"chatops serve: port {port} on {host} is already in use", file=sys.stderr)
+        return 1
+    config = uvicorn.Config(
+        runtime.web_app(), host=host, port=port, lifespan="on", log_level="info", access_log=False
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        print(f"chatops serve: {exc}", file=sys.stderr)
+        return 1
+    return 0 if server.started else 1
+
+
+async def _socket_mode(runtime: object) -> int:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from chatops.runtime import Runtime
+    from chatops.slack.app import create_app
+
+    assert isinstance(runtime, Runtime)
+    secrets = runtime.settings.secrets
+    assert secrets.slack_app_token is not None
+    bolt = create_app(
+        runtime.services,
+        client=runtime.client,
+        # Socket Mode needs no signature: Slack authenticates the WebSocket instead.
+        signing_secret=(
+            secrets.slack_signing_secret.get_secret_value()
+            if secrets.slack_signing_secret
+            else "unused-in-socket-mode"
+        ),
+    )
+    handler = AsyncSocketModeHandler(bolt, secrets.slack_app_token.get_secret_value())
+    try:
+        async with runtime.running():
+            await handler.start_async()  # type: ignore[no-untyped-call]
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        print(f"chatops serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
