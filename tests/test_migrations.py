@@ -10,7 +10,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import SQLModel
 
 from chatops.config import AppConfig, Secrets, Settings
 from chatops.store.migrate import (
@@ -21,6 +20,7 @@ from chatops.store.migrate import (
     head_revision,
     prepare_database,
     schema_is_current,
+    table_metadata,
     upgrade,
     upgrade_command,
 )
@@ -39,7 +39,7 @@ async def _run(url: str, work: object) -> object:
 
 def _differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, SQLModel.metadata))
+    return list(compare_metadata(context, table_metadata()))
 
 
 def _settings(url: str) -> Settings:
@@ -89,7 +89,7 @@ async def test_downgrade_removes_every_table_and_upgrade_brings_them_back(
     assert await _run(empty_database_url, table_names) == set()
 
     await upgrade(empty_database_url)
-    assert await _run(empty_database_url, table_names) == set(SQLModel.metadata.tables)
+    assert await _run(empty_database_url, table_names) == set(table_metadata().tables)
 
 
 @pytest.mark.postgres

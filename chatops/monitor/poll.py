@@ -137,7 +137,7 @@ class LeaseGate:
             sa.update(LEASE)
             .where(
                 LEASE.c.name == self.name,
-                sa.or_(LEASE.c.expires_at < now, LEASE.c.holder == self.holder),
+                sa.or_(LEASE.c.expires_at <= now, LEASE.c.holder == self.holder),
             )
             .values(holder=self.holder, expires_at=now + self.ttl)
         )

@@ -16,6 +16,8 @@ by hand::
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -24,10 +26,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
 
 from chatops.config import Settings
 from chatops.store.engine import is_sqlite
@@ -38,6 +41,19 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Held (transaction-scoped) while migrating PostgreSQL, so that two `chatops db upgrade`
 # started at once run one after the other: the second then finds nothing to do.
 MIGRATION_LOCK_KEY = advisory_lock_key("chatops.migrate")
+
+
+def table_metadata() -> MetaData:
+    """Every table chatops declares: the modules ``chatops/store/*models.py`` imported.
+
+    Tables live in more than one module (``models``, ``alert_models``); autogenerate and
+    the schema tests must see all of them, whoever imported what so far.
+    """
+    package = Path(__file__).parent
+    for module in pkgutil.iter_modules([str(package)]):
+        if module.name.endswith("models"):
+            importlib.import_module(f"{__package__}.{module.name}")
+    return SQLModel.metadata
 
 
 class DatabaseUnavailable(Exception):

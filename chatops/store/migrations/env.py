@@ -15,11 +15,10 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import SQLModel
 
-import chatops.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from chatops.store.migrate import table_metadata
 
-target_metadata = SQLModel.metadata
+target_metadata = table_metadata()
 
 
 def _configure(connection: Connection) -> None:

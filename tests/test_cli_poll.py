@@ -1,0 +1,284 @@
+"""`chatops poll --once` and `chatops status` as an operator runs them.
+
+The acceptance scenario runs `python -m chatops` in a process of its own with real
+environment variables and a real database, driving the fake LivePerson over HTTP. The
+other cases call the same command-line entry point in this process (about 50 ms instead
+of a second per command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chatops.cli import main
+from chatops.domain import parse_connector, parse_server
+from chatops.domain.status import Connector, Server
+from chatops.sandbox.liveperson import RunningServer
+from chatops.store.engine import make_engine, make_session_factory
+from chatops.store.repo import list_bots
+from tests.fixtures.liveperson import MakeFakeLP
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def clean_environment(**variables: str) -> dict[str, str]:
+    """The caller's environment without any chatops, Slack or LivePerson setting, plus these."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("CHATOPS_", "LP_", "SLACK_"))
+    }
+    env["PYTHONPATH"] = str(REPO)
+    env.update(variables)
+    return env
+
+
+def chatops(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chatops", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def lp_environment(server: RunningServer, database_url: str, **extra: str) -> dict[str, str]:
+    fake = server.fake
+    return clean_environment(
+        LP_API_URL=server.url,
+        LP_ACCOUNT_ID=fake.account_id,
+        LP_USERNAME=fake.username,
+        LP_PASSWORD=fake.password,
+        CHATOPS_DATABASE_URL=database_url,
+        **extra,
+    )
+
+
+def healthy_production_bot(server: RunningServer) -> dict[str, str]:
+    for entry in httpx.get(f"{server.url}/_sandbox/bots").json():
+        if (
+            entry.get("environment") == "PRODUCTION"
+            and "cbSocketStatus" in entry
+            and parse_connector(entry["nodeStatus"]) is Connector.ONLINE
+            and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
+            and str(entry["lpSocketStatus"]).lower() == "connected"
+        ):
+            return entry
+    raise AssertionError("no healthy production bot in the fake fleet")
+
+
+@pytest.fixture
+def fleet(make_fake_lp: MakeFakeLP) -> RunningServer:
+    return make_fake_lp(bots=200)
+
+
+def test_poll_stores_the_fleet_then_prints_exactly_the_one_change_then_nothing(
+    fleet: RunningServer, database_url: str, tmp_path: Path
+) -> None:
+    env = lp_environment(fleet, database_url)
+
+    first = chatops(env, tmp_path, "poll", "--once")
+    assert first.returncode == 0, first.stderr
+    *lines, summary = first.stdout.splitlines()
+    assert lines == []
+    bots = int(summary.split()[0])
+    assert bots > 100
+    assert summary.startswith(f"{bots} bots, 0 transitions, {bots} added")
+
+    bot = healthy_production_bot(fleet)
+    patched = httpx.patch(
+        f"{fleet.url}/_sandbox/bots/{bot['botId']}", json={"cbSocketStatus": "NOT_CONNECTED"}
+    )
+    assert patched.status_code == 200
+    second = chatops(env, tmp_path, "poll", "--once")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[:-1] == [
+        f"{bot['botName']}  Bot Server: Connected -> Not Connected  (health ok -> down)"
+    ]
+    assert second.stdout.splitlines()[-1].startswith(f"{bots} bots, 1 transition, 0 added")
+
+    third = chatops(env, tmp_path, "poll", "--once")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.splitlines() == [third.stdout.splitlines()[-1]]
+    assert third.stdout.startswith(f"{bots} bots, 0 transitions, 0 added")
+
+    status = chatops(env, tmp_path, "status", bot["botName"])
+    assert status.returncode == 0, status.stderr
+    (row,) = [line for line in status.stdout.splitlines() if line.startswith(bot["botName"] + " ")]
+    assert row.split("  ")[0] == bot["botName"]
+    assert "Not Connected" in row and " Down " in row
+
+
+def test_a_failing_source_exits_1_with_the_reason_and_changes_no_status(
+    fleet: RunningServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    env = lp_environment(fleet, sqlite_url)
+    assert chatops(env, tmp_path, "poll", "--once").returncode == 0
+    before = asyncio.run(stored_statuses(sqlite_url))
+    bot = healthy_production_bot(fleet)
+    httpx.patch(f"{fleet.url}/_sandbox/bots/{bot['botId']}", json={"nodeStatus": "STOPPED"})
+    fault = {"kind": "status", "status": 403, "times": -1}
+    assert httpx.post(f"{fleet.url}/_sandbox/faults", json=fault).status_code < 300
+
+    failed = chatops(env, tmp_path, "poll", "--once")
+
+    assert failed.returncode == 1
+    assert "the status source failed" in failed.stderr and "403" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert fleet.fake.password not in failed.stderr + failed.stdout
+    assert asyncio.run(stored_statuses(sqlite_url)) == before
+
+
+async def stored_statuses(url: str) -> list[tuple[str, ...]]:
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as session:
+            bots = await list_bots(session)
+    finally:
+        await engine.dispose()
+    return [(b.id, b.connector, b.cloud, b.server, b.health, str(b.version)) for b in bots]
+
+
+def run_main(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    *args: str,
+) -> tuple[int, str, str]:
+    """The `chatops` entry point in this process, with exactly ``env`` as its environment."""
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Callable[..., tuple[int, str, str]]:
+    monkeypatch.chdir(tmp_path)
+
+    def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+        return run_main(monkeypatch, capsys, env, *args)
+
+    return run
+
+
+def test_status_after_a_failed_poll_says_so_above_the_unchanged_table(
+    fleet: RunningServer, sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    env = lp_environment(fleet, sqlite_url)
+    assert cli(env, "poll", "--once")[0] == 0
+    before = cli(env, "status")[1].splitlines()
+    fleet.fake.add_fault("status", status=403, times=-1)
+    assert cli(env, "poll", "--once")[0] == 1
+
+    code, out, _ = cli(env, "status")
+
+    assert code == 0
+    after = out.splitlines()
+    assert after[0].startswith("data from poll #1, ")
+    assert "the last 1 poll failed" in after[0] and "403" in after[0]
+
+    def without_age(lines: list[str]) -> list[str]:
+        return [line.rsplit("  ", 1)[0] for line in lines[1:]]
+
+    assert without_age(after) == without_age(before)
+
+
+def test_poll_without_login_variables_names_them_and_exits_2(
+    sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    env = clean_environment(CHATOPS_DATABASE_URL=sqlite_url, LP_API_URL="http://127.0.0.1:9")
+
+    code, _, err = cli(env, "poll", "--once")
+
+    assert code == 2
+    assert "LP_ACCOUNT_ID" in err
+
+
+def test_status_shows_problems_first_with_raw_values_of_unknown_statuses(
+    fleet: RunningServer, sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    env = lp_environment(fleet, sqlite_url)
+    bot = healthy_production_bot(fleet)
+    fleet.fake.set_fields(bot["botId"], cbSocketStatus="REBOOTING")
+    assert cli(env, "poll", "--once")[0] == 0
+
+    code, every, _ = cli(env, "status")
+    one_code, one, _ = cli(env, "status", bot["botName"])
+
+    assert code == 0
+    header, _, columns, *rows = every.splitlines()
+    assert header.startswith("data from poll #1, ")
+    assert columns.split("  ")[0] == "BOT"
+    assert [c.strip() for c in columns.split("  ") if c.strip()] == [
+        "BOT",
+        "KIND",
+        "ENV",
+        "CONNECTOR",
+        "CONVERSATIONAL CLOUD",
+        "BOT SERVER",
+        "HEALTH",
+        "SINCE",
+    ]
+    table = rows[: rows.index("")]
+    healths = [row[columns.index("HEALTH") :].split("  ")[0].strip() for row in table]
+    # Problems first (down, unknown, stopped, ready, away), the healthy bots last.
+    first_ok = healths.index("OK")
+    assert first_ok > 0 and "OK" not in healths[:first_ok]
+    assert set(healths[first_ok:]) == {"OK"}
+    assert rows[-1].startswith(f"{len(table)} bots: ")
+    assert one_code == 0
+    one_columns, line = (row for row in one.splitlines()[2:] if row)
+    assert line.startswith(bot["botName"] + " ")
+    assert "Unknown (REBOOTING)" in line
+    assert line[one_columns.index("HEALTH") :].startswith("Unknown")
+
+
+def test_status_on_an_empty_database_says_how_to_fill_it(
+    sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    code, out, _ = cli(clean_environment(CHATOPS_DATABASE_URL=sqlite_url), "status")
+
+    assert code == 0
+    assert out.strip() == "no bots stored yet — run chatops poll --once"
+
+
+def test_status_of_a_query_that_matches_nothing_exits_1(
+    fleet: RunningServer, sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    env = lp_environment(fleet, sqlite_url)
+    assert cli(env, "poll", "--once")[0] == 0
+
+    code, out, _ = cli(env, "status", "no-such-bot-*")
+
+    assert code == 1
+    assert "no bot matches 'no-such-bot-*'" in out
+
+
+def test_commands_on_an_unreachable_database_fail_clearly_without_the_password(
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    url = "postgresql+asyncpg://chatops:s3cret-pw@127.0.0.1:1/chatops"
+    env = clean_environment(CHATOPS_DATABASE_URL=url)
+
+    for command in (["db", "upgrade"], ["status"]):
+        code, out, err = cli(env, *command)
+
+        assert code == 1
+        assert "cannot reach the database" in err
+        assert "s3cret-pw" not in out + err
