@@ -1,1 +1,38 @@
-"""alerts"""
+"""Alerts: the policy applied to each poll, the outbox relay to Slack, mutes, reminders.
+
+``AlertService`` is the entry point the runtime wires; ``mutes`` holds what the Slack
+surface calls for ``/botstatus mute|unmute|mutes``.
+"""
+
+from __future__ import annotations
+
+from chatops.alerts.mutes import (
+    MuteError,
+    MuteResult,
+    MuteView,
+    UnmuteResult,
+    list_mutes,
+    mute,
+    mute_reply,
+    mutes_reply,
+    unmute,
+    unmute_reply,
+)
+from chatops.alerts.service import AlertService, DeadAlert, OutboxSummary, outbox_summary
+
+__all__ = [
+    "AlertService",
+    "DeadAlert",
+    "MuteError",
+    "MuteResult",
+    "MuteView",
+    "OutboxSummary",
+    "UnmuteResult",
+    "list_mutes",
+    "mute",
+    "mute_reply",
+    "mutes_reply",
+    "outbox_summary",
+    "unmute",
+    "unmute_reply",
+]

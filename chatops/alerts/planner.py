@@ -1,0 +1,757 @@
+"""From a poll to outbox rows: the alert policy, applied inside the poll's transaction.
+
+``PollPlanner`` runs as the poller's ``in_transaction`` hook, after the bot rows are written
+and before the commit, so a bot's policy state, its incidents and the outbox rows that
+announce them are stored together or not at all (the transactional outbox). It observes
+every bot whose health changed, whose manual operation is new, or whose state has
+something pending (``needs_evaluation``); a steady poll of a steady fleet reads one index.
+
+Each decision of the policy (chatops.domain.policy) becomes an *item* for a channel: a new
+message (an outage, a flapping bot, a manual notice) or a follow-up in an existing
+message's thread (changed, recovered, closed by hand), which also edits that message.
+More than ``alerts.digest_after`` items for one channel in one poll become one digest;
+edits of the original messages still happen, since they add nothing to the channel.
+Muted bots produce no item, except that a recovery or a manual operation still closes an
+open incident and edits its message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.alerts import render
+from chatops.alerts.routing import BotFacts, is_muted, route_for
+from chatops.config import AlertsConfig
+from chatops.domain import (
+    BotAlertState,
+    BotKind,
+    Decision,
+    DecisionKind,
+    FleetDiff,
+    Health,
+    ManualOperation,
+    PolicyConfig,
+    initial_state,
+    needs_evaluation,
+    observe,
+)
+from chatops.store.alert_models import AlertIncident, AlertMute, BotAlert
+from chatops.store.models import Bot, OutboxMessage, PollRun
+
+log = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
+_CHUNK = 500
+
+
+def policy_config(alerts: AlertsConfig) -> PolicyConfig:
+    return PolicyConfig(
+        confirm_polls=alerts.confirm_polls,
+        flapping_changes=alerts.flapping.changes,
+        flapping_window=alerts.flapping.window,
+        remind_every=alerts.remind_every,
+    )
+
+
+def facts(bot: Bot) -> BotFacts:
+    return BotFacts(bot.id, bot.name, bot.kind, bot.environment)
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def payload(
+    *, post: JSONDict | None = None, in_thread: bool = False, update: JSONDict | None = None
+) -> str:
+    """The outbox row's instructions for the relay: edit a message, then post one."""
+    return json.dumps({"post": post, "in_thread": in_thread, "update": update})
+
+
+def new_row(
+    *,
+    kind: str,
+    channel: str,
+    dedupe_key: str,
+    body: str,
+    now: datetime,
+    incident_id: int | None = None,
+    bot_id: str | None = None,
+    poll_id: int | None = None,
+) -> OutboxMessage:
+    """An outbox row due at once; ``body`` comes from ``payload()``."""
+    return OutboxMessage(
+        dedupe_key=dedupe_key[:300],
+        created_at=now,
+        kind=kind,
+        channel=channel,
+        bot_id=bot_id,
+        incident_id=incident_id,
+        poll_id=poll_id,
+        payload=body,
+        next_attempt_at=now,
+    )
+
+
+def manual_key(bot: Bot) -> str | None:
+    if not bot.manual_operation:
+        return None
+    at = bot.manual_at.isoformat() if bot.manual_at is not None else ""
+    return f"{bot.manual_operation}@{at}"[:64]
+
+
+async def active_mute_targets(session: AsyncSession, now: datetime) -> list[str]:
+    result = await session.exec(
+        select(AlertMute.target).where(
+            col(AlertMute.ended_at).is_(None), col(AlertMute.expires_at) > now
+        )
+    )
+    return list(result.all())
+
+
+async def bots_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Bot]:
+    found: dict[str, Bot] = {}
+    for part in chunks(sorted(set(ids))):
+        result = await session.exec(select(Bot).where(col(Bot.id).in_(part)))
+        found.update((bot.id, bot) for bot in result.all())
+    return found
+
+
+async def pcs_count(session: AsyncSession) -> int:
+    result = await session.exec(
+        select(sa.func.count())
+        .select_from(Bot)
+        .where(col(Bot.kind) == BotKind.PCS.value, col(Bot.removed_at).is_(None))
+    )
+    return int(result.one())
+
+
+@dataclass
+class _Item:
+    """One alert for one channel, before digest grouping decides how it is sent."""
+
+    bot: Bot
+    decision: Decision
+    channel: str
+    group: str  # DigestItem.group
+    health: Health
+    # A new message: the incident it opens (None for a notice).
+    opens: AlertIncident | None = None
+    message: JSONDict | None = None
+    # A follow-up: the incident whose message is edited / replied to.
+    follows: AlertIncident | None = None
+    reply: JSONDict | None = None
+    update: JSONDict | None = None
+
+
+@dataclass
+class _Plan:
+    """Everything one poll writes besides policy states."""
+
+    items: list[_Item] = field(default_factory=list)
+    # Edits of messages that are not alerts of their own (a flapping episode ending).
+    edits: list[tuple[AlertIncident, JSONDict, str]] = field(default_factory=list)
+    touched_digests: set[int] = field(default_factory=set)
+
+
+class PollPlanner:
+    """The ``in_transaction`` hook: policy states, incidents and outbox rows of one poll."""
+
+    def __init__(self, alerts: AlertsConfig) -> None:
+        self.alerts = alerts
+        self.policy = policy_config(alerts)
+
+    async def __call__(
+        self, session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+    ) -> int:
+        """Run the policy for this poll; return how many outbox rows were written."""
+        assert poll.id is not None
+        decisions = await self._observe(session, diff, now)
+        if not decisions:
+            return 0
+        plan = await self._plan(session, decisions, now)
+        return await self._write(session, plan, poll.id, now)
+
+    # -- policy ----------------------------------------------------------------------------
+
+    async def _observe(
+        self, session: AsyncSession, diff: FleetDiff, now: datetime
+    ) -> list[tuple[Bot, BotAlert, Decision]]:
+        added = {snapshot.bot_id for snapshot in diff.added}
+        old_health = {change.bot_id: change.old_health for change in diff.changed}
+        pending = await session.exec(select(BotAlert.bot_id).where(col(BotAlert.pending)))
+        ids = (
+            added
+            | set(old_health)
+            | {snapshot.bot_id for snapshot in diff.refreshed}
+            | set(pending.all())
+        )
+        if not ids:
+            return []
+        states: dict[str, BotAlert] = {}
+        for part in chunks(sorted(ids)):
+            result = await session.exec(select(BotAlert).where(col(BotAlert.bot_id).in_(part)))
+            states.update((row.bot_id, row) for row in result.all())
+        bots = await bots_by_id(session, ids)
+        decided: list[tuple[Bot, BotAlert, Decision]] = []
+        new_rows: list[BotAlert] = []
+        for bot_id in sorted(ids):
+            bot = bots.get(bot_id)
+            if bot is None or bot.removed_at is not None:
+                continue  # a bot the source no longer lists is judged again if it returns
+            health = render.health_of(bot.health)
+            key = manual_key(bot)
+            row = states.get(bot_id)
+            if row is None:
+                # First sight is a baseline; a bot stored before alerts existed starts from
+                # the health it had, and its manual operation then is old news.
+                start = old_health.get(bot_id, health)
+                state = initial_state(start, now)
+                row = BotAlert(bot_id=bot_id, state="", manual_key=key, updated_at=now)
+                new_rows.append(row)
+                if start is health:
+                    self._store(row, state, now)
+                    continue
+                manual = None
+            else:
+                state = self._load(row, health, now)
+                manual = None
+                if key is not None and key != row.manual_key:
+                    manual = ManualOperation(
+                        bot.manual_operation or "", bot.manual_by, bot.manual_at
+                    )
+                row.manual_key = key
+                if manual is None and health is state.observed and not needs_evaluation(state):
+                    continue
+            state, decisions = observe(state, health, now, self.policy, manual=manual)
+            self._store(row, state, now)
+            decided.extend((bot, row, decision) for decision in decisions)
+        session.add_all(new_rows)
+        return decided
+
+    def _load(self, row: BotAlert, health: Health, now: datetime) -> BotAlertState:
+        try:
+            return BotAlertState.from_dict(json.loads(row.state))
+        except (ValueError, TypeError) as exc:
+            # A state we cannot read starts again from a baseline rather than stop alerts.
+            log.error(
+                "alert state of bot %s is unreadable (%s); starting it afresh", row.bot_id, exc
+            )
+            return initial_state(health, now)
+
+    def _store(self, row: BotAlert, state: BotAlertState, now: datetime) -> None:
+        row.state = json.dumps(state.to_dict(), separators=(",", ":"))
+        row.pending = needs_evaluation(state)
+        row.updated_at = now
+
+    # -- decisions to items ----------------------------------------------------------------
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        decided: list[tuple[Bot, BotAlert, Decision]],
+        now: datetime,
+    ) -> _Plan:
+        incident_ids = {
+            incident_id
+            for _, row, _ in decided
+            for incident_id in (row.incident_id, row.flapping_id)
+            if incident_id is not None
+        }
+        incidents: dict[int, AlertIncident] = {}
+        for part in chunks(sorted(incident_ids)):
+            result = await session.exec(
+                select(AlertIncident).where(col(AlertIncident.id).in_(part))
+            )
+            incidents.update((incident.id, incident) for incident in result.all() if incident.id)
+        mutes = await active_mute_targets(session, now)
+        needs_pcs = any(bot.kind == BotKind.PCS.value for bot, _, _ in decided)
+        pcs = await pcs_count(session) if needs_pcs else 0
+        plan = _Plan()
+        for bot, row, decision in decided:
+            incident = incidents.get(row.incident_id) if row.incident_id else None
+            if incident is not None and incident.closed_at is not None:
+                incident = None
+            flap = incidents.get(row.flapping_id) if row.flapping_id else None
+            if flap is not None and flap.closed_at is not None:
+                flap = None
+            self._decide(
+                plan, bot, row, decision, incident, flap, is_muted(facts(bot), mutes), pcs, now
+            )
+        return plan
+
+    def _decide(
+        self,
+        plan: _Plan,
+        bot: Bot,
+        row: BotAlert,
+        decision: Decision,
+        incident: AlertIncident | None,
+        flap: AlertIncident | None,
+        muted: bool,
+        pcs: int,
+        now: datetime,
+    ) -> None:
+        kind = decision.kind
+        if kind is DecisionKind.PROBLEM:
+            if incident is not None:  # left open by a muted outage: the new one replaces it
+                self._close(row, incident, "superseded", now)
+            if not muted:
+                self._open(plan, bot, row, decision, pcs, now)
+        elif kind is DecisionKind.PROBLEM_CHANGED:
+            if incident is None:
+                if not muted:  # its outage was muted when it began: this is news now
+                    self._open(plan, bot, row, decision, pcs, now)
+            elif muted:
+                incident.health = decision.new.value
+            else:
+                self._changed(plan, bot, decision, incident, pcs)
+        elif kind is DecisionKind.RECOVERED:
+            if incident is not None:  # even muted: the open alert must not stay red
+                self._recovered(plan, bot, row, decision, incident, now)
+        elif kind is DecisionKind.NOTICE:
+            self._notice(plan, bot, row, decision, incident, flap, muted, now)
+        elif kind is DecisionKind.FLAPPING:
+            if not muted:
+                self._flapping(plan, bot, row, decision, now)
+        elif kind is DecisionKind.SETTLED:
+            if flap is not None:
+                over = render.flapping_over(bot, decision.new, flap.since, now, "settled")
+                self._close(row, flap, "settled", now)
+                plan.edits.append((flap, over, "flapping_over"))
+            if decision.new.is_problem:
+                if incident is None:
+                    if not muted:
+                        self._open(
+                            plan, bot, row, decision, pcs, now, note="It settled after flapping."
+                        )
+                elif incident.health != decision.new.value and not muted:
+                    self._changed(plan, bot, decision, incident, pcs)
+            elif incident is not None:
+                self._recovered(plan, bot, row, decision, incident, now)
+
+    def _channel(self, bot: Bot) -> str | None:
+        channel = route_for(facts(bot), self.alerts)
+        if channel is None:
+            log.warning(
+                "no channel for an alert about bot %s: set alerts.channel or a route for it",
+                bot.id,
+            )
+        return channel
+
+    def _new_incident(
+        self, kind: str, bot: Bot, channel: str, health: Health, since: datetime, now: datetime
+    ) -> AlertIncident:
+        return AlertIncident(
+            kind=kind,
+            bot_id=bot.id,
+            channel=channel,
+            health=health.value,
+            since=since,
+            opened_at=now,
+        )
+
+    def _open(
+        self,
+        plan: _Plan,
+        bot: Bot,
+        row: BotAlert,
+        decision: Decision,
+        pcs: int,
+        now: datetime,
+        note: str | None = None,
+    ) -> None:
+        channel = self._channel(bot)
+        if channel is None:
+            return
+        incident = self._new_incident("bot", bot, channel, decision.new, decision.since, now)
+        message = render.problem(
+            bot, decision.new, decision.since, was=decision.old, pcs_count=pcs, note=note
+        )
+        plan.items.append(
+            _Item(bot, decision, channel, "problem", decision.new, opens=incident, message=message)
+        )
+
+    def _changed(
+        self, plan: _Plan, bot: Bot, decision: Decision, incident: AlertIncident, pcs: int
+    ) -> None:
+        was = render.health_of(incident.health)
+        incident.health = decision.new.value
+        update = render.problem(bot, decision.new, decision.since, was=was, pcs_count=pcs)
+        reply = render.changed_reply(bot, decision.new, was, decision.since)
+        plan.items.append(
+            _Item(
+                bot,
+                decision,
+                incident.channel,
+                "problem",
+                decision.new,
+                follows=incident,
+                reply=reply,
+                update=update,
+            )
+        )
+
+    def _recovered(
+        self,
+        plan: _Plan,
+        bot: Bot,
+        row: BotAlert,
+        decision: Decision,
+        incident: AlertIncident,
+        now: datetime,
+    ) -> None:
+        was = render.health_of(incident.health)
+        update = render.resolved(bot, was, incident.since, now, "recovered")
+        reply = render.recovered_reply(bot, was, incident.since, now)
+        self._close(row, incident, "recovered", now)
+        plan.items.append(
+            _Item(
+                bot,
+                decision,
+                incident.channel,
+                "recovered",
+                Health.OK,
+                follows=incident,
+                reply=reply,
+                update=update,
+            )
+        )
+
+    def _notice(
+        self,
+        plan: _Plan,
+        bot: Bot,
+        row: BotAlert,
+        decision: Decision,
+        incident: AlertIncident | None,
+        flap: AlertIncident | None,
+        muted: bool,
+        now: datetime,
+    ) -> None:
+        how = render.manual_resolution(decision.manual_operation, decision.performed_by)
+        group = "stopped_by_hand" if decision.new is Health.STOPPED else "started_by_hand"
+        if flap is not None:
+            over = render.flapping_over(bot, render.health_of(bot.health), flap.since, now, how)
+            self._close(row, flap, "manual", now)
+            plan.edits.append((flap, over, "flapping_over"))
+        message = render.notice(
+            bot, decision.manual_operation, decision.performed_by, decision.since
+        )
+        if incident is not None:
+            was = render.health_of(incident.health)
+            update = render.resolved(bot, was, incident.since, now, how)
+            self._close(row, incident, "manual", now)
+            item = _Item(
+                bot,
+                decision,
+                incident.channel,
+                group,
+                decision.new,
+                follows=incident,
+                reply=None if muted else message,
+                update=update,
+            )
+            plan.items.append(item)
+            return
+        if muted:
+            return
+        channel = self._channel(bot)
+        if channel is not None:
+            plan.items.append(_Item(bot, decision, channel, group, decision.new, message=message))
+
+    def _flapping(
+        self, plan: _Plan, bot: Bot, row: BotAlert, decision: Decision, now: datetime
+    ) -> None:
+        channel = self._channel(bot)
+        if channel is None:
+            return
+        episode = self._new_incident("flapping", bot, channel, decision.new, decision.since, now)
+        message = render.flapping(
+            bot,
+            decision.new,
+            decision.since,
+            self.policy.flapping_changes,
+            self.policy.flapping_window,
+        )
+        plan.items.append(
+            _Item(bot, decision, channel, "flapping", decision.new, opens=episode, message=message)
+        )
+
+    def _close(
+        self, row: BotAlert, incident: AlertIncident, resolution: str, now: datetime
+    ) -> None:
+        incident.closed_at = now
+        incident.resolution = resolution
+        if row.incident_id == incident.id:
+            row.incident_id = None
+        if row.flapping_id == incident.id:
+            row.flapping_id = None
+
+    # -- items to rows ---------------------------------------------------------------------
+
+    async def _write(self, session: AsyncSession, plan: _Plan, poll_id: int, now: datetime) -> int:
+        by_channel: dict[str, list[_Item]] = defaultdict(list)
+        for item in plan.items:
+            by_channel[item.channel].append(item)
+        # New incidents need ids before their rows can point at them.
+        opened = [item.opens for item in plan.items if item.opens is not None]
+        session.add_all(opened)
+        await session.flush()
+        writer = _RowWriter(session, poll_id, now)
+        for channel, items in by_channel.items():
+            if len(items) > self.alerts.digest_after:
+                await self._write_digest(writer, channel, items, plan)
+            else:
+                for item in items:
+                    self._write_single(writer, item, plan)
+        for incident, update, kind in plan.edits:
+            writer.edit(incident, update, kind)
+        await writer.flush()
+        await self._close_finished_digests(session, writer, plan.touched_digests, now)
+        await writer.flush()
+        # The bots' rows learn their open incident only now that ids exist.
+        await self._link_bots(session, plan)
+        return writer.written
+
+    def _write_single(self, writer: _RowWriter, item: _Item, plan: _Plan) -> None:
+        bot_id = item.bot.id
+        kind = item.decision.kind.value
+        if item.opens is not None:
+            writer.opening(item.opens, item.message, kind, bot_id)
+        elif item.follows is not None:
+            follows = item.follows
+            if follows.parent_id is not None:
+                # Announced in a digest: reply in the digest's thread, leave the digest as is.
+                plan.touched_digests.add(follows.parent_id)
+                if item.reply is not None:
+                    writer.reply_to(follows.parent_id, follows.channel, item.reply, kind, bot_id)
+            else:
+                writer.follow_up(follows, item.reply, item.update, kind, bot_id)
+        elif item.message is not None:
+            writer.post(item.channel, item.message, kind, bot_id)
+
+    async def _write_digest(
+        self, writer: _RowWriter, channel: str, items: list[_Item], plan: _Plan
+    ) -> None:
+        digest_items = [render.DigestItem(item.bot.name, item.group, item.health) for item in items]
+        message = render.digest(digest_items, writer.now)
+        for item in items:
+            follows = item.follows
+            if follows is None:
+                continue
+            if follows.parent_id is not None:
+                plan.touched_digests.add(follows.parent_id)
+            elif item.update is not None:
+                # The outage's own message still shows its end; the digest tells the rest.
+                writer.follow_up(follows, None, item.update, "edit", item.bot.id)
+        opening = [item.opens for item in items if item.opens is not None]
+        roots = {item.follows.parent_id for item in items if item.follows is not None}
+        if not opening and len(roots) == 1 and None not in roots:
+            # Every item follows up one earlier digest: answer in its thread.
+            (root,) = roots
+            assert root is not None
+            writer.reply_to(root, channel, message, "digest", None)
+            return
+        if not opening:
+            writer.post(channel, message, "digest", None)
+            return
+        digest = AlertIncident(
+            kind="digest",
+            channel=channel,
+            health=min((item.health for item in items), key=lambda h: h.severity).value,
+            since=writer.now,
+            opened_at=writer.now,
+        )
+        writer.session.add(digest)
+        await writer.session.flush()
+        for incident in opening:
+            incident.parent_id = digest.id
+        writer.opening(digest, message, "digest", None, children=opening)
+
+    async def _close_finished_digests(
+        self, session: AsyncSession, writer: _RowWriter, digest_ids: set[int], now: datetime
+    ) -> None:
+        for digest_id in sorted(digest_ids):
+            digest = await session.get(AlertIncident, digest_id)
+            if digest is None or digest.closed_at is not None:
+                continue
+            open_children = await session.exec(
+                select(sa.func.count())
+                .select_from(AlertIncident)
+                .where(
+                    col(AlertIncident.parent_id) == digest_id,
+                    col(AlertIncident.closed_at).is_(None),
+                )
+            )
+            if int(open_children.one()):
+                continue
+            all_children = await session.exec(
+                select(sa.func.count())
+                .select_from(AlertIncident)
+                .where(col(AlertIncident.parent_id) == digest_id)
+            )
+            digest.closed_at = now
+            digest.resolution = "resolved"
+            original = (
+                await session.get(OutboxMessage, digest.outbox_id) if digest.outbox_id else None
+            )
+            if original is None:
+                continue
+            post = json.loads(original.payload).get("post") or {}
+            writer.edit(digest, render.digest_resolved(post, int(all_children.one()), now), "edit")
+
+    async def _link_bots(self, session: AsyncSession, plan: _Plan) -> None:
+        rows: dict[str, BotAlert] = {}
+        for item in plan.items:
+            if item.opens is None:
+                continue
+            row = await session.get(BotAlert, item.bot.id)
+            if row is None:
+                continue
+            rows[item.bot.id] = row
+            if item.opens.kind == "flapping":
+                row.flapping_id = item.opens.id
+            else:
+                row.incident_id = item.opens.id
+        await session.flush()
+
+
+class _RowWriter:
+    """Builds the outbox rows of one poll; keys are unique per poll, bot and kind."""
+
+    def __init__(self, session: AsyncSession, poll_id: int, now: datetime) -> None:
+        self.session = session
+        self.poll_id = poll_id
+        self.now = now
+        self.written = 0
+        self._rows: list[tuple[OutboxMessage, list[AlertIncident]]] = []
+        self._keys: set[str] = set()
+
+    def _key(self, kind: str, subject: str) -> str:
+        base = f"poll:{self.poll_id}:{kind}:{subject}"
+        key, number = base, 1
+        while key in self._keys:
+            number += 1
+            key = f"{base}:{number}"
+        self._keys.add(key)
+        return key[:300]
+
+    def _row(
+        self,
+        kind: str,
+        channel: str,
+        subject: str,
+        body: str,
+        *,
+        bot_id: str | None,
+        incident_id: int | None,
+    ) -> OutboxMessage:
+        row = new_row(
+            kind=kind,
+            channel=channel,
+            dedupe_key=self._key(kind, subject),
+            body=body,
+            now=self.now,
+            incident_id=incident_id,
+            bot_id=bot_id,
+            poll_id=self.poll_id,
+        )
+        self.written += 1
+        return row
+
+    def opening(
+        self,
+        incident: AlertIncident,
+        message: JSONDict | None,
+        kind: str,
+        bot_id: str | None,
+        *,
+        children: Sequence[AlertIncident] = (),
+    ) -> None:
+        row = self._row(
+            kind,
+            incident.channel,
+            f"incident:{incident.id}",
+            payload(post=message),
+            bot_id=bot_id,
+            incident_id=incident.id,
+        )
+        self._rows.append((row, [incident, *children]))
+
+    def follow_up(
+        self,
+        incident: AlertIncident,
+        reply: JSONDict | None,
+        update: JSONDict | None,
+        kind: str,
+        bot_id: str | None,
+    ) -> None:
+        body = payload(post=reply, in_thread=True, update=update)
+        row = self._row(
+            kind,
+            incident.channel,
+            f"incident:{incident.id}",
+            body,
+            bot_id=bot_id,
+            incident_id=incident.id,
+        )
+        self._rows.append((row, []))
+
+    def reply_to(
+        self, incident_id: int, channel: str, reply: JSONDict, kind: str, bot_id: str | None
+    ) -> None:
+        body = payload(post=reply, in_thread=True)
+        row = self._row(
+            kind,
+            channel,
+            f"incident:{incident_id}:{bot_id or ''}",
+            body,
+            bot_id=bot_id,
+            incident_id=incident_id,
+        )
+        self._rows.append((row, []))
+
+    def edit(self, incident: AlertIncident, update: JSONDict, kind: str) -> None:
+        row = self._row(
+            kind,
+            incident.channel,
+            f"incident:{incident.id}",
+            payload(update=update),
+            bot_id=incident.bot_id,
+            incident_id=incident.id,
+        )
+        self._rows.append((row, []))
+
+    def post(self, channel: str, message: JSONDict, kind: str, bot_id: str | None) -> None:
+        row = self._row(
+            kind,
+            channel,
+            f"{channel}:{bot_id or ''}",
+            payload(post=message),
+            bot_id=bot_id,
+            incident_id=None,
+        )
+        self._rows.append((row, []))
+
+    async def flush(self) -> None:
+        if not self._rows:
+            return
+        self.session.add_all([row for row, _ in self._rows])
+        await self.session.flush()
+        for row, incidents in self._rows:
+            for incident in incidents:
+                incident.outbox_id = row.id
+        await self.session.flush()
+        self._rows.clear()

@@ -1,0 +1,436 @@
+"""Alert messages as Block Kit payloads. Pure functions: rows and decisions in, JSON out.
+
+Each function returns ``{"text": fallback, "blocks": [...]}`` inside Slack's limits whatever
+the input (names are escaped and cut, lists are capped with an "and N more" line); that is
+checked by ``chatops.slack.limits`` here and in tests/test_alerts_render.py. Escaping,
+dates, statuses and the Start/Stop buttons come from ``chatops.slack.blocks``, so an alert
+looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``/``bot_stop``
+and the Slack surface re-checks the clicking user's permission.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from chatops.config import format_duration
+from chatops.domain import BotKind, Environment, Health
+from chatops.slack.blocks import (
+    age,
+    code,
+    date_token,
+    escape,
+    escape_within,
+    mention,
+    one_line,
+    start_button,
+    status_text,
+    stop_button,
+    truncate,
+)
+from chatops.slack.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT, violations
+from chatops.store.models import Bot
+
+JSONDict = dict[str, Any]
+
+NAME: Final = 150
+RAW: Final = 80
+# A digest lists at most this many names per group and this many overall; the counts
+# always cover every bot, and /botstatus problems pages through the rest.
+DIGEST_NAMES_PER_GROUP: Final = 60
+DIGEST_NAMES_TOTAL: Final = 200
+ERROR_TEXT: Final = 400
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One bot in a digest: its name and the group it is counted in (``group_key``)."""
+
+    bot_name: str
+    group: str  # problem, recovered, flapping, stopped_by_hand, started_by_hand, settled
+    health: Health
+
+
+_GROUP_TITLES: Final = {
+    "recovered": (":large_green_circle:", "Recovered"),
+    "flapping": (":warning:", "Flapping"),
+    "stopped_by_hand": (":black_circle:", "Stopped by hand"),
+    "started_by_hand": (":large_green_circle:", "Started by hand"),
+}
+
+
+def _section(text: str) -> JSONDict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
+
+
+def _context(*texts: str) -> JSONDict:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(t, 3000)} for t in texts],
+    }
+
+
+def _message(text: str, blocks: list[JSONDict]) -> JSONDict:
+    message = {"text": truncate(text, MAX_MESSAGE_TEXT), "blocks": blocks[: MAX_BLOCKS["message"]]}
+    problems = violations(message, surface="message")
+    if problems:  # a renderer bug; the relay would only get msg_too_long/invalid_blocks
+        raise AssertionError("alert message breaks Slack's limits: " + "; ".join(problems))
+    return message
+
+
+def _name(bot: Bot) -> str:
+    return f"*{escape_within(bot.name, NAME)}*"
+
+
+def _plain_name(name: str) -> str:
+    return escape(one_line(name)[:NAME])
+
+
+def health_of(value: str) -> Health:
+    """A stored health string; anything unreadable is Unknown rather than an error."""
+    try:
+        return Health(value)
+    except ValueError:
+        return Health.UNKNOWN
+
+
+def _facts(bot: Bot) -> JSONDict:
+    """The three statuses with their since, as section fields."""
+    rows = (
+        ("Bot Agent Connector", bot.connector, bot.raw_connector, bot.connector_since),
+        ("Conversational Cloud", bot.cloud, bot.raw_cloud, bot.cloud_since),
+        ("Bot Server", bot.server, bot.raw_server, bot.server_since),
+    )
+    fields = [
+        {
+            "type": "mrkdwn",
+            "text": (
+                f"*{label}*\n{status_text(value, raw, raw_limit=RAW)}\nsince {date_token(since)}"
+            ),
+        }
+        for label, value, raw, since in rows
+    ]
+    return {"type": "section", "fields": fields}
+
+
+def _about(bot: Bot) -> str:
+    kind = BotKind.PCS.label if bot.kind == BotKind.PCS.value else BotKind.CUSTOM.label
+    try:
+        environment = Environment(bot.environment).label
+    except ValueError:
+        environment = escape_within(bot.environment, 40)
+    return f"{kind} bot · {environment} · id {code(bot.id, 100)}"
+
+
+def _buttons(bot: Bot, pcs_count: int) -> list[JSONDict]:
+    buttons = []
+    if bot.connector != "Online":
+        buttons.append(start_button(bot, pcs_count=pcs_count))
+    if bot.connector not in ("Stopped", "Ready to Start"):
+        buttons.append(stop_button(bot, pcs_count=pcs_count))
+    return [{"type": "actions", "elements": buttons}] if buttons else []
+
+
+def reply(fallback: str, text: str) -> JSONDict:
+    """A reply to the person who asked: ``text`` is mrkdwn we built, split into sections."""
+    sections: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        line = truncate(line, MAX_SECTION_TEXT)
+        if current and len(current) + 1 + len(line) > MAX_SECTION_TEXT:
+            sections.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        sections.append(current)
+    return _message(escape(one_line(fallback)), [_section(part) for part in sections])
+
+
+# -- one bot -----------------------------------------------------------------------------
+
+
+def problem(
+    bot: Bot,
+    health: Health,
+    since: datetime,
+    *,
+    was: Health | None = None,
+    pcs_count: int = 1,
+    note: str | None = None,
+) -> JSONDict:
+    """The first message of an outage: health, since when, three statuses, Start/Stop."""
+    headline = f"{health.emoji} {_name(bot)} is *{health.label}* since {date_token(since)}"
+    if was is not None and was is not health:
+        headline += f" (was {was.label})"
+    blocks = [_section(headline), _facts(bot), *_buttons(bot, pcs_count)]
+    context = [_about(bot)]
+    if note:
+        context.append(note)
+    blocks.append(_context(*context))
+    fallback = f"{_plain_name(bot.name)} is {health.label}"
+    return _message(fallback, blocks)
+
+
+def resolved(
+    bot: Bot, incident_health: Health, since: datetime, at: datetime, how: str
+) -> JSONDict:
+    """What an outage's first message becomes once it is over (buttons removed).
+
+    ``how`` finishes the sentence "... was <health> for 12m: <how>", e.g. "recovered".
+    """
+    duration = format_duration(max(at - since, timedelta(0)))
+    headline = (
+        f":white_check_mark: {_name(bot)} was *{incident_health.label}* for {duration} "
+        f"(from {date_token(since)} to {date_token(at)}): {how}."
+    )
+    blocks = [_section(headline), _facts(bot), _context(_about(bot))]
+    return _message(f"Resolved: {_plain_name(bot.name)} {how}", blocks)
+
+
+def recovered_reply(bot: Bot, incident_health: Health, since: datetime, at: datetime) -> JSONDict:
+    duration = format_duration(max(at - since, timedelta(0)))
+    text = (
+        f"{Health.OK.emoji} {_name(bot)} is *OK* again since {date_token(at)}, "
+        f"after {duration} {incident_health.label}."
+    )
+    return _message(f"{_plain_name(bot.name)} is OK again", [_section(text)])
+
+
+def changed_reply(bot: Bot, health: Health, was: Health, since: datetime) -> JSONDict:
+    text = (
+        f"{health.emoji} {_name(bot)} is now *{health.label}* (was {was.label}) "
+        f"since {date_token(since)}."
+    )
+    return _message(f"{_plain_name(bot.name)} is now {health.label}", [_section(text)])
+
+
+def _manual_words(operation: str | None) -> tuple[str, Health]:
+    stop = (operation or "").strip().lower() == "stop"
+    return ("stopped", Health.STOPPED) if stop else ("started", Health.OK)
+
+
+def _performer(performed_by: str | None) -> str:
+    return f" by {escape_within(performed_by, 100)}" if performed_by else " by hand"
+
+
+def notice(bot: Bot, operation: str | None, performed_by: str | None, at: datetime) -> JSONDict:
+    """A manual Start or Stop: news, never an outage."""
+    verb, target = _manual_words(operation)
+    emoji = Health.STOPPED.emoji if target is Health.STOPPED else Health.OK.emoji
+    text = f"{emoji} {_name(bot)} was {verb}{_performer(performed_by)} at {date_token(at)}."
+    context = "A manual operation, not an outage: no alert follows unless it fails to get there."
+    fallback = f"{_plain_name(bot.name)} was {verb}{_performer(performed_by)}"
+    return _message(fallback, [_section(text), _context(context)])
+
+
+def manual_resolution(operation: str | None, performed_by: str | None) -> str:
+    verb, _ = _manual_words(operation)
+    return f"{verb}{_performer(performed_by)}"
+
+
+def flapping(
+    bot: Bot, health: Health, since: datetime, changes: int, window: timedelta
+) -> JSONDict:
+    text = (
+        f":warning: {_name(bot)} is *flapping*: {changes} health changes since "
+        f"{date_token(since)}, now {health.emoji} {health.label}."
+    )
+    context = (
+        f"No more alerts for it until it holds one health for {format_duration(window)}; "
+        "then one message says where it settled."
+    )
+    return _message(
+        f"{_plain_name(bot.name)} is flapping", [_section(text), _facts(bot), _context(context)]
+    )
+
+
+def flapping_over(bot: Bot, health: Health, since: datetime, at: datetime, how: str) -> JSONDict:
+    """What a flapping message becomes when the episode ends."""
+    text = (
+        f":white_check_mark: {_name(bot)} flapped from {date_token(since)} to {date_token(at)}; "
+        f"{how}, now {health.emoji} {health.label}."
+    )
+    return _message(f"{_plain_name(bot.name)} stopped flapping", [_section(text)])
+
+
+def reminder(bot: Bot, health: Health, since: datetime, now: datetime) -> JSONDict:
+    text = (
+        f":alarm_clock: Still {health.emoji} *{health.label}*: {_name(bot)} since "
+        f"{date_token(since)} ({age(now, since)})."
+    )
+    return _message(f"Still {health.label}: {_plain_name(bot.name)}", [_section(text)])
+
+
+# -- many bots at once -------------------------------------------------------------------
+
+
+def _group_title(item: DigestItem) -> tuple[int, str, str]:
+    """(sort key, emoji, title) of the group an item is counted in; problems first."""
+    if item.group in ("problem", "settled"):
+        return item.health.severity, item.health.emoji, item.health.label
+    order = list(_GROUP_TITLES)
+    emoji, title = _GROUP_TITLES.get(item.group, (":grey_question:", item.group))
+    rank = order.index(item.group) if item.group in order else len(order)
+    return 100 + rank, emoji, title
+
+
+def digest(items: Sequence[DigestItem], at: datetime) -> JSONDict:
+    """Many alerts of one poll for one channel: counts per group, then the names."""
+    groups: dict[tuple[int, str, str], list[str]] = {}
+    for item in items:
+        groups.setdefault(_group_title(item), []).append(item.bot_name)
+    ordered = sorted(groups.items())
+    total = len(items)
+    counts = "   ".join(f"{emoji} *{len(names):,}* {title}" for (_, emoji, title), names in ordered)
+    blocks = [
+        _section(f":rotating_light: *{total:,} bot alerts* at {date_token(at)}\n{counts}"),
+    ]
+    listed = 0
+    for (_, emoji, title), names in ordered:
+        room = min(DIGEST_NAMES_PER_GROUP, DIGEST_NAMES_TOTAL - listed)
+        shown = sorted(names, key=str.casefold)[: max(room, 0)]
+        listed += len(shown)
+        line = ", ".join(escape_within(name, 80) for name in shown)
+        more = len(names) - len(shown)
+        if more:
+            line = f"{line} and {more:,} more" if line else f"{more:,} bots"
+        text = f"{emoji} *{title}* ({len(names):,})\n{line}"
+        if len(text) > MAX_SECTION_TEXT:
+            text = truncate(text, MAX_SECTION_TEXT)
+        blocks.append(_section(text))
+        if len(blocks) >= MAX_BLOCKS["message"] - 1:
+            break
+    blocks.append(
+        _context("`/botstatus problems` lists every problem bot; replies in this thread follow up.")
+    )
+    parts = ", ".join(f"{len(names):,} {title}" for (_, _, title), names in ordered)
+    return _message(f"{total:,} bot alerts: {parts}", blocks)
+
+
+def digest_resolved(original: Mapping[str, Any], count: int, at: datetime) -> JSONDict:
+    """A digest whose every bot is resolved: the original with a banner on top."""
+    banner = _context(
+        f":white_check_mark: All {count:,} bots of this digest resolved by {date_token(at)}."
+    )
+    blocks = [banner, *list(original.get("blocks", []))[: MAX_BLOCKS["message"] - 1]]
+    return _message(f"Resolved: {original.get('text', '')}", blocks)
+
+
+def digest_reminder(
+    open_counts: Mapping[Health, int], opened_at: datetime, now: datetime
+) -> JSONDict:
+    still = sum(open_counts.values())
+    parts = "   ".join(
+        f"{health.emoji} *{count:,}* {health.label}"
+        for health, count in sorted(open_counts.items(), key=lambda pair: pair[0].severity)
+    )
+    text = (
+        f":alarm_clock: Still open: *{still:,}* bots of this digest, since "
+        f"{date_token(opened_at)} ({age(now, opened_at)}).\n{parts}"
+    )
+    return _message(f"Still open: {still:,} bots", [_section(text)])
+
+
+def health_counts(healths: Sequence[Health]) -> Counter[Health]:
+    return Counter(healths)
+
+
+# -- the status source -------------------------------------------------------------------
+
+
+def source_unreachable(
+    failed_polls: int, error: str | None, last_success: datetime | None, now: datetime
+) -> JSONDict:
+    if last_success is None:
+        freshness = "No poll has succeeded yet, so no status is known."
+    else:
+        freshness = (
+            f"Statuses are {age(now, last_success)} old (last successful poll "
+            f"{date_token(last_success)}) and show as unknown until it answers."
+        )
+    error_text = code(error, ERROR_TEXT) if error else "(no error text)"
+    text = (
+        f":rotating_light: *The status source is unreachable*: {failed_polls} polls in a row "
+        f"failed.\nLast error: {error_text}\n{freshness}"
+    )
+    context = "No bot alerts as down because of this; they are judged again once polls succeed."
+    return _message("The status source is unreachable", [_section(text), _context(context)])
+
+
+def source_reminder(since: datetime, now: datetime) -> JSONDict:
+    text = (
+        f":alarm_clock: The status source is still unreachable, since {date_token(since)} "
+        f"({age(now, since)})."
+    )
+    return _message("The status source is still unreachable", [_section(text)])
+
+
+def source_recovered_update(since: datetime, at: datetime, error: str | None) -> JSONDict:
+    duration = format_duration(max(at - since, timedelta(0)))
+    text = (
+        f":white_check_mark: The status source was unreachable for {duration} "
+        f"(from {date_token(since)} to {date_token(at)}); polls succeed again."
+    )
+    blocks = [_section(text)]
+    if error:
+        blocks.append(_context(f"Last error was {code(error, ERROR_TEXT)}"))
+    return _message("The status source is reachable again", blocks)
+
+
+def source_recovered_reply(since: datetime, at: datetime) -> JSONDict:
+    duration = format_duration(max(at - since, timedelta(0)))
+    text = f":large_green_circle: Polls succeed again after {duration}; statuses are fresh."
+    return _message("The status source is reachable again", [_section(text)])
+
+
+# -- mutes -------------------------------------------------------------------------------
+
+
+def mute_created(
+    target: str,
+    user_id: str,
+    until: datetime,
+    duration: timedelta,
+    reason: str | None,
+    matching: int,
+) -> JSONDict:
+    text = (
+        f":zipper_mouth_face: {mention(user_id)} muted alerts for {code(target, 200)} for "
+        f"{format_duration(duration)}, until {date_token(until)}."
+    )
+    if reason:
+        text += f"\nReason: {escape_within(reason, 500)}"
+    bots = f"{matching:,} bot{'' if matching == 1 else 's'} match now"
+    context = (
+        f"{bots}. A recovery still updates an open alert. "
+        f"`/botstatus unmute {escape_within(target, 200)}` ends it early."
+    )
+    return _message(
+        f"Alerts muted for {one_line(target)[:200]}", [_section(text), _context(context)]
+    )
+
+
+def mute_ended(
+    target: str,
+    ended_by: str | None,
+    at: datetime,
+    still_in_trouble: Sequence[tuple[str, Health]],
+) -> JSONDict:
+    how = f"{mention(ended_by)} unmuted" if ended_by else "The mute of"
+    tail = "" if ended_by else " expired"
+    text = f":bell: {how} {code(target, 200)}{tail} at {date_token(at)}: its bots alert again."
+    blocks = [_section(text)]
+    if still_in_trouble:
+        shown = still_in_trouble[:20]
+        lines = [
+            f"{health.emoji} {escape_within(name, 80)}: {health.label}" for name, health in shown
+        ]
+        more = len(still_in_trouble) - len(shown)
+        if more:
+            lines.append(f"and {more:,} more")
+        blocks.append(_section("*Still not OK:*\n" + "\n".join(lines)))
+    return _message(f"Alerts for {one_line(target)[:200]} are back on", blocks)

@@ -1,0 +1,70 @@
+"""Which channel a bot's alerts go to, and which mutes silence it. Pure.
+
+Routes are tried in order; the first whose every given criterion matches wins (bot name
+glob, kind, environment); otherwise the default ``alerts.channel``. Globs use ``*`` and
+``?`` and ignore case, as ``/botstatus`` queries do.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from chatops.config import AlertsConfig, Route
+
+
+@dataclass(frozen=True, slots=True)
+class BotFacts:
+    """What routing and muting look at: a bot's id, name, kind and environment values."""
+
+    bot_id: str
+    name: str
+    kind: str
+    environment: str
+
+
+def glob_matches(pattern: str, text: str) -> bool:
+    """``billing-*`` matches ``Billing-Bot-3``; ``[`` is literal (names contain it)."""
+    escaped = pattern.casefold().replace("[", "[[]")
+    return fnmatch.fnmatchcase(text.casefold(), escaped)
+
+
+def _route_matches(route: Route, bot: BotFacts) -> bool:
+    if route.bots and not any(
+        glob_matches(pattern, bot.name) or glob_matches(pattern, bot.bot_id)
+        for pattern in route.bots
+    ):
+        return False
+    if route.kind is not None and route.kind != bot.kind:
+        return False
+    return route.environment is None or route.environment.value == bot.environment
+
+
+def route_for(bot: BotFacts, config: AlertsConfig) -> str | None:
+    """The channel for ``bot``'s alerts; None when nothing matches and there is no default."""
+    for route in config.routes:
+        if _route_matches(route, bot):
+            return route.channel
+    return config.channel
+
+
+def matches_target(target: str, bot: BotFacts) -> bool:
+    """A mute's target: a bot id, a name (case ignored) or a glob over names."""
+    return bot.bot_id == target or glob_matches(target, bot.name)
+
+
+def is_muted(bot: BotFacts, targets: Iterable[str]) -> bool:
+    return any(matches_target(target, bot) for target in targets)
+
+
+def channels_for(bots: Sequence[BotFacts], config: AlertsConfig) -> list[str]:
+    """Every channel some of ``bots`` route to, in route order; the default if none."""
+    channels: list[str] = []
+    for bot in bots:
+        channel = route_for(bot, config)
+        if channel is not None and channel not in channels:
+            channels.append(channel)
+    if not channels and config.channel is not None:
+        channels.append(config.channel)
+    return channels

@@ -1,0 +1,277 @@
+"""The alert service: the one object the runtime wires to the poller and the scheduler.
+
+Wiring (chatops.runtime)::
+
+    alerts = AlertService(sessions, metrics, alerts=settings.app.alerts,
+                          poll=settings.app.poll, slack_token=token, slack_api_url=url)
+    poller = Poller(source, sessions, in_transaction=[alerts.in_transaction_hook],
+                    on_commit=[alerts.on_commit], leader=...)
+    task = asyncio.create_task(alerts.run_relay_forever())   # relays, reminds, expires mutes
+    ...
+    await alerts.aclose(); await task
+
+``in_transaction_hook`` runs the policy inside the poll's transaction and writes outbox
+rows; ``on_commit`` wakes the relay at once (and, after a failed poll, checks whether the
+status source must be announced as unreachable). The relay pass is safe in several
+replicas at once; reminders and mute announcements are written once whoever runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiohttp
+import sqlalchemy as sa
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.alerts import mutes, upkeep
+from chatops.alerts.planner import PollPlanner
+from chatops.alerts.relay import (
+    DEFAULT_BACKOFF,
+    DEFAULT_EDIT_INTERVAL,
+    DEFAULT_LEASE,
+    DEFAULT_POST_INTERVAL,
+    Relay,
+)
+from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, PollConfig
+from chatops.domain import FleetDiff
+from chatops.metrics import Metrics
+from chatops.monitor.poll import PollResult
+from chatops.store.engine import SessionFactory
+from chatops.store.models import OutboxMessage, PollRun, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UPKEEP_EVERY = timedelta(seconds=30)
+# The relay looks at the outbox at least this often even when nobody wakes it (a row
+# written by another replica, a retry coming due).
+IDLE_WAIT = 5.0
+SLACK_TIMEOUT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DeadAlert:
+    id: int
+    kind: str
+    channel: str
+    created_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSummary:
+    """What ``chatops status`` shows of the outbox: counts per status and the dead rows."""
+
+    counts: dict[str, int]
+    dead: tuple[DeadAlert, ...]
+
+
+async def outbox_summary(sessions: SessionFactory, *, dead_limit: int = 20) -> OutboxSummary:
+    async with sessions() as session:
+        grouped = await session.exec(
+            select(OutboxMessage.status, sa.func.count()).group_by(col(OutboxMessage.status))
+        )
+        counts = {status: int(count) for status, count in grouped.all()}
+        dead = await session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.status) == "dead")
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(dead_limit)
+        )
+        rows = tuple(
+            DeadAlert(row.id or 0, row.kind, row.channel, row.created_at, row.last_error)
+            for row in dead.all()
+        )
+    return OutboxSummary(counts, rows)
+
+
+class AlertService:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        metrics: Metrics,
+        *,
+        alerts: AlertsConfig,
+        poll: PollConfig,
+        slack_token: str,
+        slack_api_url: str = DEFAULT_SLACK_API_URL,
+        clock: Callable[[], datetime] = utcnow,
+        post_interval: float = DEFAULT_POST_INTERVAL,
+        edit_interval: float = DEFAULT_EDIT_INTERVAL,
+        lease: timedelta = DEFAULT_LEASE,
+        backoff: float = DEFAULT_BACKOFF,
+        upkeep_every: timedelta = DEFAULT_UPKEEP_EVERY,
+        release_in_flight_on_start: bool | None = None,
+    ) -> None:
+        """``release_in_flight_on_start``: give back rows a killed process left ``sending``
+        at once rather than when their lease expires; right only when no other process
+        relays from this database. None: yes on SQLite (one replica), no elsewhere."""
+        self.sessions = sessions
+        self.metrics = metrics
+        self.alerts = alerts
+        self.poll = poll
+        self.clock = clock
+        self.upkeep_every = upkeep_every
+        self.planner = PollPlanner(alerts)
+        # One HTTP connection pool for every call; created in the running loop (aiohttp
+        # needs one), on first use.
+        self._session: aiohttp.ClientSession | None = None
+        self.slack = AsyncWebClient(
+            token=slack_token,
+            base_url=slack_api_url,
+            timeout=SLACK_TIMEOUT,
+            # The relay handles 429 and 5xx itself: a retry must never sleep on a claimed row.
+            retry_handlers=[],
+        )
+        self.relay = Relay(
+            sessions,
+            self.slack,
+            metrics,
+            clock=clock,
+            post_interval=post_interval,
+            edit_interval=edit_interval,
+            lease=lease,
+            backoff=backoff,
+        )
+        self._release_on_start = release_in_flight_on_start
+        self._wake = asyncio.Event()
+        self._closed = False
+
+    # -- poller hooks ------------------------------------------------------------------------
+
+    async def in_transaction_hook(
+        self, session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+    ) -> None:
+        await self.planner(session, diff, poll, now)
+        await upkeep.source_succeeded(session, now)
+
+    async def on_commit(self, result: PollResult) -> None:
+        if not result.ok:
+            async with self.sessions() as session:
+                written = await upkeep.source_failed(
+                    session, self.alerts, self.poll.unreachable_after, result.error, self.clock()
+                )
+                await session.commit()
+            if not written:
+                return
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the relay loop ----------------------------------------------------------------------
+
+    def _ensure_http(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT)
+            )
+            self.slack.session = self._session
+
+    async def relay_once(self) -> int:
+        """One relay pass (see chatops.alerts.relay); the number of rows handled."""
+        self._ensure_http()
+        return await self.relay.relay_once()
+
+    async def run_relay_forever(self) -> None:
+        """Relay, remind and expire mutes until ``aclose()``; survives database hiccups."""
+        self._ensure_http()
+        if await self._should_release_on_start():
+            await self.relay.release_in_flight()
+        next_upkeep = time.monotonic()
+        while not self._closed:
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_upkeep:
+                    next_upkeep = time.monotonic() + self.upkeep_every.total_seconds()
+                    await self.tick_reminders_and_mutes()
+                handled = await self.relay.relay_once()
+            except Exception:
+                # The database or the loop itself failed: wait a little and try again, so
+                # alerts resume by themselves once it is back.
+                log.exception("the alert relay failed; retrying shortly")
+                handled = 0
+                await asyncio.sleep(1.0)
+            if handled or self._closed:
+                continue
+            due = self.relay.seconds_until_due()
+            timeout = min(
+                IDLE_WAIT if due is None else due,
+                IDLE_WAIT,
+                max(next_upkeep - time.monotonic(), 0.0),
+            )
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
+    async def _should_release_on_start(self) -> bool:
+        if self._release_on_start is not None:
+            return self._release_on_start
+        async with self.sessions() as session:
+            connection = await session.connection()
+            return connection.dialect.name == "sqlite"
+
+    # -- reminders and mutes -----------------------------------------------------------------
+
+    async def tick_reminders_and_mutes(self) -> int:
+        """Write due reminders and mute announcements; return how many rows were written."""
+        now = self.clock()
+        try:
+            async with self.sessions() as session:
+                written = await upkeep.announce_mutes(session, self.alerts, now)
+                written += await upkeep.write_reminders(session, self.alerts, now)
+                await session.commit()
+        except IntegrityError:
+            # Another replica wrote the same rows first (their keys are unique): fine.
+            log.debug("reminders or mute announcements were written by another process")
+            return 0
+        if written:
+            self.wake()
+        return written
+
+    async def announce_mutes(self) -> int:
+        async with self.sessions() as session:
+            written = await upkeep.announce_mutes(session, self.alerts, self.clock())
+            await session.commit()
+        if written:
+            self.wake()
+        return written
+
+    async def mute(
+        self,
+        target_glob: str,
+        duration: timedelta,
+        reason: str | None,
+        user_id: str,
+        now: datetime,
+    ) -> mutes.MuteResult:
+        """``mutes.mute``, announced in the channels at once rather than at the next tick."""
+        result = await mutes.mute(self.sessions, target_glob, duration, reason, user_id, now)
+        await self.announce_mutes()
+        return result
+
+    async def unmute(self, target: str, user_id: str, now: datetime) -> mutes.UnmuteResult:
+        result = await mutes.unmute(self.sessions, target, user_id, now)
+        await self.announce_mutes()
+        return result
+
+    async def list_mutes(self, now: datetime) -> list[mutes.MuteView]:
+        return await mutes.list_mutes(self.sessions, now)
+
+    async def outbox_summary(self) -> OutboxSummary:
+        return await outbox_summary(self.sessions)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()

@@ -1,0 +1,294 @@
+"""Alerts that do not come from a bot's health: the status source, reminders, mutes.
+
+Each function writes outbox rows and the state that says they were written in the caller's
+transaction, guarded so that running it twice (or in two replicas) writes them once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.alerts import render
+from chatops.alerts.planner import active_mute_targets, bots_by_id, facts, new_row, payload
+from chatops.alerts.routing import channels_for, is_muted, matches_target
+from chatops.config import AlertsConfig
+from chatops.domain import Health, reminder_due
+from chatops.store.alert_models import AlertIncident, AlertMute, SourceHealth
+from chatops.store.models import Bot, PollRun
+from chatops.store.repo import failed_polls_in_a_row, last_successful_poll
+
+log = logging.getLogger(__name__)
+
+SOURCE = "status_source"
+INCIDENT = AlertIncident.__table__  # type: ignore[attr-defined]
+MUTE = AlertMute.__table__  # type: ignore[attr-defined]
+
+
+# -- the status source -------------------------------------------------------------------
+
+
+async def source_failed(
+    session: AsyncSession,
+    alerts: AlertsConfig,
+    unreachable_after: int,
+    error: str | None,
+    now: datetime,
+) -> int:
+    """After a failed poll: announce the outage once ``unreachable_after`` failed in a row."""
+    failed = await failed_polls_in_a_row(session)
+    if failed < unreachable_after:
+        return 0
+    state = await session.get(SourceHealth, SOURCE)
+    if state is not None and state.unreachable:
+        return 0
+    channel = alerts.channel
+    if channel is None:
+        log.warning("the status source is unreachable but alerts.channel is not set: not announced")
+        return 0
+    last_ok = await last_successful_poll(session)
+    first_failed = await session.exec(
+        select(sa.func.min(PollRun.started_at)).where(
+            col(PollRun.id) > (last_ok.id if last_ok else 0)
+        )
+    )
+    since = first_failed.one() or now
+    incident = AlertIncident(
+        kind="source", channel=channel, health=Health.UNKNOWN.value, since=since, opened_at=now
+    )
+    session.add(incident)
+    await session.flush()
+    last_success = last_ok.finished_at if last_ok is not None else None
+    message = render.source_unreachable(failed, error, last_success, now)
+    row = new_row(
+        kind="source_down",
+        channel=channel,
+        dedupe_key=f"source:{incident.id}:down",
+        body=payload(post=message),
+        now=now,
+        incident_id=incident.id,
+    )
+    session.add(row)
+    await session.flush()
+    incident.outbox_id = row.id
+    if state is None:
+        session.add(
+            SourceHealth(name=SOURCE, unreachable=True, incident_id=incident.id, updated_at=now)
+        )
+    else:
+        state.unreachable = True
+        state.incident_id = incident.id
+        state.updated_at = now
+    log.warning("announcing that the status source is unreachable (%d polls failed)", failed)
+    return 1
+
+
+async def source_succeeded(session: AsyncSession, now: datetime) -> int:
+    """In a successful poll's transaction: announce the recovery of an announced outage."""
+    state = await session.get(SourceHealth, SOURCE)
+    if state is None or not state.unreachable:
+        return 0
+    state.unreachable = False
+    state.updated_at = now
+    incident = await session.get(AlertIncident, state.incident_id) if state.incident_id else None
+    state.incident_id = None
+    if incident is None or incident.closed_at is not None:
+        return 0
+    incident.closed_at = now
+    incident.resolution = "recovered"
+    body = payload(
+        post=render.source_recovered_reply(incident.since, now),
+        in_thread=True,
+        update=render.source_recovered_update(incident.since, now, None),
+    )
+    session.add(
+        new_row(
+            kind="source_up",
+            channel=incident.channel,
+            dedupe_key=f"source:{incident.id}:up",
+            body=body,
+            now=now,
+            incident_id=incident.id,
+        )
+    )
+    log.info("the status source answers again; announcing the recovery")
+    return 1
+
+
+# -- reminders ---------------------------------------------------------------------------
+
+
+async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: datetime) -> int:
+    """One reminder per open incident every ``alerts.remind_every``, in its thread."""
+    every = alerts.remind_every
+    result = await session.exec(
+        select(AlertIncident).where(
+            col(AlertIncident.closed_at).is_(None),
+            col(AlertIncident.parent_id).is_(None),
+            col(AlertIncident.kind).in_(("bot", "digest", "source")),
+            col(AlertIncident.message_ts).is_not(None),
+        )
+    )
+    due = [i for i in result.all() if reminder_due(i.opened_at, i.last_reminder_at, now, every)]
+    if not due:
+        return 0
+    mutes = await active_mute_targets(session, now)
+    bots = await bots_by_id(session, [i.bot_id for i in due if i.bot_id is not None])
+    connection = await session.connection()
+    written = 0
+    for incident in due:
+        message = await _reminder_message(session, incident, bots, mutes, now)
+        if message is None:
+            continue
+        number = incident.reminders + 1
+        taken = await connection.execute(
+            sa.update(INCIDENT)
+            .where(INCIDENT.c.id == incident.id, INCIDENT.c.reminders == incident.reminders)
+            .values(reminders=number, last_reminder_at=now)
+        )
+        if taken.rowcount != 1:
+            continue  # another replica reminded first
+        session.add(
+            new_row(
+                kind="reminder",
+                channel=incident.channel,
+                dedupe_key=f"reminder:{incident.id}:{number}",
+                body=payload(post=message, in_thread=True),
+                now=now,
+                incident_id=incident.id,
+                bot_id=incident.bot_id,
+            )
+        )
+        written += 1
+    return written
+
+
+async def _reminder_message(
+    session: AsyncSession,
+    incident: AlertIncident,
+    bots: dict[str, Bot],
+    mutes: list[str],
+    now: datetime,
+) -> render.JSONDict | None:
+    if incident.kind == "source":
+        return render.source_reminder(incident.since, now)
+    if incident.kind == "digest":
+        children = await session.exec(
+            select(AlertIncident.health).where(
+                col(AlertIncident.parent_id) == incident.id, col(AlertIncident.closed_at).is_(None)
+            )
+        )
+        counts = render.health_counts([render.health_of(h) for h in children.all()])
+        return render.digest_reminder(counts, incident.opened_at, now) if counts else None
+    bot = bots.get(incident.bot_id or "")
+    if bot is None or bot.removed_at is not None or is_muted(facts(bot), mutes):
+        return None
+    return render.reminder(bot, render.health_of(incident.health), incident.since, now)
+
+
+# -- mutes -------------------------------------------------------------------------------
+
+
+async def _listed_bots(session: AsyncSession) -> list[Bot]:
+    result = await session.exec(select(Bot).where(col(Bot.removed_at).is_(None)))
+    return list(result.all())
+
+
+async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datetime) -> int:
+    """Announce new mutes, and the end of mutes that were unmuted or have expired."""
+    connection = await session.connection()
+    await connection.execute(
+        sa.update(MUTE)
+        .where(MUTE.c.ended_at.is_(None), MUTE.c.expires_at <= now)
+        .values(ended_at=now)
+    )
+    result = await session.exec(
+        select(AlertMute).where(
+            sa.or_(
+                col(AlertMute.announced_at).is_(None),
+                sa.and_(
+                    col(AlertMute.ended_at).is_not(None),
+                    col(AlertMute.end_announced_at).is_(None),
+                ),
+            )
+        )
+    )
+    mutes = list(result.all())
+    if not mutes:
+        return 0
+    bots = await _listed_bots(session)
+    written = 0
+    for mute in mutes:
+        matching = [bot for bot in bots if matches_target(mute.target, facts(bot))]
+        if mute.announced_at is None:
+            taken = await connection.execute(
+                sa.update(MUTE)
+                .where(MUTE.c.id == mute.id, MUTE.c.announced_at.is_(None))
+                .values(announced_at=now)
+            )
+            if taken.rowcount != 1:
+                continue
+            if mute.ended_at is not None:
+                # Ended before anyone was told it began: say nothing of either.
+                await connection.execute(
+                    sa.update(MUTE).where(MUTE.c.id == mute.id).values(end_announced_at=now)
+                )
+                continue
+            channels = channels_for([facts(bot) for bot in matching], alerts)
+            await connection.execute(
+                sa.update(MUTE).where(MUTE.c.id == mute.id).values(channels=json.dumps(channels))
+            )
+            message = render.mute_created(
+                mute.target,
+                mute.created_by,
+                mute.expires_at,
+                mute.expires_at - mute.created_at,
+                mute.reason,
+                len(matching),
+            )
+            for channel in channels:
+                session.add(
+                    new_row(
+                        kind="mute",
+                        channel=channel,
+                        dedupe_key=f"mute:{mute.id}:start:{channel}",
+                        body=payload(post=message),
+                        now=now,
+                    )
+                )
+                written += 1
+            continue
+        taken = await connection.execute(
+            sa.update(MUTE)
+            .where(MUTE.c.id == mute.id, MUTE.c.end_announced_at.is_(None))
+            .values(end_announced_at=now)
+        )
+        if taken.rowcount != 1:
+            continue
+        trouble = sorted(
+            (
+                (bot.name, render.health_of(bot.health))
+                for bot in matching
+                if render.health_of(bot.health).is_problem
+            ),
+            key=lambda pair: (pair[1].severity, pair[0].casefold()),
+        )
+        ended_at = mute.ended_at or now
+        message = render.mute_ended(mute.target, mute.ended_by, ended_at, trouble)
+        for channel in json.loads(mute.channels or "[]"):
+            session.add(
+                new_row(
+                    kind="mute_ended",
+                    channel=channel,
+                    dedupe_key=f"mute:{mute.id}:end:{channel}",
+                    body=payload(post=message),
+                    now=now,
+                )
+            )
+            written += 1
+    return written
