@@ -389,8 +389,8 @@ class Relay:
                 raise
             thread_ts = None
             reply = await self._call("chat.postMessage", channel=row.channel, **args)
-        ts = reply.get("ts")
-        return _Sent(ts if isinstance(ts, str) else None, thread_ts)
+        posted = reply.get("ts")
+        return _Sent(posted if isinstance(posted, str) else None, thread_ts)
 
     async def _call(self, method: str, **args: Any) -> Mapping[str, Any]:
         args = {key: value for key, value in args.items() if value is not None}

@@ -1,0 +1,204 @@
+"""The alert pipeline as the app runs it, against given fakes: for tests and benchmarks.
+
+``AlertRig`` holds the real LivePerson client, the real poller and the real alert service
+over one database. Run as a program it is the process the SIGKILL test kills::
+
+    python -m tests.alerts_runner --lp-url URL --slack-url URL --database FILE [--interval 0.3]
+
+which polls every ``--interval`` seconds and relays until it is killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+from sqlmodel import col
+
+from chatops.alerts import AlertService
+from chatops.config import AlertsConfig, PollConfig, Route, Secrets
+from chatops.domain import Environment
+from chatops.metrics import Metrics
+from chatops.monitor.poll import Poller, PollResult
+from chatops.sources.liveperson import LivePersonSource
+from chatops.store.engine import SessionFactory, make_engine, make_session_factory
+from chatops.store.migrate import upgrade
+from chatops.store.models import OutboxMessage, utcnow
+
+ALERTS = "C0ALERTS"
+BILLING = "C0BILLING"
+DEFAULT_ROUTES = (Route(channel=BILLING, bots=("billing-*",)),)
+
+
+@dataclass
+class ShiftableClock:
+    """Real time plus an offset that tests move forward (reminders, mutes, settling)."""
+
+    offset: timedelta = field(default_factory=timedelta)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
+def alerts_config(**overrides: object) -> AlertsConfig:
+    values: dict[str, object] = {"channel": ALERTS, "routes": DEFAULT_ROUTES}
+    values.update(overrides)
+    return AlertsConfig.model_validate(values)
+
+
+def lp_secrets(lp_url: str, *, account: str, username: str, password: str) -> Secrets:
+    return Secrets(
+        lp_account_id=account,
+        lp_username=username,
+        lp_password=SecretStr(password),
+        lp_api_url=lp_url,
+    )
+
+
+@dataclass
+class AlertRig:
+    sessions: SessionFactory
+    source: LivePersonSource
+    service: AlertService
+    poller: Poller
+    metrics: Metrics
+    clock: ShiftableClock
+    dispose: Callable[[], object]
+
+    async def poll(self) -> PollResult:
+        result = await self.poller.tick()
+        assert result is not None, "no leader gate is set, so every tick polls"
+        return result
+
+    async def polls(self, count: int) -> list[PollResult]:
+        return [await self.poll() for _ in range(count)]
+
+    async def unfinished(self) -> int:
+        async with self.sessions() as session:
+            connection = await session.connection()
+            result = await connection.execute(
+                sa.select(sa.func.count())
+                .select_from(OutboxMessage)
+                .where(col(OutboxMessage.status).in_(("pending", "sending")))
+            )
+            return int(result.scalar_one())
+
+    async def deliver_all(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Relay until no row is pending; fail after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while await self.unfinished():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{await self.unfinished()} alerts still undelivered")
+            if not await self.service.relay_once():
+                due = self.service.relay.seconds_until_due()
+                await asyncio.sleep(min(due if due is not None else 0.02, 0.05))
+
+    async def aclose(self) -> None:
+        await self.service.aclose()
+        await self.source.aclose()
+        result = self.dispose()
+        if asyncio.iscoroutine(result):
+            await result
+
+
+def build_rig(
+    database_url: str,
+    secrets: Secrets,
+    slack_api_url: str,
+    slack_token: str,
+    *,
+    alerts: AlertsConfig | None = None,
+    poll: PollConfig | None = None,
+    post_interval: float = 0.0,
+    edit_interval: float = 0.0,
+    backoff: float = 0.05,
+    clock: ShiftableClock | None = None,
+) -> AlertRig:
+    clock = clock or ShiftableClock()
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    metrics = Metrics()
+    source = LivePersonSource(secrets, [Environment.PRODUCTION], timeout=10, retry_waits=())
+    service = AlertService(
+        sessions,
+        metrics,
+        alerts=alerts or alerts_config(),
+        poll=poll or PollConfig(unreachable_after=3),
+        slack_token=slack_token,
+        slack_api_url=slack_api_url,
+        clock=clock,
+        post_interval=post_interval,
+        edit_interval=edit_interval,
+        backoff=backoff,
+    )
+    poller = Poller(
+        source,
+        sessions,
+        clock=clock,
+        in_transaction=[service.in_transaction_hook],
+        on_commit=[service.on_commit],
+    )
+    return AlertRig(sessions, source, service, poller, metrics, clock, engine.dispose)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    url = f"sqlite+aiosqlite:///{args.database}"
+    await upgrade(url)
+    secrets = lp_secrets(
+        args.lp_url, account=args.account, username=args.username, password=args.password
+    )
+    rig = build_rig(
+        url,
+        secrets,
+        args.slack_url,
+        args.slack_token,
+        alerts=alerts_config(digest_after=args.digest_after),
+        post_interval=args.post_interval,
+    )
+    relay = asyncio.create_task(rig.service.run_relay_forever())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    while not stop.is_set():
+        await rig.poll()
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=args.interval)
+        except TimeoutError:
+            pass
+    await rig.aclose()
+    await relay
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lp-url", required=True)
+    parser.add_argument("--slack-url", required=True)
+    parser.add_argument("--slack-token", default="xoxb-sandbox-token")
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--account", default="12345678")
+    parser.add_argument("--username", default="chatops")
+    parser.add_argument("--password", default="sandbox")
+    parser.add_argument("--interval", type=float, default=0.3)
+    parser.add_argument("--post-interval", type=float, default=0.0)
+    parser.add_argument("--digest-after", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(_run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
