@@ -172,6 +172,9 @@ class _Bot:
     entry: JSONDict
     node_style: str
     socket_style: str
+    # The bot's channel as the bot platform knows it; the status entry's "type" may differ
+    # or be missing (tests remove it).
+    chat: bool = False
     # False for the few bots whose status entry leaves botName out.
     name_listed: bool = True
     # When a Start is in progress: the clock time at which the connector is Online.
@@ -185,7 +188,7 @@ class _Bot:
 
     @property
     def is_chat(self) -> bool:
-        return str(self.entry.get("type", "")).lower() == "chat"
+        return self.chat
 
 
 @dataclass
@@ -1011,12 +1014,15 @@ class _FaultsAndLog:
             await self.app(scope, receive, send)
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        status = 0
+        recorded = False
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
+            nonlocal recorded
+            # Record before the answer leaves, so a client that has its answer always
+            # finds its request in /_sandbox/requests.
+            if message["type"] == "http.response.start" and not recorded:
+                recorded = True
+                self.fake._record(scope["method"], path, query, int(message["status"]))
             await send(message)
 
         fault = self.fake._take_fault(f"{path}?{query}" if query else path)
@@ -1026,12 +1032,26 @@ class _FaultsAndLog:
             else:
                 await self._inject(fault, scope, receive, recording_send)
         finally:
-            self.fake._record(scope["method"], path, query, status)
+            if not recorded:  # no answer at all (status 0)
+                self.fake._record(scope["method"], path, query, 0)
 
     async def _inject(self, fault: _Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.kind == "latency":
+            # The request has arrived; only the answer is slow. So read it all first: a
+            # client that gives up meanwhile does not undo it (a slow Start still starts).
+            received: list[Message] = []
+            while not received or received[-1].get("more_body", False):
+                message = await receive()
+                received.append(message)
+                if message["type"] != "http.request":
+                    break
             await asyncio.sleep(fault.seconds)
-            await self.app(scope, receive, send)
+            replay = iter(received)
+
+            async def replaying_receive() -> Message:
+                return next(replay, None) or await receive()
+
+            await self.app(scope, replaying_receive, send)
         elif fault.kind == "status":
             status = fault.status or 500
             headers = (
@@ -1274,6 +1294,7 @@ def _generate_fleet(
                 entry=entry,
                 node_style=node_style,
                 socket_style=socket_style,
+                chat=channel == "chat",
                 name_listed=index not in nameless,
             )
         )
@@ -1351,6 +1372,17 @@ class _ThreadServer(uvicorn.Server):
         if self._exit is not None and not self.should_exit:
             await self._exit.wait()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn's shutdown gives in-flight responses 0.1 s and waits for connections to
+        # close; a fake being thrown away (once per test) need not: close and go.
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        await asyncio.sleep(0)
+
     def request_exit(self) -> None:
         self.should_exit = True
         # Do not wait for requests still in flight (a latency fault may be sleeping).
@@ -1407,15 +1439,16 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _config(fake: FakeLivePerson, *, access_log: bool) -> uvicorn.Config:
-    # log_config=None: uvicorn must not reconfigure the host process's logging.
-    return uvicorn.Config(fake.app, log_config=None, access_log=access_log, lifespan="off")
+def _config(fake: FakeLivePerson) -> uvicorn.Config:
+    # log_config=None: uvicorn must not reconfigure the host process's logging. Access logs
+    # stay on: turning them off would silence "uvicorn.access" for the whole process.
+    return uvicorn.Config(fake.app, log_config=None, lifespan="off")
 
 
 def run_in_thread(fake: FakeLivePerson, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``fake`` on ``host:port`` (0: any free port) until ``stop()``."""
     sock = _listen(host, port)
-    server = _ThreadServer(_config(fake, access_log=False))
+    server = _ThreadServer(_config(fake))
 
     def serve() -> None:
         try:
@@ -1458,7 +1491,7 @@ def serve_forever(*, host: str, port: int, bots: int, seed: int) -> int:
     print(f"  export LP_PASSWORD={fake.password}")
     print(f"Control API: {url}{CONTROL}/bots, {CONTROL}/faults, {CONTROL}/requests. Ctrl-C stops.")
     sys.stdout.flush()
-    server = uvicorn.Server(_config(fake, access_log=True))
+    server = uvicorn.Server(_config(fake))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

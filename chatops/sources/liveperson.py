@@ -645,12 +645,12 @@ class LivePersonSource:
         self, call: _Call, deadline: _Deadline, *, bearer: str | None = None
     ) -> httpx.Response:
         """Send ``call`` with LivePerson's retry policy; return a 2xx response or raise."""
-        deadline.doing = call.what
         logged_in_again = False
         attempt = 0
         while True:
             attempt += 1
             session = await self._current_session(deadline) if call.auth == "cb" else None
+            deadline.doing = call.what
             outcome = await self._attempt(call, deadline, session, bearer)
             if isinstance(outcome, httpx.Response):
                 return outcome
