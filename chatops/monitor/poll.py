@@ -27,7 +27,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -247,7 +247,7 @@ class Poller:
         poll = await start_poll(session, started_at)
         now = self._clock()
         fleet = await self._stored_fleet(session)
-        diff = diff_fleet(fleet.snapshots, snapshots.values())
+        diff = _diff(fleet.snapshots, snapshots)
         records = await apply_fleet_diff(session, diff, poll, now)
         for hook in self._in_transaction:
             await hook(session, diff, poll, now)
@@ -340,10 +340,8 @@ class Poller:
 
 
 def _unique(fetched: Sequence[Snapshot]) -> dict[str, Snapshot]:
-    """Storable snapshots by bot id; a source listing one id twice keeps the first."""
-    snapshots: dict[str, Snapshot] = {}
-    for snapshot in fetched:
-        snapshots.setdefault(snapshot.bot_id, storable(snapshot))
+    """Snapshots by bot id; a source listing one id twice keeps the first."""
+    snapshots = {snapshot.bot_id: snapshot for snapshot in reversed(fetched)}
     if len(snapshots) != len(fetched):
         logger.warning(
             "the source listed %d bots under %d ids; kept the first of each",
@@ -351,6 +349,21 @@ def _unique(fetched: Sequence[Snapshot]) -> dict[str, Snapshot]:
             len(snapshots),
         )
     return snapshots
+
+
+def _diff(stored: Mapping[str, Snapshot], fetched: Mapping[str, Snapshot]) -> FleetDiff:
+    """``diff_fleet``, with the unchanged majority set aside by one equality test each.
+
+    Only the snapshots that differ from the stored ones are made storable (clipped) and
+    diffed; one equal to what is stored is storable already.
+    """
+    candidates = [
+        storable(snapshot) for bot_id, snapshot in fetched.items() if stored.get(bot_id) != snapshot
+    ]
+    known = {s.bot_id: stored[s.bot_id] for s in candidates if s.bot_id in stored}
+    found = diff_fleet(known, candidates)
+    removed = tuple(sorted(stored.keys() - fetched.keys()))
+    return FleetDiff(found.added, found.changed, removed, found.refreshed)
 
 
 def _internal(exc: Exception) -> str:

@@ -32,6 +32,7 @@ from chatops.domain import (
 from chatops.store.models import AuditEntry, Bot, PollRun, TransitionRecord
 
 BOT = Bot.__table__  # type: ignore[attr-defined]
+TRANSITION = TransitionRecord.__table__  # type: ignore[attr-defined]
 # Both SQLite (32766 variables) and asyncpg (32767 arguments) cap bound parameters.
 _CHUNK = 900
 
@@ -113,6 +114,26 @@ def _state_values(snapshot: Snapshot) -> dict[str, object]:
         "source_updated_at": snapshot.updated_at,
     }
 
+
+_STATE_COLUMNS = (
+    "name",
+    "kind",
+    "channel",
+    "environment",
+    "connector",
+    "cloud",
+    "server",
+    "raw_connector",
+    "raw_cloud",
+    "raw_server",
+    "health",
+    "manual_operation",
+    "manual_by",
+    "manual_at",
+    "account_user",
+    "source_updated_at",
+)
+_SINCE_COLUMNS = ("connector_since", "cloud_since", "server_since", "health_since")
 
 _SNAPSHOT_COLUMNS = (
     BOT.c.id,
@@ -218,87 +239,153 @@ async def apply_fleet_diff(
 ) -> list[TransitionRecord]:
     """Write what one poll found, and nothing for bots that did not change.
 
-    New bots: one insert each and no transition rows (first sight is a baseline, not a
-    change). A bot that comes back after being removed is updated in place, also without
-    transitions since nobody saw what happened in between. Changed bots: one update each
-    plus one transition row per dimension that moved; ``<dimension>_since`` and
-    ``health_since`` move only when that value did. Removed bots: one update for all.
+    New bots: inserted, with no transition rows (first sight is a baseline, not a change).
+    A bot that comes back after being removed is updated in place, also without
+    transitions, since nobody saw what happened in between. Changed bots: updated, plus
+    one transition row per dimension that moved; ``<dimension>_since`` and
+    ``health_since`` move only when that value did. Removed bots: ``removed_at`` set.
     Transitions of a bot whose manual operation is new in this poll are marked manual.
+
+    Each kind of write is one batched statement (executemany), so a poll costs a few
+    round trips however many bots changed. The transition records returned carry their
+    ids but are not attached to the session.
     """
     connection = await _connection(session)
-    await _write_added(connection, diff.added, now)
+    returning = await _write_added(connection, diff.added, now)
     previous_manual = await _manual_operations(connection, [c.bot_id for c in diff.changed])
-    records: list[TransitionRecord] = []
+    updates: list[dict[str, object]] = []
+    transitions: list[dict[str, Any]] = []
     for change in diff.changed:
         snapshot = change.snapshot
-        values = _state_values(snapshot)
-        for transition in change.transitions:
-            values[f"{transition.dimension.value}_since"] = now
-        if change.health_changed:
-            values["health_since"] = now
-        await _update_bot(connection, snapshot.bot_id, values)
+        moved = {transition.dimension for transition in change.transitions}
+        updates.append(
+            _update_params(
+                snapshot,
+                now,
+                connector=Dimension.CONNECTOR in moved,
+                cloud=Dimension.CLOUD in moved,
+                server=Dimension.SERVER in moved,
+                health=change.health_changed,
+            )
+        )
         manual = snapshot.manual
         by_hand = manual is not None and previous_manual.get(snapshot.bot_id) != (
             manual.operation,
             manual.at,
         )
         for transition in change.transitions:
-            records.append(
-                TransitionRecord(
-                    bot_id=transition.bot_id,
-                    poll_id=poll.id,
-                    at=now,
-                    dimension=transition.dimension.value,
-                    old=transition.old.value,
-                    new=transition.new.value,
-                    old_raw=transition.old_raw[:_RAW],
-                    new_raw=transition.new_raw[:_RAW],
-                    old_health=change.old_health.value,
-                    new_health=change.new_health.value,
-                    manual=by_hand,
-                    performed_by=manual.performed_by if by_hand and manual else None,
-                )
+            transitions.append(
+                {
+                    "bot_id": transition.bot_id,
+                    "poll_id": poll.id,
+                    "at": now,
+                    "dimension": transition.dimension.value,
+                    "old": transition.old.value,
+                    "new": transition.new.value,
+                    "old_raw": transition.old_raw[:_RAW],
+                    "new_raw": transition.new_raw[:_RAW],
+                    "old_health": change.old_health.value,
+                    "new_health": change.new_health.value,
+                    "manual": by_hand,
+                    "performed_by": manual.performed_by if by_hand and manual else None,
+                }
             )
-    for snapshot in diff.refreshed:
-        await _update_bot(connection, snapshot.bot_id, _state_values(snapshot))
+    updates.extend(_update_params(snapshot, now) for snapshot in diff.refreshed)
+    updates.extend(
+        _update_params(snapshot, now, connector=True, cloud=True, server=True, health=True)
+        for snapshot in returning
+    )
+    if updates:
+        await connection.execute(_UPDATE_BOT, updates)
     for ids in _chunks(diff.removed):
         await connection.execute(
             sa.update(BOT)
             .where(BOT.c.id.in_(ids))
             .values(removed_at=now, version=BOT.c.version + 1)
         )
-    if records:
-        session.add_all(records)
-        await session.flush()
-    return records
+    if not transitions:
+        return []
+    inserted = await connection.execute(
+        sa.insert(TRANSITION).returning(TRANSITION.c.id, sort_by_parameter_order=True),
+        transitions,
+    )
+    ids = inserted.scalars().all()
+    return [TransitionRecord(id=id_, **row) for id_, row in zip(ids, transitions, strict=True)]
+
+
+def _update_statement() -> sa.Update:
+    """UPDATE one bot from a snapshot, moving each ``*_since`` only when told to.
+
+    Every row of a batch has the same parameters, so changed, respelled and returning
+    bots all go in one executemany.
+    """
+    values: dict[str, object] = {
+        column: sa.bindparam(f"p_{column}", type_=BOT.c[column].type) for column in _STATE_COLUMNS
+    }
+    for since in _SINCE_COLUMNS:
+        values[since] = sa.case(
+            (
+                sa.bindparam(f"move_{since}", type_=sa.Boolean),
+                sa.bindparam("p_now", type_=BOT.c[since].type),
+            ),
+            else_=BOT.c[since],
+        )
+    values["removed_at"] = None
+    values["version"] = BOT.c.version + 1
+    return sa.update(BOT).where(BOT.c.id == sa.bindparam("p_id")).values(values)
+
+
+def _update_params(
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    connector: bool = False,
+    cloud: bool = False,
+    server: bool = False,
+    health: bool = False,
+) -> dict[str, object]:
+    params = {f"p_{column}": value for column, value in _state_values(snapshot).items()}
+    params.update(
+        p_id=snapshot.bot_id,
+        p_now=now,
+        move_connector_since=connector,
+        move_cloud_since=cloud,
+        move_server_since=server,
+        move_health_since=health,
+    )
+    return params
 
 
 async def _write_added(
     connection: AsyncConnection, added: Sequence[Snapshot], now: datetime
-) -> None:
+) -> list[Snapshot]:
+    """Insert the bots never seen before; return the others (removed once, now back)."""
     if not added:
-        return
-    returning: set[str] = set()
+        return []
+    known: set[str] = set()
     for ids in _chunks([snapshot.bot_id for snapshot in added]):
         result = await connection.execute(sa.select(BOT.c.id).where(BOT.c.id.in_(ids)))
-        returning.update(result.scalars())
-    rows = []
-    for snapshot in added:
-        values = _state_values(snapshot)
-        values.update(health_since=now, connector_since=now, cloud_since=now, server_since=now)
-        if snapshot.bot_id in returning:
-            values["removed_at"] = None
-            await _update_bot(connection, snapshot.bot_id, values)
-        else:
-            rows.append({"id": snapshot.bot_id, "first_seen": now, "version": 1, **values})
+        known.update(result.scalars())
+    rows = [
+        {
+            "id": snapshot.bot_id,
+            "first_seen": now,
+            "version": 1,
+            "health_since": now,
+            "connector_since": now,
+            "cloud_since": now,
+            "server_since": now,
+            **_state_values(snapshot),
+        }
+        for snapshot in added
+        if snapshot.bot_id not in known
+    ]
     if rows:
         await connection.execute(sa.insert(BOT), rows)
+    return [snapshot for snapshot in added if snapshot.bot_id in known]
 
 
-async def _update_bot(connection: AsyncConnection, bot_id: str, values: dict[str, object]) -> None:
-    await connection.execute(
-        sa.update(BOT).where(BOT.c.id == bot_id).values(version=BOT.c.version + 1, **values)
-    )
+_UPDATE_BOT = _update_statement()
 
 
 async def _manual_operations(

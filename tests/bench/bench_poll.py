@@ -1,0 +1,338 @@
+"""Benchmark: one poll of a 10,000-bot fleet, against the floor of merely downloading it.
+
+    python tests/bench/bench_poll.py [--bots 10000] [--runs 5]
+
+The fake LivePerson runs in a process of its own (``chatops sandbox liveperson``), so its
+work never shares a core or the GIL with the poller. Each scenario runs in a fresh worker
+process, whose peak RSS is therefore that scenario's alone:
+
+* ``baseline``: the first poll ever, inserting every bot (reported, no target).
+* ``steady``: nothing changed since the last poll.
+* ``changed``: 1% of the bots changed (their Bot Server connection toggled) before each poll.
+
+A worker first runs one untimed tick (a fresh process reads the stored fleet once), then
+alternates, ``--runs`` times: the floor (GET the same status lists with an httpx client set
+up like the LivePerson client's, then ``json.loads`` them) and one poll tick. Before both,
+the fake has already rendered the current lists (an untimed GET), so neither pays for the
+fake's own serialisation. Reported: medians, the poll/floor ratio measured in the same
+run, and peak RSS, beside the targets (steady at most 3x the floor, 1% changed at most 4x,
+peak RSS at most 250 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+STEADY_TARGET = 3.0
+CHANGED_TARGET = 4.0
+RSS_TARGET_MB = 250.0
+CHANGED_SHARE = 0.01
+MONITORING = "/service-monitoring-0.1/sysadmin/nodejs/instance"
+
+
+# -- The fake, in its own process ----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def fake_arguments(port: int, bots: int) -> list[str]:
+    return ["--port", str(port), "--bots", str(bots)]
+
+
+def start_fake(bots: int) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [*(sys.executable, "-m", "chatops", "sandbox", "liveperson"), *fake_arguments(port, bots)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    match = re.search(r"on (http://\S+)", first)
+    if not match:
+        process.kill()
+        raise SystemExit(f"the fake LivePerson did not start: {first!r}")
+    return process, match.group(1)
+
+
+def credentials(url: str) -> dict[str, str]:
+    data: dict[str, str] = httpx.get(f"{url}/_sandbox/credentials").json()
+    return data
+
+
+def bots_to_change(url: str, count: int) -> list[str]:
+    """Production custom bots whose Bot Server field the benchmark toggles."""
+    entries = httpx.get(f"{url}/_sandbox/bots", timeout=60).json()
+    chosen = [
+        entry["botId"]
+        for entry in entries
+        if entry.get("environment") == "PRODUCTION" and "cbSocketStatus" in entry
+    ][:count]
+    if len(chosen) < count:
+        raise SystemExit(f"only {len(chosen)} production bots to change, {count} wanted")
+    return chosen
+
+
+def set_server(url: str, bot_ids: list[str], value: str) -> None:
+    with httpx.Client(base_url=url) as client:
+        for bot_id in bot_ids:
+            client.patch(f"/_sandbox/bots/{bot_id}", json={"cbSocketStatus": value})
+
+
+# -- One scenario, in a worker process ------------------------------------------------------
+
+
+async def cb_headers(client: httpx.AsyncClient, creds: dict[str, str]) -> dict[str, str]:
+    """Log in as the LivePerson client does: Login Service bearer, then CB sign-on."""
+    login = await client.post(
+        f"/api/account/{creds['accountId']}/login",
+        params={"v": "1.3"},
+        json={"username": creds["username"], "password": creds["password"]},
+    )
+    bearer = login.json()["bearer"]
+    sso = await client.get(
+        "/le-auth/sso/authenticate", headers={"Authorization": f"Bearer {bearer}"}
+    )
+    result = sso.json()["successResult"]
+    return {
+        "Authorization": result["apiAccessToken"],
+        "OrganizationId": result["sessionOrganizationId"],
+    }
+
+
+# Both environments, so that the poll covers the whole fleet; the floor reads the same.
+ENVIRONMENTS = ("production", "demo")
+STATUS_LISTS = (
+    (f"{MONITORING}/status", {"environment": "PRODUCTION"}),
+    (f"{MONITORING}/status", {"environment": "STAGING"}),
+    (f"{MONITORING}/pcs/status", {"showBotsData": "true"}),
+)
+
+
+async def download_and_parse(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    entries = 0
+    for path, params in STATUS_LISTS:
+        response = await client.get(path, params=params, headers=headers)
+        entries += len(json.loads(response.content)["statusList"])
+    return entries
+
+
+async def run_scenario(
+    scenario: str, url: str, database_url: str, runs: int, change: int
+) -> dict[str, Any]:
+    from chatops.config import Secrets
+    from chatops.domain import Environment
+    from chatops.monitor.poll import Poller
+    from chatops.sources.liveperson import DEFAULT_REQUEST_TIMEOUT, LivePersonSource
+    from chatops.store.engine import make_engine, make_session_factory
+
+    creds = credentials(url)
+    secrets = Secrets(
+        lp_api_url=url,
+        lp_account_id=creds["accountId"],
+        lp_username=creds["username"],
+        lp_password=creds["password"],  # type: ignore[arg-type]
+    )
+    source = LivePersonSource(secrets, [Environment(e) for e in ENVIRONMENTS], timeout=120)
+    engine = make_engine(database_url)
+    poller = Poller(source, make_session_factory(engine))
+    # The floor's client is set up like the LivePerson client's own.
+    floor_client = httpx.AsyncClient(
+        base_url=url,
+        timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT),
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+    )
+    headers = await cb_headers(floor_client, creds)
+    changing = bots_to_change(url, change) if scenario == "changed" else []
+    polls: list[float] = []
+    floors: list[float] = []
+    fetches: list[float] = []
+    changes: list[int] = []
+    bots = 0
+    try:
+        started = time.perf_counter()
+        first = await poller.tick()
+        first_seconds = time.perf_counter() - started
+        assert first is not None and first.ok, first
+        if scenario == "baseline":
+            return {
+                "scenario": scenario,
+                "poll": first_seconds,
+                "bots": first.bots,
+                "added": first.added,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        for run in range(runs):
+            if changing:
+                set_server(url, changing, "NOT_CONNECTED" if run % 2 == 0 else "CONNECTED")
+            await download_and_parse(floor_client, headers)  # the fake renders, untimed
+            started = time.perf_counter()
+            bots = await download_and_parse(floor_client, headers)
+            floors.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            result = await poller.tick()
+            polls.append(time.perf_counter() - started)
+            assert result is not None and result.ok, result
+            changes.append(len(result.changes))
+            # The LivePerson client's share of a poll: the same fetch, nothing stored.
+            started = time.perf_counter()
+            await source.fetch()
+            fetches.append(time.perf_counter() - started)
+    finally:
+        await floor_client.aclose()
+        await source.aclose()
+        await engine.dispose()
+    poll, floor = statistics.median(polls), statistics.median(floors)
+    return {
+        "scenario": scenario,
+        "poll": poll,
+        "floor": floor,
+        "fetch": statistics.median(fetches),
+        "ratio": statistics.median(p / f for p, f in zip(polls, floors, strict=True)),
+        "bots": bots,
+        "changed": changes,
+        "first_tick": first_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(scenario: str, url: str, database_url: str, runs: int, change: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [
+            *(sys.executable, __file__, "--worker", scenario, "--url", url),
+            *("--database-url", database_url, "--runs", str(runs), "--change", str(change)),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"the {scenario} worker failed:\n{completed.stderr}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- Main -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bots", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--change", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        result = asyncio.run(
+            run_scenario(args.worker, args.url, args.database_url, args.runs, args.change)
+        )
+        print(json.dumps(result))
+        return 0
+
+    from chatops.store.migrate import upgrade
+
+    fake, url = start_fake(args.bots)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            database_url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+            asyncio.run(upgrade(database_url))
+            change = round(args.bots * CHANGED_SHARE)
+            # Make the toggled bots' starting point known: connected.
+            set_server(url, bots_to_change(url, change), "CONNECTED")
+            baseline = worker("baseline", url, database_url, args.runs, change)
+            steady = worker("steady", url, database_url, args.runs, change)
+            changed = worker("changed", url, database_url, args.runs, change)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+    return report(args.bots, baseline, steady, changed)
+
+
+def report(
+    bots: int, baseline: dict[str, Any], steady: dict[str, Any], changed: dict[str, Any]
+) -> int:
+    print(f"Poll of {bots} bots in the fake ({steady['bots']} in the polled lists), SQLite,")
+    print(f"median of {len(changed['changed'])} runs; 2 cores: {os.cpu_count()} CPUs seen")
+    print()
+    header = (
+        f"{'scenario':<22}{'poll':>9}{'floor':>9}{'ratio':>8}{'target':>8}{'peak RSS':>10}"
+        f"{'fetch':>9}{'rest':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for name, row, target in (
+        ("steady (no change)", steady, STEADY_TARGET),
+        (f"1% changed ({max(row_changed(changed))} bots)", changed, CHANGED_TARGET),
+    ):
+        met = row["ratio"] <= target and row["peak_rss_mb"] <= RSS_TARGET_MB
+        ok = ok and met
+        print(
+            f"{name:<22}{ms(row['poll']):>9}{ms(row['floor']):>9}"
+            f"{row['ratio']:>7.2f}x{target:>7.0f}x{row['peak_rss_mb']:>7.0f} MB"
+            f"{ms(row['fetch']):>9}{ms(row['poll'] - row['fetch']):>8}  {'ok' if met else 'MISSED'}"
+        )
+    print(
+        f"{'first poll (inserts)':<22}{ms(baseline['poll']):>9}{'':>9}{'':>8}{'':>8}"
+        f"{baseline['peak_rss_mb']:>7.0f} MB{'':>17}  (no target)"
+    )
+    print()
+    print(f"Targets: steady <= {STEADY_TARGET:g}x floor, 1% changed <= {CHANGED_TARGET:g}x floor,")
+    print(f"peak RSS <= {RSS_TARGET_MB:g} MB per poller process.")
+    print("fetch: the LivePerson client's fetch alone (HTTP, JSON, building snapshots);")
+    print("rest: poll minus fetch (diff against the stored fleet, the transaction).")
+    print(
+        f"A fresh process's first tick reads the stored fleet: "
+        f"{steady['first_tick'] * 1000:.0f} ms (steady worker)."
+    )
+    return 0 if ok else 1
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms"
+
+
+def row_changed(row: dict[str, Any]) -> list[int]:
+    changed: list[int] = row["changed"]
+    return changed
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
