@@ -199,6 +199,26 @@ def test_status_after_a_failed_poll_says_so_above_the_unchanged_table(
     assert without_age(after) == without_age(before)
 
 
+def test_status_shows_every_bot_as_unknown_once_polls_keep_failing(
+    fleet: RunningServer, sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    env = lp_environment(fleet, sqlite_url)
+    assert cli(env, "poll", "--once")[0] == 0
+    fleet.fake.add_fault("status", status=403, times=-1)
+    for _ in range(3):  # poll.unreachable_after
+        assert cli(env, "poll", "--once")[0] == 1
+
+    code, out, _ = cli(env, "status")
+
+    assert code == 0
+    header, _, columns, *rows = out.splitlines()
+    assert "the last 3 polls failed" in header
+    table = rows[: rows.index("")]
+    assert table and all(
+        row[columns.index("HEALTH") :].startswith("Unknown (was ") for row in table
+    )
+
+
 def test_poll_without_login_variables_names_them_and_exits_2(
     sqlite_url: str, cli: Callable[..., tuple[int, str, str]]
 ) -> None:

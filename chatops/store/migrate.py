@@ -16,6 +16,7 @@ by hand::
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import pkgutil
 import sys
@@ -23,10 +24,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import MetaData, inspect, pool, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -37,6 +37,7 @@ from chatops.store.engine import is_sqlite
 from chatops.store.repo import advisory_lock_key
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
 
 # Held (transaction-scoped) while migrating PostgreSQL, so that two `chatops db upgrade`
 # started at once run one after the other: the second then finds nothing to do.
@@ -81,6 +82,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships its migrations
@@ -135,11 +137,17 @@ def _unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
 
 
 def _read_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    # Read directly: an Alembic MigrationContext logs its set-up at every process start.
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    return str(revision) if revision is not None else None
 
 
 def _upgrade_on(connection: Connection) -> tuple[str | None, str | None]:
     before = _read_revision(connection)
+    if before == head_revision():
+        return before, before
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
