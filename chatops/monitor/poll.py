@@ -22,6 +22,7 @@ someone else wrote bot rows. A steady poll of 10,000 bots thus reads one aggrega
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -178,7 +179,7 @@ def leader_gate_for(dialect_name: str, *, interval: timedelta) -> LeaderGate:
 
 
 class Poller:
-    """Runs poll ticks against one source and one database. One tick at a time."""
+    """Runs poll ticks against one source and one database, one tick at a time."""
 
     def __init__(
         self,
@@ -198,9 +199,19 @@ class Poller:
         self._leader = leader
         # The fleet as this poller last committed it; its fingerprint is the one expected.
         self._cache: StoredFleet | None = None
+        # The scheduler never overlaps ticks, but a tick asked for by hand could.
+        self._one_at_a_time = asyncio.Lock()
 
     async def tick(self) -> PollResult | None:
-        """Poll once. None when another process is the leader; never raises for a failed poll."""
+        """Poll once; None when another process is the leader.
+
+        A failing source, hook or write is logged and recorded as a failed poll run, and
+        the result says so; only a database that cannot record even that makes this raise.
+        """
+        async with self._one_at_a_time:
+            return await self._tick()
+
+    async def _tick(self) -> PollResult | None:
         started_at = self._clock()
         started = time.monotonic()
         async with self._sessions() as session:
