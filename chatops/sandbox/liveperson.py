@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import logging
 import math
@@ -498,7 +497,8 @@ class FakeLivePerson:
         entry: JSONDict = {"botId": bot.bot_id}
         if bot.name_listed:
             entry["botName"] = bot.name
-        entry.update(copy.deepcopy(bot.entry))
+        # Values are strings, numbers and one-level objects: copying those is a deep copy.
+        entry.update({k: dict(v) if isinstance(v, dict) else v for k, v in bot.entry.items()})
         # The connector checks in with Conversational Cloud every 5 minutes.
         entry["ccLastCheck"] = _check_bucket(now) * 300_000
         if bot.pcs:
