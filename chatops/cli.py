@@ -120,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpcore's DEBUG trace prints raw response headers, the login's session cookie among
+    # them: keep it at INFO even with --verbose.
+    for noisy in ("httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
