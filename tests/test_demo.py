@@ -1,0 +1,558 @@
+"""``chatops demo``: the command, the sandbox page's API and the scenario, without a browser.
+
+The page's API is exercised over HTTP against the demo served in a thread (the real app,
+both fakes, signed requests); the command itself runs as a subprocess, stopped with SIGINT
+as a person's Ctrl-C would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from chatops.demo import DemoOptions, DemoThread, ScenarioTiming
+from chatops.demo.scenario import NoBotForEvent, Scenario
+from chatops.sandbox.liveperson import FakeLivePerson
+from chatops.store import repo
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERAL = "C0GENERAL"
+ALICE, BOB, CHARLIE = "U0ALICE", "U0BOB", "U0CHARLIE"
+
+
+# ---------------------------------------------------------------------- the page's API
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoThread]:
+    options = DemoOptions(
+        autoplay=False,
+        poll_interval=timedelta(seconds=1),
+        start_delay=0.2,
+        timing=ScenarioTiming(recover_after=30, away_for=30, flap_for=30),
+    )
+    with DemoThread(options) as running:
+        yield running
+
+
+@pytest.fixture
+def page(demo: DemoThread) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=demo.page_url, timeout=10) as client:
+        yield client
+
+
+def bot_id(demo: DemoThread, name: str) -> str:
+    return str(next(e["botId"] for e in demo.demo.fake_lp.bots() if e.get("botName") == name))
+
+
+def latest_ephemeral(demo: DemoThread, user_id: str) -> dict[str, Any]:
+    return demo.demo.fake_slack.ephemerals(user_id)[-1]
+
+
+def action_ids(message: dict[str, Any]) -> list[str]:
+    return [
+        element["action_id"]
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def run_command(page: httpx.Client, persona: str, text: str) -> None:
+    response = page.post("api/command", json={"persona": persona, "text": text, "channel": GENERAL})
+    assert response.json() == {"ok": True}
+
+
+def click(
+    page: httpx.Client, persona: str, message: dict[str, Any], action_id: str, surface: str
+) -> httpx.Response:
+    return page.post(
+        "api/click",
+        json={
+            "persona": persona,
+            "surface": surface,
+            "channel": message["channel"],
+            "ts": message["ts"],
+            "action_id": action_id,
+        },
+    )
+
+
+def test_a_command_typed_on_the_page_reaches_the_app_signed_and_shows_only_to_its_author(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    run_command(page, "alice", "/botstatus faq-bot-2")
+
+    reply = latest_ephemeral(demo, ALICE)
+    assert reply["channel"] == GENERAL
+    assert "faq-bot-2" in reply["text"]
+    assert [
+        e["action_id"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert demo.demo.fake_slack.messages(GENERAL) == []
+    state = page.get("api/state").json()
+    assert reply["ts"] in [m["ts"] for m in state["ephemerals"]["alice"]]
+    assert reply["ts"] not in [m["ts"] for m in state["ephemerals"]["bob"]]
+
+
+def test_alice_stops_a_bot_from_the_page_and_the_reply_says_who_did_it(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    run_command(page, "alice", "/botstatus faq-bot-3")
+    reply = latest_ephemeral(demo, ALICE)
+
+    assert click(page, "alice", reply, "bot_stop", "ephemeral").json() == {"ok": True}
+
+    fake = demo.demo.fake_slack
+    fake.wait_for(lambda: "stopped" in latest_ephemeral(demo, ALICE)["text"], timeout=5)
+    replaced = latest_ephemeral(demo, ALICE)
+    assert replaced["ts"] == reply["ts"] and replaced["edited"]
+    assert "<@U0ALICE> stopped" in replaced["blocks"][0]["text"]["text"]
+    assert demo.demo.fake_lp.stop_count(bot_id(demo, "faq-bot-3")) == 1
+
+
+def test_a_second_click_on_a_button_that_is_gone_is_refused_and_stops_nothing_twice(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    run_command(page, "alice", "/botstatus faq-bot-4")
+    reply = latest_ephemeral(demo, ALICE)
+    click(page, "alice", reply, "bot_stop", "ephemeral")
+    demo.demo.fake_slack.wait_for(lambda: latest_ephemeral(demo, ALICE)["edited"], timeout=5)
+
+    again = click(page, "alice", reply, "bot_stop", "ephemeral")
+
+    assert again.status_code == 404
+    assert "no button 'bot_stop'" in again.json()["error"]
+    assert demo.demo.fake_lp.stop_count(bot_id(demo, "faq-bot-4")) == 1
+
+
+def test_bob_clicking_stop_on_a_shared_message_is_refused_and_nothing_stops(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    fake = demo.demo.fake_slack
+    run_command(page, "alice", "/botstatus faq-bot-5")
+    click(page, "alice", latest_ephemeral(demo, ALICE), "share", "ephemeral")
+    fake.wait_for(lambda: len(fake.messages(GENERAL)) == 1, timeout=5)
+    shared = fake.messages(GENERAL)[0]
+    before = len(fake.ephemerals(BOB))
+
+    assert click(page, "bob", shared, "bot_stop", "channel").json() == {"ok": True}
+
+    fake.wait_for(lambda: len(fake.ephemerals(BOB)) > before, timeout=5)
+    assert "You need the *stop* permission" in latest_ephemeral(demo, BOB)["text"]
+    assert not fake.messages(GENERAL)[0]["edited"]
+    assert demo.demo.fake_lp.stop_count(bot_id(demo, "faq-bot-5")) == 0
+
+
+def test_charlie_is_told_he_cannot_see_bots(demo: DemoThread, page: httpx.Client) -> None:
+    run_command(page, "charlie", "/botstatus")
+
+    assert "You need the *view* permission" in latest_ephemeral(demo, CHARLIE)["text"]
+
+
+def test_choosing_an_environment_in_app_home_publishes_that_environment(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    fake = demo.demo.fake_slack
+
+    def summary_line() -> str:
+        home = fake.home(BOB)
+        return str(home["blocks"][1]["text"]["text"]) if home else ""
+
+    assert page.post("api/home", json={"persona": "bob"}).json() == {"ok": True}
+    fake.wait_for(lambda: "*Production*" in summary_line(), timeout=5)
+
+    chosen = page.post(
+        "api/select",
+        json={
+            "persona": "bob",
+            "surface": "home",
+            "action_id": "home_environment",
+            "value": "demo",
+        },
+    )
+
+    assert chosen.json() == {"ok": True}
+    fake.wait_for(lambda: "*Demo*" in summary_line(), timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"persona": "mallory", "text": "/botstatus", "channel": GENERAL}, 400, "alice, bob"),
+        ({"persona": "alice", "text": "/botstatus", "channel": "C0NOPE"}, 400, "C0GENERAL"),
+        ({"persona": "alice", "text": "hello there", "channel": GENERAL}, 400, "/botstatus"),
+        ({"persona": "alice", "text": "/botstatus " + "x" * 2001, "channel": GENERAL}, 400, "2000"),
+    ],
+)
+def test_the_command_endpoint_refuses_bad_input_with_words_a_person_can_act_on(
+    page: httpx.Client, body: dict[str, str], status: int, words: str
+) -> None:
+    response = page.post("api/command", json=body)
+
+    assert response.status_code == status
+    assert words in response.json()["error"]
+
+
+def test_a_click_on_a_message_that_does_not_exist_is_a_404(page: httpx.Client) -> None:
+    response = page.post(
+        "api/click",
+        json={
+            "persona": "alice",
+            "surface": "channel",
+            "channel": GENERAL,
+            "ts": "1.000001",
+            "action_id": "bot_stop",
+        },
+    )
+
+    assert response.status_code == 404
+    assert "gone" in response.json()["error"]
+
+
+def test_the_state_long_poll_answers_as_soon_as_something_changes(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    version = page.get("api/state").json()["version"]
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        waiting = pool.submit(page.get, "api/state", params={"since": version, "wait": 20})
+        time.sleep(0.3)
+        assert not waiting.done()
+        run_command(page, "bob", "/botstatus help")
+        answered = waiting.result(timeout=10).json()
+
+    assert answered["version"] != version
+    assert time.monotonic() - started < 5
+    assert any("/botstatus help" in m["text"] for m in answered["ephemerals"]["bob"])
+
+
+def test_the_state_long_poll_gives_up_after_its_wait_when_nothing_changed(
+    page: httpx.Client,
+) -> None:
+    version = page.get("api/state").json()["version"]
+    started = time.monotonic()
+
+    answered = page.get("api/state", params={"since": version, "wait": 0.4}).json()
+
+    assert answered["version"] == version
+    assert time.monotonic() - started >= 0.4
+
+
+def test_a_scenario_event_runs_from_the_page_once_even_when_clicked_twice(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    first = page.post("api/scenario/chat_away")
+    second = page.post("api/scenario/chat_away")
+
+    assert first.status_code == 200 and "went Away" in first.json()["text"]
+    assert second.status_code == 409 and "already under way" in second.json()["error"]
+    name = first.json()["text"].split(":")[0]
+    entry = next(e for e in demo.demo.fake_lp.bots() if e.get("botName") == name)
+    assert entry["lpSocketStatus"] == "AWAY"
+    assert page.post("api/scenario/meteor").status_code == 404
+
+
+# ---------------------------------------------------------------------- the scenario alone
+
+FAST = ScenarioTiming(
+    every=0.01,
+    first_after=0,
+    recover_after=0.05,
+    flap_for=0.05,
+    storm_for=0.05,
+    restart_after=0.05,
+    away_for=0.05,
+)
+
+
+def entry_of(fake: FakeLivePerson, name: str) -> dict[str, Any]:
+    return next(e for e in fake.bots() if e.get("botName") == name)
+
+
+async def settle(scenario: Scenario) -> None:
+    for _ in range(200):
+        if not any(event["running"] for event in scenario.events()):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the scenario's recoveries did not finish")
+
+
+async def test_a_bot_server_drop_recovers_to_exactly_what_the_source_said_before() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+    before = {e["botId"]: e for e in fake.bots()}
+
+    text = await scenario.trigger("server_drop")
+    name = text.split(":")[0]
+    assert entry_of(fake, name)["cbSocketStatus"] == "NOT_CONNECTED"
+    await settle(scenario)
+
+    after = entry_of(fake, name)
+    assert after["cbSocketStatus"] == before[after["botId"]]["cbSocketStatus"]
+    assert "back" in scenario.log()[-1]["text"]
+
+
+async def test_a_recovery_leaves_alone_a_bot_someone_acted_on_meanwhile() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, ScenarioTiming(recover_after=0.1))
+    name = (await scenario.trigger("server_drop")).split(":")[0]
+    bot = entry_of(fake, name)["botId"]
+
+    fake.set_fields(bot, nodeStatus="STOPPED", lastManualOperation="STOP", manualOperationTs=1)
+    await settle(scenario)
+
+    assert entry_of(fake, name)["cbSocketStatus"] == "NOT_CONNECTED"
+    assert entry_of(fake, name)["nodeStatus"] == "STOPPED"
+
+
+async def test_a_survey_storm_takes_every_survey_bot_down_together_then_back() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+    surveys = [e for e in fake.bots() if "bcSocketStatus" in e]
+
+    text = await scenario.trigger("survey_storm")
+
+    assert f"{len(surveys)} survey bots" in text
+    assert {entry_of(fake, e["botName"])["nodeStatus"] for e in surveys} == {"NOT_CONNECTED"}
+    await settle(scenario)
+    assert [entry_of(fake, e["botName"])["nodeStatus"] for e in surveys] == [
+        e["nodeStatus"] for e in surveys
+    ]
+
+
+async def test_a_stop_by_hand_names_the_person_and_they_start_it_again_later() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+
+    name = (await scenario.trigger("manual_stop")).split(":")[0]
+    stopped = entry_of(fake, name)
+    assert (stopped["nodeStatus"], stopped["lastManualOperation"]) == ("STOPPED", "STOP")
+    assert stopped["manualOperationPerformedByName"] == "Jane Ops"
+    await settle(scenario)
+
+    started = entry_of(fake, name)
+    assert started["lastManualOperation"] == "START"
+    assert started["nodeStatus"].lower() == "online"
+
+
+async def test_the_same_event_picks_another_bot_next_time() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+
+    first = (await scenario.trigger("server_drop")).split(":")[0]
+    await settle(scenario)
+    second = (await scenario.trigger("server_drop")).split(":")[0]
+    await settle(scenario)
+
+    assert first != second
+
+
+async def test_an_event_with_no_bot_to_act_on_says_so() -> None:
+    scenario = Scenario(FakeLivePerson(bots=0), FAST)
+
+    with pytest.raises(NoBotForEvent, match="no healthy bot"):
+        await scenario.trigger("chat_away")
+
+
+async def test_autoplay_plays_every_event_in_turn_and_stops_without_leftovers() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+
+    scenario.start(autoplay=True)
+    for _ in range(300):
+        if len(scenario.log()) >= 5:
+            break
+        await asyncio.sleep(0.01)
+    await scenario.stop()
+
+    texts = " ".join(entry["text"] for entry in scenario.log())
+    for words in ("Bot Server", "flapping", "survey", "Away", "by hand"):
+        assert words in texts
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("scenario-")] == []
+
+
+def test_a_flapping_bot_changes_back_and_forth_in_what_the_app_stores(demo: DemoThread) -> None:
+    scenario = demo.demo.scenario
+    name = demo.run(scenario.trigger("flapping")).split(":")[0]
+    bot = bot_id(demo, name)
+
+    async def cloud_values() -> list[str]:
+        async with demo.demo.runtime.sessions() as session:
+            since = demo.demo.runtime.clock() - timedelta(minutes=1)
+            return [t.new for t in await repo.transitions_for(session, bot, since)]
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        values = demo.run(cloud_values())
+        if "Not Connected" in values and "Connected" in values:
+            break
+        time.sleep(0.2)
+    assert values[:2] == ["Not Connected", "Connected"]
+
+
+# ---------------------------------------------------------------------- the command
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class DemoProcess:
+    process: subprocess.Popen[str]
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    def ctrl_c(self) -> float:
+        """Send SIGINT as a terminal's Ctrl-C does; returns how long the exit took."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=15)
+        return time.monotonic() - started
+
+
+@contextmanager
+def demo_process(port: int) -> Iterator[DemoProcess]:
+    """``python -m chatops demo --port PORT``, once it has printed its URL."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "chatops", "demo", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        running = DemoProcess(process)
+        stdout, stderr = process.stdout, process.stderr
+        assert stdout is not None and stderr is not None
+        readers = [
+            threading.Thread(target=lambda: running.stdout.extend(stdout)),
+            threading.Thread(target=lambda: running.stderr.extend(stderr)),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not any("Open http" in line for line in running.stdout):
+                assert process.poll() is None, f"the demo exited: {running.stderr}"
+                assert time.monotonic() < deadline, f"the demo did not start: {running.stderr}"
+                time.sleep(0.05)
+            yield running
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            for reader in readers:
+                reader.join(timeout=5)
+
+
+def test_chatops_demo_prints_one_url_serves_the_page_and_stops_on_ctrl_c_with_exit_0() -> None:
+    port = free_port()
+    with demo_process(port) as demo:
+        urls = re.findall(r"https?://\S+", "".join(demo.stdout))
+        assert urls == [f"http://127.0.0.1:{port}/sandbox/"]
+        page = httpx.get(urls[0], timeout=5)
+        assert page.status_code == 200 and "<title>chatops sandbox</title>" in page.text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).text == "ok"
+
+        took = demo.ctrl_c()
+
+    assert demo.process.returncode == 0, demo.stderr
+    assert took < 8
+    assert not psutil.pid_exists(demo.process.pid)
+    assert port_is_free(port)
+    assert "Traceback" not in "".join(demo.stderr)
+
+
+def test_ctrl_c_while_a_stop_waits_on_a_slow_source_still_exits_cleanly_and_promptly() -> None:
+    port = free_port()
+    with demo_process(port) as demo:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            fault = {"kind": "latency", "seconds": 60, "path": "/stop/", "times": 1}
+            client.post("/fake/liveperson/_sandbox/faults", json=fault).raise_for_status()
+            command = {"persona": "alice", "text": "/botstatus faq-bot-6", "channel": GENERAL}
+            assert client.post("/sandbox/api/command", json=command).json()["ok"]
+            reply = client.get("/sandbox/api/state").json()["ephemerals"]["alice"][-1]
+            click = {
+                "persona": "alice",
+                "surface": "ephemeral",
+                "channel": GENERAL,
+                "ts": reply["ts"],
+                "action_id": "bot_stop",
+            }
+            assert client.post("/sandbox/api/click", json=click).json() == {"ok": True}
+            # The app acked; wait until its call to LivePerson sleeps in the latency fault.
+            deadline = time.monotonic() + 5
+            while client.get("/fake/liveperson/_sandbox/faults").json()["faults"]:
+                assert time.monotonic() < deadline, "the stop never reached the fake"
+                time.sleep(0.05)
+
+        took = demo.ctrl_c()
+
+    assert demo.process.returncode == 0, demo.stderr
+    assert took < 8
+    assert port_is_free(port)
+
+
+def test_a_port_in_use_gets_a_clear_message_naming_the_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = subprocess.run(
+            [sys.executable, "-m", "chatops", "demo", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    assert result.returncode == 1
+    assert f"port {port} is already in use" in result.stderr
+    assert "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_demo_in_a_thread_leaves_no_thread_behind() -> None:
+    before = set(threading.enumerate())
+
+    with DemoThread(DemoOptions(autoplay=True, timing=FAST)) as running:
+        assert httpx.get(running.page_url, timeout=5).status_code == 200
+
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(threading.enumerate()) - before == set()
