@@ -87,17 +87,19 @@ def new_id() -> str:
 # ------------------------------------------------------------------------------ redaction
 
 _SECRET_KEY = r"\w*(?:password|passwd|secret|token|api_?key|app_?key|signature)\w*"
+_CREDENTIAL_HEADER = r"(?:(?:proxy-)?authorization|(?:set-)?cookie)"
 _SECRET_NAME: Final = re.compile(_SECRET_KEY, re.IGNORECASE)
 _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     # Slack tokens: bot (xoxb-), user (xoxp-), app-level (xapp-), rotating (xoxe.xoxp-), ...
     (re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+"), rf"\1-{REDACTED}"),
-    # Authorization headers, whatever the scheme (Bearer, Basic, LivePerson's OAuth 1.0a):
-    # a quoted value to its closing quote, a bare one to the end of the line.
+    # Credential headers, whatever the scheme (Bearer, Basic, LivePerson's OAuth 1.0a) and
+    # the form: "Name: value", {"Name": "value"}, or httpcore's (b'Name', b'value') trace.
+    # A quoted value is cut at its closing quote, a bare one at the end of the line.
     (
-        re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*)([\"'])(?:\\.|(?!\2).)*\2"),
+        re.compile(rf"(?i)\b({_CREDENTIAL_HEADER}[\"']?\s*[:=,]\s*b?)([\"'])(?:\\.|(?!\2).)*\2"),
         rf"\1\2{REDACTED}\2",
     ),
-    (re.compile(r"(?i)\b(authorization\s*[:=]\s*)(?![\"'*])[^\n]+"), rf"\1{REDACTED}"),
+    (re.compile(rf"(?i)\b({_CREDENTIAL_HEADER}\s*[:=]\s*)(?![\"'*])[^\n]+"), rf"\1{REDACTED}"),
     (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), rf"\1{REDACTED}"),
     # scheme://user:password@host: up to the last "@" of the token, so that an unencoded
     # "@" or "/" in the password cannot end the match early.
@@ -222,7 +224,10 @@ class TextFormatter(logging.Formatter):
 
 # Loggers that say something on every request or every tick at INFO: kept to warnings
 # unless debugging, so that the log shows what changed rather than that time passed.
-_CHATTY_LOGGERS: Final = ("httpx", "httpcore", "apscheduler.executors.default")
+_CHATTY_LOGGERS: Final = ("httpx", "apscheduler.executors.default")
+# Loggers whose DEBUG output is raw HTTP traffic (headers with session cookies): never below
+# INFO, even with --verbose; redaction is the second line of defence, not the first.
+_WIRE_LOGGERS: Final = ("httpcore", "hpack")
 _HANDLER_MARK: Final = "_chatops_handler"
 
 
@@ -264,6 +269,8 @@ def configure_logging(*, json_format: bool, level: int, stream: TextIO | None = 
         logging.getLogger(name).setLevel(
             logging.NOTSET if level <= logging.DEBUG else logging.WARNING
         )
+    for name in _WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
 
 
 # ------------------------------------------------------------------------- request context
