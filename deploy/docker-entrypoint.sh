@@ -113,7 +113,7 @@ check_own_settings() {
 
 main() {
     check_own_settings
-    if [ $# -eq 0 ] || [ "${1#-}" != "$1" ]; then
+    if [ $# -eq 0 ] || { [ "${1#-}" != "$1" ] && [ "$1" != -- ]; }; then
         set -- serve "$@"  # no command, or only options: serve with them
     fi
     case "$1" in

@@ -58,6 +58,11 @@ credentials, and several replicas on SQLite (each pod would poll and alert on it
 {{- fail (printf "chatops: set secrets.existingSecret, or secrets.values with %s" (join ", " $missing)) -}}
 {{- end -}}
 {{- end -}}
+{{- range $name := list "CHATOPS_DATABASE_URL" "SLACK_BOT_TOKEN" "SLACK_SIGNING_SECRET" "SLACK_APP_TOKEN" "LP_PASSWORD" "LP_APP_KEY" "LP_SECRET" "LP_ACCESS_TOKEN" "LP_ACCESS_TOKEN_SECRET" -}}
+{{- if hasKey ($.Values.env | default dict) $name -}}
+{{- fail (printf "chatops: %s is a secret: set it in secrets.values or secrets.existingSecret, not in env (env is visible in the Deployment)" $name) -}}
+{{- end -}}
+{{- end -}}
 {{- $url := get $secrets "CHATOPS_DATABASE_URL" | default "" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (hasPrefix "sqlite" $url) -}}
 {{- fail (printf "chatops: replicaCount is %d but CHATOPS_DATABASE_URL is SQLite: several replicas need PostgreSQL (postgresql+asyncpg://...)" (int .Values.replicaCount)) -}}
