@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from pydantic import SecretStr
-from sqlmodel import col
+from sqlmodel import col, select
 
 from chatops.alerts import AlertService
 from chatops.config import AlertsConfig, PollConfig, Route, Secrets
@@ -100,10 +100,24 @@ class AlertRig:
         deadline = time.monotonic() + timeout
         while await self.unfinished():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{await self.unfinished()} alerts still undelivered")
+                raise AssertionError(await self._describe_unfinished())
             if not await self.service.relay_once():
                 due = self.service.relay.seconds_until_due()
                 await asyncio.sleep(min(due if due is not None else 0.02, 0.05))
+
+    async def _describe_unfinished(self) -> str:
+        async with self.sessions() as session:
+            result = await session.exec(
+                select(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+            )
+            rows = result.all()
+        lines = [
+            f"#{row.id} {row.kind} {row.channel} {row.status} attempts={row.attempts} "
+            f"next={row.next_attempt_at:%H:%M:%S.%f} incident={row.incident_id} "
+            f"error={row.last_error}"
+            for row in rows[:10]
+        ]
+        return f"{len(rows)} alerts still undelivered:\n" + "\n".join(lines)
 
     async def aclose(self) -> None:
         await self.service.aclose()
@@ -124,6 +138,7 @@ def build_rig(
     post_interval: float = 0.0,
     edit_interval: float = 0.0,
     backoff: float = 0.05,
+    max_backoff: float = 1.0,
     clock: ShiftableClock | None = None,
 ) -> AlertRig:
     clock = clock or ShiftableClock()
@@ -142,6 +157,7 @@ def build_rig(
         post_interval=post_interval,
         edit_interval=edit_interval,
         backoff=backoff,
+        max_backoff=max_backoff,
     )
     poller = Poller(
         source,

@@ -133,6 +133,13 @@ class _Claimed:
     opens: bool
 
 
+@dataclass(slots=True)
+class _Progress:
+    """What is left of a row once part of it was delivered (its edit, before its post)."""
+
+    remaining: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Sent:
     ts: str | None
@@ -341,15 +348,18 @@ class Relay:
         lane = EDIT_LANE if row.kind == "edit" else row.channel
         interval = self.edit_interval if lane == EDIT_LANE else self.post_interval
         self._lane_free_at[lane] = time.monotonic() + interval
+        progress = _Progress()
         try:
-            sent = await self._deliver(row)
+            sent = await self._deliver(row, progress)
         except _RateLimited as limited:
             self._lane_free_at[lane] = time.monotonic() + limited.retry_after
             self.metrics.alerts.labels("retried").inc()
-            await self._retry(row, timedelta(seconds=limited.retry_after), "ratelimited")
+            await self._retry(
+                row, timedelta(seconds=limited.retry_after), "ratelimited", progress, failed=False
+            )
         except _Transient as exc:
             self.metrics.alerts.labels("retried").inc()
-            await self._retry(row, self._backoff(row.attempts), str(exc))
+            await self._retry(row, self._backoff(row.attempts), str(exc), progress)
         except _Permanent as exc:
             self.metrics.alerts.labels("dead").inc()
             await self._dead(row, exc.error)
@@ -357,12 +367,12 @@ class Relay:
             # A bug here must not leave the row claimed forever or stop the other lanes.
             log.exception("alert %d could not be delivered because of an internal error", row.id)
             self.metrics.alerts.labels("retried").inc()
-            await self._retry(row, self._backoff(row.attempts), f"internal error: {exc}")
+            await self._retry(row, self._backoff(row.attempts), f"internal error: {exc}", progress)
         else:
             self.metrics.alerts.labels("sent").inc()
             await self._sent(row, sent)
 
-    async def _deliver(self, row: _Claimed) -> _Sent:
+    async def _deliver(self, row: _Claimed, progress: _Progress) -> _Sent:
         body = json.loads(row.payload)
         update: dict[str, Any] | None = body.get("update")
         post: dict[str, Any] | None = body.get("post")
@@ -374,6 +384,9 @@ class Relay:
                 if exc.error not in UNEDITABLE:
                     raise
                 log.info("alert %d: the message to edit is gone (%s); posting anyway", row.id, exc)
+            # A retry of the post must not edit again (and risk another failure).
+            body["update"] = None
+            progress.remaining = json.dumps(body)
         if post is None:
             return _Sent(None, None)
         thread_ts: str | None = None
@@ -448,7 +461,17 @@ class Relay:
                 )
             await session.commit()
 
-    async def _retry(self, row: _Claimed, delay: timedelta, error: str) -> None:
+    async def _retry(
+        self,
+        row: _Claimed,
+        delay: timedelta,
+        error: str,
+        progress: _Progress,
+        *,
+        failed: bool = True,
+    ) -> None:
+        """Back to pending; a 429 is Slack pacing us, not a failure, so it does not count
+        towards the backoff (``attempts`` counts failed and successful tries only)."""
         log.info(
             "alert %d to %s not delivered (%s); retrying in %.1fs",
             row.id,
@@ -456,18 +479,19 @@ class Relay:
             error,
             delay.total_seconds(),
         )
+        values: dict[str, Any] = {
+            "status": PENDING,
+            "next_attempt_at": self.clock() + delay,
+            "lease_until": None,
+            "last_error": error[:2000],
+        }
+        if not failed:
+            values["attempts"] = OUTBOX.c.attempts - 1
+        if progress.remaining is not None:
+            values["payload"] = progress.remaining
         async with self.sessions() as session:
             connection = await session.connection()
-            await connection.execute(
-                sa.update(OUTBOX)
-                .where(OUTBOX.c.id == row.id)
-                .values(
-                    status=PENDING,
-                    next_attempt_at=self.clock() + delay,
-                    lease_until=None,
-                    last_error=error[:2000],
-                )
-            )
+            await connection.execute(sa.update(OUTBOX).where(OUTBOX.c.id == row.id).values(values))
             await session.commit()
 
     async def _dead(self, row: _Claimed, error: str) -> None:

@@ -38,6 +38,7 @@ from chatops.alerts.relay import (
     DEFAULT_BACKOFF,
     DEFAULT_EDIT_INTERVAL,
     DEFAULT_LEASE,
+    DEFAULT_MAX_BACKOFF,
     DEFAULT_POST_INTERVAL,
     Relay,
 )
@@ -108,6 +109,7 @@ class AlertService:
         edit_interval: float = DEFAULT_EDIT_INTERVAL,
         lease: timedelta = DEFAULT_LEASE,
         backoff: float = DEFAULT_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
         upkeep_every: timedelta = DEFAULT_UPKEEP_EVERY,
         release_in_flight_on_start: bool | None = None,
     ) -> None:
@@ -140,6 +142,7 @@ class AlertService:
             edit_interval=edit_interval,
             lease=lease,
             backoff=backoff,
+            max_backoff=max_backoff,
         )
         self._release_on_start = release_in_flight_on_start
         self._wake = asyncio.Event()
