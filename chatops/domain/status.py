@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Dimension(StrEnum):
@@ -171,21 +172,26 @@ for _table_ in (_CLOUD_TABLE, _SERVER_TABLE):
     _table_["n a"] = _table_["n/a"]
 
 
+# Sources send a handful of spellings 10,000 times a poll: the parsers are cached.
+@lru_cache(maxsize=4096)
 def parse_connector(raw: str | None) -> Connector:
     value = _CONNECTOR_TABLE.get(normalise_key(raw or ""))
     return value if isinstance(value, Connector) else Connector.UNKNOWN
 
 
+@lru_cache(maxsize=4096)
 def parse_cloud(raw: str | None) -> Cloud:
     value = _CLOUD_TABLE.get(normalise_key(raw or ""))
     return value if isinstance(value, Cloud) else Cloud.UNKNOWN
 
 
+@lru_cache(maxsize=4096)
 def parse_server(raw: str | None) -> Server:
     value = _SERVER_TABLE.get(normalise_key(raw or ""))
     return value if isinstance(value, Server) else Server.UNKNOWN
 
 
+@lru_cache(maxsize=4096)
 def parse_kind(raw: str | None) -> BotKind:
     """``POST_SURVEY_BOT``, ``pcs`` and ``post-conversation survey`` are PCS; the rest custom."""
     key = normalise_key(raw or "")
@@ -194,10 +200,12 @@ def parse_kind(raw: str | None) -> BotKind:
     return BotKind.CUSTOM
 
 
+@lru_cache(maxsize=4096)
 def parse_channel(raw: str | None) -> Channel:
     return Channel.CHAT if normalise_key(raw or "") == "chat" else Channel.MESSAGING
 
 
+@lru_cache(maxsize=4096)
 def parse_environment(raw: str | None) -> Environment:
     """LivePerson says PRODUCTION, and DEMO or STAGING for the UI's Demo."""
     key = normalise_key(raw or "")

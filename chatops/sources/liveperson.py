@@ -192,6 +192,9 @@ class LivePersonSource:
         self._accounts: dict[str, tuple[str, str]] = {}
         self._platform: dict[str, _PlatformBot] = {}
         self._platform_loaded_at = float("-inf")
+        # The last snapshot built for each bot, by the entry fields it was built from: a
+        # poll where nothing changed rebuilds nothing (most of a steady poll's cost).
+        self._built: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LivePersonSource:
@@ -281,8 +284,9 @@ class LivePersonSource:
 
         snapshots: dict[str, Snapshot] = {}
         accounts: dict[str, tuple[str, str]] = {}
+        built: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
         for entry, listed_in, pcs in listed:
-            snapshot = self._snapshot(entry, listed_in, pcs)
+            snapshot = self._cached_snapshot(entry, listed_in, pcs, built)
             if snapshot.environment not in self._environments:
                 continue
             # A bot listed twice (custom and PCS lists) is taken from the PCS list.
@@ -293,6 +297,7 @@ class LivePersonSource:
             if user:
                 accounts[snapshot.bot_id] = (_text(entry.get("lpAccountId")) or self._account, user)
         self._accounts = accounts
+        self._built = built
         logger.debug("LivePerson listed %d bots", len(snapshots))
         return list(snapshots.values())
 
@@ -316,6 +321,29 @@ class LivePersonSource:
                 "entry" if skipped == 1 else "entries",
             )
         return usable
+
+    def _cached_snapshot(
+        self,
+        entry: JSONDict,
+        environment: Environment | None,
+        pcs: bool,
+        built: dict[str, tuple[tuple[Any, ...], Snapshot]],
+    ) -> Snapshot:
+        """``_snapshot``, reused from the last fetch when its source fields are the same.
+
+        ``updateTime`` is not part of the key: it moves at every poll and a snapshot's
+        ``updated_at`` is informational (never compared), so it keeps the first value seen
+        until something else about the bot changes.
+        """
+        bot_id = str(entry["botId"])
+        key = (pcs, environment, self._platform.get(bot_id), *map(entry.get, SNAPSHOT_FIELDS))
+        previous = self._built.get(bot_id)
+        if previous is not None and previous[0] == key:
+            built[bot_id] = previous
+            return previous[1]
+        snapshot = self._snapshot(entry, environment, pcs)
+        built[bot_id] = (key, snapshot)
+        return snapshot
 
     def _snapshot(self, entry: JSONDict, environment: Environment | None, pcs: bool) -> Snapshot:
         bot_id = str(entry["botId"])
@@ -898,6 +926,23 @@ def _base_url(url: str, variable: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{variable}={url!r} is not an http(s) URL")
     return url.strip().rstrip("/")
+
+
+# Every entry field that _snapshot reads.
+SNAPSHOT_FIELDS = (
+    "botName",
+    "botType",
+    "type",
+    "environment",
+    "nodeStatus",
+    "lpSocketStatus",
+    "cbSocketStatus",
+    "bcSocketStatus",
+    "lastManualOperation",
+    "manualOperationPerformedByName",
+    "manualOperationTs",
+    "lpAccountUser",
+)
 
 
 def _text(value: Any) -> str | None:
