@@ -124,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # them: keep it at INFO even with --verbose.
     for noisy in ("httpcore", "hpack"):
         logging.getLogger(noisy).setLevel(logging.INFO)
+    if not args.verbose:
+        # One line per HTTP request or migration step drowns what an operator needs to see.
+        for chatty in ("httpx", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
