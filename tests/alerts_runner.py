@@ -180,7 +180,9 @@ async def _run(args: argparse.Namespace) -> None:
         secrets,
         args.slack_url,
         args.slack_token,
-        alerts=alerts_config(digest_after=args.digest_after),
+        alerts=alerts_config(
+            digest_after=args.digest_after, routes=() if args.no_routes else DEFAULT_ROUTES
+        ),
         post_interval=args.post_interval,
     )
     relay = asyncio.create_task(rig.service.run_relay_forever())
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.3)
     parser.add_argument("--post-interval", type=float, default=0.0)
     parser.add_argument("--digest-after", type=int, default=5)
+    parser.add_argument("--no-routes", action="store_true", help="every alert to C0ALERTS")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(_run(args))

@@ -1,0 +1,169 @@
+"""Restarts: nothing alerted twice, changes made while down alerted once, and a process
+killed with SIGKILL in the middle of a storm loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from chatops.config import Secrets
+from chatops.sandbox.liveperson import RunningServer as LPServer
+from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.store.engine import make_engine
+from chatops.store.models import PollRun
+from tests.alerts_runner import ALERTS, BILLING, build_rig
+from tests.test_alerts_flow import healthy_bots
+from tests.test_alerts_storm import healthy_bots as healthy_fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alerted_names(slack: SlackServer, *channels: str) -> Counter[str]:
+    """How many top-level alert messages each bot got."""
+    names: Counter[str] = Counter()
+    for channel in channels:
+        for message in slack.fake.messages(channel):
+            first = message["history"][0]["text"] if message["history"] else message["text"]
+            names[first.split(" is ")[0]] += 1
+    return names
+
+
+async def test_a_restart_alerts_nothing_already_alerted(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bot = healthy_bots(fake_lp, "billing")[0]
+    first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    await first.poll()
+    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+    await first.polls(2)
+    await first.deliver_all()
+    await first.aclose()
+
+    second = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    await second.polls(3)
+    await second.deliver_all()
+    await second.aclose()
+
+    assert alerted_names(fake_slack, BILLING, ALERTS) == {bot["botName"]: 1}
+
+
+async def test_a_change_made_while_the_app_was_down_alerts_once(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bot = healthy_bots(fake_lp, "billing")[0]
+    first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    await first.poll()
+    await first.aclose()
+    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+
+    second = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    await second.polls(4)
+    await second.deliver_all()
+    await second.aclose()
+
+    assert alerted_names(fake_slack, BILLING, ALERTS) == {bot["botName"]: 1}
+
+
+def _poll_count(url: str) -> int:
+    async def count() -> int:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as connection:
+                result = await connection.execute(
+                    sa.select(sa.func.count()).select_from(PollRun).where(col(PollRun.ok))
+                )
+                return int(result.scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
+
+
+@pytest.fixture
+def start_runner(
+    tmp_path: Path, fake_slack: SlackServer
+) -> Iterator[tuple[Path, list[subprocess.Popen[str]]]]:
+    processes: list[subprocess.Popen[str]] = []
+    yield tmp_path / "runner.db", processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _spawn(database: Path, lp: LPServer, slack: SlackServer) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "tests.alerts_runner",
+        "--lp-url",
+        lp.url,
+        "--slack-url",
+        slack.fake.base_url,
+        "--database",
+        str(database),
+        "--interval",
+        "0.2",
+        "--post-interval",
+        "0.05",
+        "--digest-after",
+        "1000",
+        "--no-routes",
+    ]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def test_a_process_killed_mid_storm_delivers_everything_and_repeats_at_most_one(
+    make_fake_lp: object,
+    fake_slack: SlackServer,
+    start_runner: tuple[Path, list[subprocess.Popen[str]]],
+) -> None:
+    database, processes = start_runner
+    url = f"sqlite+aiosqlite:///{database}"
+    lp: LPServer = make_fake_lp(bots=200, seed=5)  # type: ignore[operator]
+    victims = healthy_fleet(lp.fake)[:60]
+    assert len(victims) == 60
+    first = _spawn(database, lp, fake_slack)
+    processes.append(first)
+    deadline = time.monotonic() + 20
+    while _poll_count(url) < 1:
+        assert time.monotonic() < deadline, "the runner never polled"
+        time.sleep(0.05)
+    for entry in victims:
+        lp.fake.set_fields(entry["botId"], cbSocketStatus="NOT_CONNECTED")
+    fake_slack.fake.wait_for(lambda: len(fake_slack.fake.messages(ALERTS)) >= 15, timeout=20)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    before_kill = [m["text"].split(" is ")[0] for m in fake_slack.fake.messages(ALERTS)]
+    assert len(before_kill) < 60, "the storm ended before the kill: nothing was tested"
+
+    second = _spawn(database, lp, fake_slack)
+    processes.append(second)
+    names = {entry["botName"] for entry in victims}
+    fake_slack.fake.wait_for(lambda: set(alerted_names(fake_slack, ALERTS)) >= names, timeout=30)
+    time.sleep(0.5)  # anything sent twice would arrive now
+
+    counts = alerted_names(fake_slack, ALERTS)
+    assert set(counts) == names
+    repeated = [name for name, count in counts.items() if count > 1]
+    assert len(repeated) <= 1
+    assert all(counts[name] == 1 for name in before_kill[:-1])
+    if repeated:
+        assert repeated == [before_kill[-1]]
