@@ -231,6 +231,25 @@ _WIRE_LOGGERS: Final = ("httpcore", "hpack")
 _HANDLER_MARK: Final = "_chatops_handler"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record arrives, not when configured.
+
+    Tests capture and then close stderr, and a handler holding on to the old object would
+    fail on every record after that.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass  # StreamHandler.__init__ and setStream assign it; the live stderr wins
+
+
 def json_logs_wanted(setting: str | None, stream: TextIO | None = None) -> bool:
     """Decide the format from ``CHATOPS_LOG_FORMAT``: json, text, or unset (text on a TTY).
 
@@ -259,7 +278,7 @@ def configure_logging(*, json_format: bool, level: int, stream: TextIO | None = 
         if getattr(handler, _HANDLER_MARK, False):
             root.removeHandler(handler)
             handler.close()
-    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
     setattr(handler, _HANDLER_MARK, True)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if json_format else TextFormatter())

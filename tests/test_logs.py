@@ -262,3 +262,15 @@ async def test_it_keeps_a_proxys_request_id_but_not_a_hostile_one(output: io.Str
     assert len(replaced.headers["x-request-id"]) == 12
     assert len(injected.headers["x-request-id"]) == 12
     assert [entry["level"] for entry in lines(output)] == ["INFO"] * 3
+
+
+def test_by_default_it_writes_to_the_stderr_of_the_moment(
+    output: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging(json_format=True, level=logging.INFO)
+    later = io.StringIO()
+    monkeypatch.setattr("sys.stderr", later)
+
+    log.info("after stderr was replaced")
+
+    assert [entry["message"] for entry in lines(later)] == ["after stderr was replaced"]
