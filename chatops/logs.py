@@ -163,6 +163,8 @@ _STANDARD_ATTRIBUTES: Final = frozenset(
         "asctime",
         "taskName",
         _CONTEXT_ATTRIBUTE,
+        # uvicorn's copy of the message with terminal colour codes.
+        "color_message",
     ]
 )
 

@@ -110,9 +110,11 @@ async def test_it_carries_the_context_into_tasks_started_inside_it(output: io.St
 def test_extra_fields_are_written_and_win_over_the_context(output: io.StringIO) -> None:
     with log_context(bot="from-context", poll_id="p1"):
         log.info("sent", extra={"bot": "from-extra", "alert_id": 42})
+    log.info("uvicorn style", extra={"color_message": "\x1b[36mstarted\x1b[0m"})
 
-    [entry] = lines(output)
-    assert (entry["bot"], entry["alert_id"], entry["poll_id"]) == ("from-extra", 42, "p1")
+    first, uvicorn_style = lines(output)
+    assert (first["bot"], first["alert_id"], first["poll_id"]) == ("from-extra", 42, "p1")
+    assert "color_message" not in uvicorn_style
 
 
 def test_it_refuses_a_context_field_that_would_overwrite_a_log_key() -> None:
