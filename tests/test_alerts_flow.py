@@ -4,6 +4,7 @@ fake Slack, over HTTP on loopback."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -81,3 +82,98 @@ async def test_a_drop_for_two_polls_alerts_once_and_recovery_edits_and_replies(
     thread = fake_slack.fake.thread(BILLING, message["ts"])
     assert len(thread) == 2
     assert "OK again" in thread[1]["text"]
+
+
+async def test_a_bot_flapping_every_poll_for_ten_polls_gives_one_flapping_alert(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bot = healthy_bots(fake_lp, "billing")[0]
+    await rig.poll()
+    fake_lp.fake.flap(bot["botId"], "cbSocketStatus", ["NOT_CONNECTED", "CONNECTED"])
+    await rig.polls(10)
+    await rig.deliver_all()
+
+    (message,) = fake_slack.fake.messages(BILLING)
+    assert message["text"] == f"{bot['botName']} is flapping"
+
+    fake_lp.fake.clear_flaps()
+    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="CONNECTED")
+    await rig.poll()
+    rig.clock.advance(timedelta(minutes=16))
+    await rig.polls(2)
+    await rig.deliver_all()
+
+    (message,) = fake_slack.fake.messages(BILLING)
+    assert message["edited"]
+    assert "stopped flapping" in message["text"]
+    assert "settled, now :large_green_circle: OK" in message["blocks"][0]["text"]["text"]
+    assert fake_slack.fake.messages(ALERTS) == []
+
+
+async def failing_polls(rig: AlertRig, count: int) -> None:
+    """Polls that fail, each followed by the service's periodic upkeep."""
+    for _ in range(count):
+        result = await rig.poll()
+        assert not result.ok
+        await rig.service.tick_reminders_and_mutes()
+
+
+async def test_an_unreachable_source_alerts_once_and_recovers_once_and_no_bot_alerts(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    await rig.poll()
+    fake_lp.fake.add_fault("status", status=503, times=-1)
+    await failing_polls(rig, 2)
+    await rig.deliver_all()
+    assert fake_slack.fake.messages(ALERTS) == []
+
+    await failing_polls(rig, 4)
+    await rig.deliver_all()
+    (message,) = fake_slack.fake.messages(ALERTS)
+    assert message["text"] == "The status source is unreachable"
+    text = message["blocks"][0]["text"]["text"]
+    assert "3 polls in a row failed" in text
+    assert "503" in text
+    assert "old (last successful poll" in text
+
+    fake_lp.fake.clear_faults()
+    await rig.polls(3)
+    await rig.deliver_all()
+    (message,) = fake_slack.fake.messages(ALERTS)
+    assert message["edited"]
+    assert message["text"] == "The status source is reachable again"
+    assert [reply["text"] for reply in message["replies"]] == [
+        "The status source is reachable again"
+    ]
+    assert fake_slack.fake.messages(BILLING) == []
+
+
+async def test_a_manual_stop_is_a_notice_and_closes_an_open_outage(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bot = healthy_bots(fake_lp, "billing")[0]
+    await rig.poll()
+    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+    await rig.polls(2)
+    await rig.source.stop(bot["botId"])
+    await rig.polls(3)
+    await rig.deliver_all()
+
+    (message,) = fake_slack.fake.messages(BILLING)
+    assert message["text"] == f"Resolved: {bot['botName']} stopped by chatops"
+    (reply,) = message["replies"]
+    assert reply["text"] == f"{bot['botName']} was stopped by chatops"
+
+
+async def test_a_manual_stop_of_a_healthy_bot_is_one_notice_and_no_outage(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bot = healthy_bots(fake_lp, "billing")[0]
+    await rig.poll()
+    await rig.source.stop(bot["botId"])
+    await rig.polls(4)
+    await rig.deliver_all()
+
+    (message,) = fake_slack.fake.messages(BILLING)
+    assert message["text"] == f"{bot['botName']} was stopped by chatops"
+    assert message["replies"] == []

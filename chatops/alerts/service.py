@@ -157,15 +157,26 @@ class AlertService:
         await upkeep.source_succeeded(session, now)
 
     async def on_commit(self, result: PollResult) -> None:
+        """Wake the relay; after a failed poll, see whether the source is now unreachable."""
         if not result.ok:
-            async with self.sessions() as session:
-                written = await upkeep.source_failed(
-                    session, self.alerts, self.poll.unreachable_after, result.error, self.clock()
-                )
-                await session.commit()
-            if not written:
-                return
+            await self.check_source()
+            return
         self.wake()
+
+    async def check_source(self) -> int:
+        """Announce an unreachable status source once enough polls failed in a row.
+
+        Runs after every failed poll the poller reports, and in the periodic upkeep (so an
+        outage is announced even by a poller that reports only successful polls).
+        """
+        async with self.sessions() as session:
+            written = await upkeep.source_failed(
+                session, self.alerts, self.poll.unreachable_after, self.clock()
+            )
+            await session.commit()
+        if written:
+            self.wake()
+        return written
 
     def wake(self) -> None:
         self._wake.set()
@@ -233,6 +244,7 @@ class AlertService:
                 written = await upkeep.announce_mutes(session, self.alerts, now)
                 written += await upkeep.write_reminders(session, self.alerts, now)
                 await session.commit()
+            written += await self.check_source()
         except IntegrityError:
             # Another replica wrote the same rows first (their keys are unique): fine.
             log.debug("reminders or mute announcements were written by another process")

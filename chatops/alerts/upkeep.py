@@ -34,19 +34,21 @@ MUTE = AlertMute.__table__  # type: ignore[attr-defined]
 
 
 async def source_failed(
-    session: AsyncSession,
-    alerts: AlertsConfig,
-    unreachable_after: int,
-    error: str | None,
-    now: datetime,
+    session: AsyncSession, alerts: AlertsConfig, unreachable_after: int, now: datetime
 ) -> int:
-    """After a failed poll: announce the outage once ``unreachable_after`` failed in a row."""
+    """Announce the outage once ``unreachable_after`` polls in a row failed (once per outage).
+
+    Reads only the poll runs, so it can run after a failed poll and from the periodic
+    upkeep alike; the error shown is the latest failed poll's.
+    """
     failed = await failed_polls_in_a_row(session)
     if failed < unreachable_after:
         return 0
     state = await session.get(SourceHealth, SOURCE)
     if state is not None and state.unreachable:
         return 0
+    latest = await session.exec(select(PollRun.error).order_by(col(PollRun.id).desc()).limit(1))
+    error = latest.first()
     channel = alerts.channel
     if channel is None:
         log.warning("the status source is unreachable but alerts.channel is not set: not announced")
