@@ -1,0 +1,220 @@
+"""The relay against a misbehaving Slack: pacing, Retry-After, 5xx, network errors, dead
+letters, and the wake-up right after a poll commits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlmodel import select
+
+from chatops.alerts import outbox_summary
+from chatops.config import Secrets
+from chatops.sandbox.liveperson import RunningServer as LPServer
+from chatops.sandbox.slack import FakeSlack
+from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.store.models import OutboxMessage
+from tests.alerts_runner import ALERTS, BILLING, AlertRig, alerts_config, build_rig
+from tests.test_alerts_flow import healthy_bots
+
+
+@pytest.fixture
+async def rig(
+    sqlite_url: str, lp_secrets: Secrets, fake_slack: SlackServer
+) -> AsyncIterator[AlertRig]:
+    rig = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    yield rig
+    await rig.aclose()
+
+
+async def take_down(rig: AlertRig, fake_lp: LPServer, *bot_ids: str) -> None:
+    await rig.poll()
+    for bot_id in bot_ids:
+        fake_lp.fake.set_fields(bot_id, cbSocketStatus="NOT_CONNECTED")
+    await rig.polls(2)
+
+
+async def outbox(rig: AlertRig) -> list[OutboxMessage]:
+    async with rig.sessions() as session:
+        return list((await session.exec(select(OutboxMessage))).all())
+
+
+def counter(rig: AlertRig, name: str, **labels: str) -> float:
+    value = rig.metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+def post_times(fake: FakeSlack, channel: str) -> list[float]:
+    return [
+        call["_at"]
+        for call in fake.calls("chat.postMessage")
+        if call["channel"] == channel and call["_ok"]
+    ]
+
+
+BREAKAGES: dict[str, Callable[[FakeSlack], None]] = {
+    "not_in_channel": lambda fake: fake.set_channel_state(BILLING, member=False),
+    "is_archived": lambda fake: fake.set_channel_state(BILLING, archived=True),
+    "channel_not_found": lambda fake: None,  # the route names a channel that does not exist
+    "msg_too_long": lambda fake: fake.inject(
+        method="chat.postMessage", status=200, error="msg_too_long"
+    ),
+}
+
+
+@pytest.mark.parametrize("error", sorted(BREAKAGES))
+async def test_a_permanent_error_keeps_the_alert_dead_says_what_to_fix_and_the_rest_flow(
+    error: str,
+    sqlite_url: str,
+    lp_secrets: Secrets,
+    fake_lp: LPServer,
+    fake_slack: SlackServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    billing = "C0NOSUCH" if error == "channel_not_found" else BILLING
+    alerts = alerts_config(routes=[{"channel": billing, "bots": ["billing-*"]}])
+    rig = build_rig(
+        sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token, alerts=alerts
+    )
+    try:
+        BREAKAGES[error](fake_slack.fake)
+        broken = healthy_bots(fake_lp, "billing")[0]
+        fine = healthy_bots(fake_lp, "support")[0]
+        await rig.poll()
+        fake_lp.fake.set_fields(broken["botId"], cbSocketStatus="NOT_CONNECTED")
+        await rig.polls(2)
+        await rig.deliver_all()
+        fake_lp.fake.set_fields(fine["botId"], cbSocketStatus="NOT_CONNECTED")
+        await rig.polls(2)
+        with caplog.at_level(logging.ERROR, logger="chatops.alerts"):
+            await rig.deliver_all()
+
+        rows = {row.bot_id: row for row in await outbox(rig)}
+        summary = await outbox_summary(rig.sessions)
+    finally:
+        await rig.aclose()
+    dead = rows[broken["botId"]]
+    assert dead.status == "dead"
+    assert dead.last_error is not None and dead.last_error.startswith(error)
+    assert rows[fine["botId"]].status == "sent"
+    assert [m["text"] for m in fake_slack.fake.messages(ALERTS)] == [f"{fine['botName']} is Down"]
+    assert summary.counts == {"dead": 1, "sent": 1}
+    assert summary.dead[0].last_error == dead.last_error
+    assert counter(rig, "chatops_alerts_total", outcome="dead") == 1
+    assert counter(rig, "chatops_alerts_total", outcome="sent") == 1
+    (line,) = [r.getMessage() for r in caplog.records if "will not be delivered" in r.getMessage()]
+    assert error in line
+    assert billing in line
+
+
+async def test_a_revoked_token_is_dead_with_a_line_that_says_to_reinstall(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_slack.fake.revoke_token()
+    await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
+    with caplog.at_level(logging.ERROR, logger="chatops.alerts"):
+        await rig.deliver_all()
+
+    (row,) = await outbox(rig)
+    assert row.status == "dead"
+    assert "reinstall" in caplog.text
+    assert fake_slack.fake.bot_token not in caplog.text
+
+
+async def test_messages_to_one_channel_are_paced(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    rig = build_rig(
+        sqlite_url,
+        lp_secrets,
+        fake_slack.fake.base_url,
+        fake_slack.fake.bot_token,
+        alerts=alerts_config(routes=()),
+        post_interval=0.3,
+    )
+    try:
+        victims = healthy_bots(fake_lp)[:4]
+        await take_down(rig, fake_lp, *(v["botId"] for v in victims))
+        await rig.deliver_all()
+    finally:
+        await rig.aclose()
+
+    times = post_times(fake_slack.fake, ALERTS)
+    assert len(times) == 4
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.28
+
+
+async def test_a_429_holds_back_its_channel_for_retry_after_and_not_the_others(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    billing = healthy_bots(fake_lp, "billing")[0]
+    support = healthy_bots(fake_lp, "support")[0]
+    await take_down(rig, fake_lp, billing["botId"], support["botId"])
+    fake_slack.fake.inject(method="chat.postMessage", status=429, retry_after=1, times=1)
+    started = time.time()
+    await rig.deliver_all()
+
+    calls = fake_slack.fake.calls("chat.postMessage")
+    (limited,) = [call for call in calls if call["_status"] == 429]
+    other = ALERTS if limited["channel"] == BILLING else BILLING
+    assert post_times(fake_slack.fake, limited["channel"])[0] - limited["_at"] >= 1.0
+    assert post_times(fake_slack.fake, other)[0] - started < 0.5
+    assert counter(rig, "chatops_slack_rate_limited_total", method="chat.postMessage") == 1
+
+
+async def test_server_errors_are_retried_with_backoff_until_delivered(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
+    fake_slack.fake.inject(method="chat.postMessage", status=500, times=2)
+    fake_slack.fake.inject(method="chat.postMessage", status=503, error="service_unavailable")
+    await rig.deliver_all()
+
+    (row,) = await outbox(rig)
+    assert row.status == "sent"
+    assert row.attempts == 4
+    assert len(fake_slack.fake.messages(BILLING)) == 1
+    labels = {"method": "chat.postMessage", "outcome": "server_error"}
+    assert counter(rig, "chatops_slack_api_calls_total", **labels) == 3
+
+
+async def test_a_network_error_leaves_the_alert_pending_with_growing_backoff(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    unreachable = "http://127.0.0.1:9/api/"
+    rig = build_rig(sqlite_url, lp_secrets, unreachable, fake_slack.fake.bot_token, backoff=0.1)
+    try:
+        await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
+        assert await rig.service.relay_once() == 1
+        (first,) = await outbox(rig)
+        await asyncio.sleep(0.15)
+        assert await rig.service.relay_once() == 1
+        (second,) = await outbox(rig)
+    finally:
+        await rig.aclose()
+
+    assert second.status == "pending"
+    assert second.attempts == 2
+    assert second.last_error is not None and second.last_error.startswith("network error")
+    first_wait = first.next_attempt_at - first.created_at
+    second_wait = second.next_attempt_at - first.next_attempt_at
+    assert second_wait > first_wait
+
+
+async def test_the_relay_is_woken_as_soon_as_a_poll_commits(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    relay = asyncio.create_task(rig.service.run_relay_forever())
+    try:
+        await asyncio.sleep(0.3)  # the loop is now asleep, for up to 5 s
+        await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
+        committed = time.time()
+        await fake_slack.fake.await_for(lambda: bool(fake_slack.fake.messages(BILLING)))
+        assert post_times(fake_slack.fake, BILLING)[0] - committed < 0.5
+    finally:
+        await rig.service.aclose()
+        await relay
