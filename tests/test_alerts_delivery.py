@@ -4,6 +4,7 @@ letters, and the wake-up right after a poll commits."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -144,7 +145,7 @@ async def test_messages_to_one_channel_are_paced(
 
     times = post_times(fake_slack.fake, ALERTS)
     assert len(times) == 4
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps) >= 0.28
 
 
