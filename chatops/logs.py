@@ -224,9 +224,9 @@ class TextFormatter(logging.Formatter):
 
 # --------------------------------------------------------------------------- configuration
 
-# Loggers that say something on every request or every tick at INFO: kept to warnings
+# Loggers that say something on every request, migration step or tick at INFO: kept to warnings
 # unless debugging, so that the log shows what changed rather than that time passed.
-_CHATTY_LOGGERS: Final = ("httpx", "apscheduler.executors.default")
+_CHATTY_LOGGERS: Final = ("httpx", "alembic", "apscheduler.executors.default")
 # Loggers whose DEBUG output is raw HTTP traffic (headers with session cookies): never below
 # INFO, even with --verbose; redaction is the second line of defence, not the first.
 _WIRE_LOGGERS: Final = ("httpcore", "hpack")

@@ -36,7 +36,7 @@ def output(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Logging configured as in production (JSON) into a buffer; the root logger restored."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    watched = ["httpx", "httpcore", "hpack", "apscheduler.executors.default"]
+    watched = ["httpx", "alembic", "httpcore", "hpack", "apscheduler.executors.default"]
     saved_levels = {name: logging.getLogger(name).level for name in watched}
     monkeypatch.setattr(logs, "_registered", [])
     buffer = io.StringIO()
