@@ -410,7 +410,7 @@ def mute_created(
         f"`/botstatus unmute {escape_within(target, 200)}` ends it early."
     )
     return _message(
-        f"Alerts muted for {one_line(target)[:200]}", [_section(text), _context(context)]
+        f"Alerts muted for {escape(one_line(target)[:200])}", [_section(text), _context(context)]
     )
 
 
@@ -433,4 +433,4 @@ def mute_ended(
         if more:
             lines.append(f"and {more:,} more")
         blocks.append(_section("*Still not OK:*\n" + "\n".join(lines)))
-    return _message(f"Alerts for {one_line(target)[:200]} are back on", blocks)
+    return _message(f"Alerts for {escape(one_line(target)[:200])} are back on", blocks)

@@ -1,0 +1,145 @@
+"""Alert messages stay inside Slack's limits and escape what bots and people are called."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chatops.alerts import render
+from chatops.domain import Health
+from chatops.sandbox.slack import block_errors
+from chatops.slack.limits import violations
+from chatops.store.models import Bot
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+NASTY = "<!channel> & <@U0ALICE> `billing` *bot* " + "é" * 400
+
+
+def bot(name: str = "billing-bot-1", *, kind: str = "custom", connector: str = "Online") -> Bot:
+    return Bot(
+        id="9cef" + "x" * 150,
+        name=name,
+        kind=kind,
+        channel="messaging",
+        environment="production",
+        connector=connector,
+        cloud="Unknown",
+        server="Not Connected",
+        raw_connector="ONLINE",
+        raw_cloud="<weird> " * 40,
+        raw_server="not-connected",
+        health="down",
+        health_since=NOW,
+        connector_since=NOW,
+        cloud_since=NOW,
+        server_since=NOW,
+        first_seen=NOW,
+    )
+
+
+def mrkdwn_texts(value: Any) -> list[str]:
+    """Every string Slack parses for mentions: mrkdwn text objects (plain_text is literal)."""
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            return [value["text"]]
+        return [text for item in value.values() for text in mrkdwn_texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in mrkdwn_texts(item)]
+    return []
+
+
+def pings(message: dict[str, Any]) -> bool:
+    texts = [message["text"], *mrkdwn_texts(message["blocks"])]
+    return any("<!channel>" in text or "<@U0ALICE> `" in text for text in texts)
+
+
+def all_messages(subject: Bot) -> list[dict[str, Any]]:
+    since = NOW - timedelta(minutes=12)
+    return [
+        render.problem(subject, Health.DOWN, since, was=Health.OK, pcs_count=40, note="n"),
+        render.resolved(subject, Health.DOWN, since, NOW, "recovered"),
+        render.recovered_reply(subject, Health.DOWN, since, NOW),
+        render.changed_reply(subject, Health.STOPPED, Health.DOWN, since),
+        render.notice(subject, "stop", NASTY, NOW),
+        render.flapping(subject, Health.DOWN, since, 4, timedelta(minutes=15)),
+        render.flapping_over(subject, Health.OK, since, NOW, "settled"),
+        render.reminder(subject, Health.DOWN, since, NOW),
+        render.source_unreachable(3, NASTY * 10, since, NOW),
+        render.source_unreachable(3, None, None, NOW),
+        render.source_recovered_update(since, NOW, NASTY),
+        render.source_reminder(since, NOW),
+        render.mute_created(NASTY, "U0ALICE", NOW, timedelta(hours=2), NASTY, 3),
+        render.mute_ended(NASTY, None, NOW, [(NASTY, Health.DOWN)] * 30),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["custom", "pcs"])
+@pytest.mark.parametrize("name", ["billing-bot-1", NASTY])
+def test_every_alert_message_fits_slack_and_pings_nobody(name: str, kind: str) -> None:
+    for message in all_messages(bot(name, kind=kind)):
+        assert violations(message) == []
+        assert block_errors(message["blocks"]) == []
+        assert not pings(message)
+
+
+def test_an_outage_message_has_start_or_stop_as_the_bot_allows() -> None:
+    online = render.problem(bot(connector="Online"), Health.DOWN, NOW)
+    stopped = render.problem(bot(connector="Stopped"), Health.STOPPED, NOW)
+    not_connected = render.problem(bot(connector="Not Connected"), Health.DOWN, NOW)
+
+    def buttons(message: dict[str, Any]) -> list[str]:
+        return [
+            element["action_id"]
+            for block in message["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+        ]
+
+    assert buttons(online) == ["bot_stop"]
+    assert buttons(stopped) == ["bot_start"]
+    assert buttons(not_connected) == ["bot_start", "bot_stop"]
+    stop = online["blocks"][2]["elements"][0]
+    assert stop["value"] == bot().id
+    assert stop["confirm"]["confirm"]["text"] == "Stop"
+
+
+def test_a_pcs_stop_button_names_the_shared_connector_and_the_survey_bots() -> None:
+    message = render.problem(bot("survey-1", kind="pcs"), Health.DOWN, NOW, pcs_count=12)
+    (stop,) = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "all 12 survey bots" in stop["confirm"]["text"]["text"]
+
+
+@pytest.mark.parametrize("size", [6, 2000, 10_000])
+def test_a_digest_counts_every_bot_and_fits_slack(size: int) -> None:
+    groups = ["problem", "recovered", "flapping", "stopped_by_hand", "settled"]
+    healths = [Health.DOWN, Health.UNKNOWN, Health.AWAY]
+    items = [
+        render.DigestItem(f"{NASTY[:30]}-{n}", groups[n % 5], healths[n % 3]) for n in range(size)
+    ]
+    message = render.digest(items, NOW)
+
+    assert violations(message) == []
+    assert block_errors(message["blocks"]) == []
+    assert not pings(message)
+    assert message["text"].startswith(f"{size:,} bot alerts")
+    first = message["blocks"][0]["text"]["text"].split("\n")[1]
+    counted = sum(int(part.split("*")[1].replace(",", "")) for part in first.split("   "))
+    assert counted == size
+
+
+def test_a_resolved_digest_keeps_its_list_under_a_banner() -> None:
+    items = [render.DigestItem(f"bot-{n}", "problem", Health.DOWN) for n in range(3000)]
+    original = render.digest(items, NOW)
+    resolved = render.digest_resolved(original, 3000, NOW)
+
+    assert violations(resolved) == []
+    assert "All 3,000 bots of this digest resolved" in str(resolved["blocks"][0])
+    assert resolved["blocks"][1:] == original["blocks"][: len(resolved["blocks"]) - 1]
+
+
+def test_a_digest_reminder_counts_what_is_still_open() -> None:
+    message = render.digest_reminder({Health.DOWN: 1500, Health.UNKNOWN: 3}, NOW, NOW)
+    assert "*1,503* bots" in message["blocks"][0]["text"]["text"]
+    assert violations(message) == []

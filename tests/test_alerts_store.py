@@ -1,0 +1,120 @@
+"""The alert tables: migration 0002 builds exactly the models, and the outbox claim gives each
+row to one relay however many run at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import inspect, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel, col, func, select
+
+import chatops.store.alert_models  # noqa: F401  (the models compared below)
+from chatops.alerts.planner import new_row, payload
+from chatops.alerts.relay import Relay
+from chatops.metrics import Metrics
+from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.store.engine import SessionFactory
+from chatops.store.migrate import alembic_config, upgrade
+from chatops.store.models import OutboxMessage, utcnow
+
+ALERT_TABLES = {"alert_bot_state", "alert_incident", "alert_mute", "alert_source_health"}
+
+
+async def _run(url: str, work: object) -> object:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.run_sync(work)  # type: ignore[arg-type]
+            await connection.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+def _downgrade_to_0001(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0001")
+
+
+async def test_migration_0002_builds_exactly_the_alert_models(empty_database_url: str) -> None:
+    await upgrade(empty_database_url)
+
+    assert await _run(empty_database_url, _differences) == []
+    assert ALERT_TABLES <= await _run(empty_database_url, _tables)  # type: ignore[operator]
+
+
+async def test_downgrading_0002_removes_only_the_alert_tables(empty_database_url: str) -> None:
+    await upgrade(empty_database_url)
+    before = await _run(empty_database_url, _tables)
+
+    await _run(empty_database_url, _downgrade_to_0001)
+
+    assert before - await _run(empty_database_url, _tables) == ALERT_TABLES  # type: ignore[operator]
+
+
+async def test_concurrent_relays_deliver_each_row_exactly_once(
+    sessions: SessionFactory, fake_slack: SlackServer
+) -> None:
+    now = utcnow()
+    channels = [f"C0LANE{number}" for number in range(8)]
+    for channel in channels:
+        fake_slack.fake.set_channel_state(channel)
+    async with sessions() as session:
+        for number in range(80):
+            message = {"text": f"alert {number}"}
+            session.add(
+                new_row(
+                    kind="problem",
+                    channel=channels[number % 8],
+                    dedupe_key=f"test:{number}",
+                    body=payload(post=message),
+                    now=now,
+                )
+            )
+        await session.commit()
+    clients = [
+        AsyncWebClient(
+            token=fake_slack.fake.bot_token, base_url=fake_slack.fake.base_url, retry_handlers=[]
+        )
+        for _ in range(4)
+    ]
+    relays = [
+        Relay(sessions, client, Metrics(), post_interval=0.0, lease=timedelta(minutes=5))
+        for client in clients
+    ]
+
+    async def unfinished() -> int:
+        async with sessions() as session:
+            result = await session.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(col(OutboxMessage.status).in_(("pending", "sending")))
+            )
+            return int(result.one())
+
+    async def drain(relay: Relay) -> None:
+        for _ in range(100):
+            if not await relay.relay_once() and not await unfinished():
+                return
+
+    await asyncio.gather(*(drain(relay) for relay in relays))
+
+    posted = [call["text"] for call in fake_slack.fake.calls("chat.postMessage") if call["_ok"]]
+    assert sorted(posted) == sorted(f"alert {number}" for number in range(80))
