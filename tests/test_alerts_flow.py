@@ -18,12 +18,14 @@ from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 
 
 def healthy_bots(fake_lp: LPServer, prefix: str = "") -> list[dict[str, Any]]:
+    """OK production custom bots whose status entry names them, ``prefix`` first in name."""
     return [
         entry
         for entry in fake_lp.fake.bots()
         if entry.get("environment") == "PRODUCTION"
         and "cbSocketStatus" in entry
-        and str(entry.get("botName", "")).startswith(prefix)
+        and "botName" in entry
+        and str(entry["botName"]).startswith(prefix)
         and parse_connector(entry["nodeStatus"]) is Connector.ONLINE
         and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
         and str(entry["lpSocketStatus"]).lower() == "connected"
@@ -177,3 +179,37 @@ async def test_a_manual_stop_of_a_healthy_bot_is_one_notice_and_no_outage(
     (message,) = fake_slack.fake.messages(BILLING)
     assert message["text"] == f"{bot['botName']} was stopped by chatops"
     assert message["replies"] == []
+
+
+async def test_outages_announced_in_a_digest_are_followed_up_in_its_thread(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bots = [bot for bot in healthy_bots(fake_lp) if not bot["botName"].startswith("billing")]
+    bots = bots[:8]
+    assert len(bots) == 8
+    await rig.poll()
+    for bot in bots:
+        fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+    await rig.polls(2)
+    for bot in bots[:2]:
+        fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="CONNECTED")
+    await rig.polls(2)
+    await rig.deliver_all()
+
+    (digest,) = fake_slack.fake.messages(ALERTS)
+    assert digest["text"] == "8 bot alerts: 8 Down"
+    assert not digest["edited"]
+    assert sorted(reply["text"] for reply in digest["replies"]) == sorted(
+        f"{bot['botName']} is OK again" for bot in bots[:2]
+    )
+
+    for bot in bots[2:]:
+        fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="CONNECTED")
+    await rig.polls(2)
+    await rig.deliver_all()
+
+    (digest,) = fake_slack.fake.messages(ALERTS)
+    assert digest["edited"]
+    assert digest["text"] == "Resolved: 8 bot alerts: 8 Down"
+    assert digest["replies"][-1]["text"] == "6 bot alerts: 6 Recovered"
+    assert len(digest["replies"]) == 3

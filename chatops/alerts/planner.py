@@ -306,7 +306,7 @@ class PollPlanner:
         kind = decision.kind
         if kind is DecisionKind.PROBLEM:
             if incident is not None:  # left open by a muted outage: the new one replaces it
-                self._close(row, incident, "superseded", now)
+                self._close(plan, row, incident, "superseded", now)
             if not muted:
                 self._open(plan, bot, row, decision, pcs, now)
         elif kind is DecisionKind.PROBLEM_CHANGED:
@@ -328,7 +328,7 @@ class PollPlanner:
         elif kind is DecisionKind.SETTLED:
             if flap is not None:
                 over = render.flapping_over(bot, decision.new, flap.since, now, "settled")
-                self._close(row, flap, "settled", now)
+                self._close(plan, row, flap, "settled", now)
                 plan.edits.append((flap, over, "flapping_over"))
             if decision.new.is_problem:
                 if incident is None:
@@ -415,7 +415,7 @@ class PollPlanner:
         was = render.health_of(incident.health)
         update = render.resolved(bot, was, incident.since, now, "recovered")
         reply = render.recovered_reply(bot, was, incident.since, now)
-        self._close(row, incident, "recovered", now)
+        self._close(plan, row, incident, "recovered", now)
         plan.items.append(
             _Item(
                 bot,
@@ -444,7 +444,7 @@ class PollPlanner:
         group = "stopped_by_hand" if decision.new is Health.STOPPED else "started_by_hand"
         if flap is not None:
             over = render.flapping_over(bot, render.health_of(bot.health), flap.since, now, how)
-            self._close(row, flap, "manual", now)
+            self._close(plan, row, flap, "manual", now)
             plan.edits.append((flap, over, "flapping_over"))
         message = render.notice(
             bot, decision.manual_operation, decision.performed_by, decision.since
@@ -452,7 +452,7 @@ class PollPlanner:
         if incident is not None:
             was = render.health_of(incident.health)
             update = render.resolved(bot, was, incident.since, now, how)
-            self._close(row, incident, "manual", now)
+            self._close(plan, row, incident, "manual", now)
             item = _Item(
                 bot,
                 decision,
@@ -490,10 +490,12 @@ class PollPlanner:
         )
 
     def _close(
-        self, row: BotAlert, incident: AlertIncident, resolution: str, now: datetime
+        self, plan: _Plan, row: BotAlert, incident: AlertIncident, resolution: str, now: datetime
     ) -> None:
         incident.closed_at = now
         incident.resolution = resolution
+        if incident.parent_id is not None:
+            plan.touched_digests.add(incident.parent_id)
         if row.incident_id == incident.id:
             row.incident_id = None
         if row.flapping_id == incident.id:
@@ -517,7 +519,9 @@ class PollPlanner:
                 for item in items:
                     self._write_single(writer, item, plan)
         for incident, update, kind in plan.edits:
-            writer.edit(incident, update, kind)
+            # A bot announced in a digest has no message of its own to edit.
+            if incident.parent_id is None:
+                writer.edit(incident, update, kind)
         await writer.flush()
         await self._close_finished_digests(session, writer, plan.touched_digests, now)
         await writer.flush()
