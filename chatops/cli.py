@@ -9,15 +9,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+from pydantic import SecretStr
+
 from chatops import __version__
 from chatops.config import ConfigError, Settings, load_settings
+from chatops.logs import configure_logging, json_logs_wanted, register_secrets
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+    settings = load_settings(getattr(args, "config", None))
+    # Whatever a library might log, these exact values never reach a log line.
+    register_secrets(
+        value.get_secret_value()
+        for value in settings.secrets.__dict__.values()
+        if isinstance(value, SecretStr)
+    )
+    return settings
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -116,18 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    try:
+        json_format = json_logs_wanted(os.environ.get("CHATOPS_LOG_FORMAT"))
+    except ValueError as exc:
+        print(f"chatops: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(
+        json_format=json_format, level=logging.DEBUG if args.verbose else logging.INFO
     )
-    # httpcore's DEBUG trace prints raw response headers, the login's session cookie among
-    # them: keep it at INFO even with --verbose.
-    for noisy in ("httpcore", "hpack"):
-        logging.getLogger(noisy).setLevel(logging.INFO)
-    if not args.verbose:
-        # One line per HTTP request or migration step drowns what an operator needs to see.
-        for chatty in ("httpx", "alembic"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from chatops.config import Settings
+from chatops.logs import log_context, new_id
 from chatops.metrics import Metrics
 from chatops.monitor.poll import Poller, PollResult, leader_gate_for
 from chatops.monitor.scheduler import build_scheduler
@@ -68,9 +71,14 @@ class Runtime:
     poller: Poller
     clock: Callable[[], datetime] = utcnow
     scheduler: AsyncIOScheduler | None = None
+    _bolt: AsyncApp | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def poll(self) -> PollResult | None:
+        with log_context(poll_id=new_id()):
+            return await self._poll()
+
+    async def _poll(self) -> PollResult | None:
         result = await self.poller.tick()
         if result is None:
             self.metrics.leader.set(0)
@@ -106,10 +114,27 @@ class Runtime:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         await self.start()
+        socket_mode = None
         try:
+            if self.settings.secrets.slack_app_token is not None:
+                socket_mode = await self._connect_socket_mode()
             yield
         finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
             await self.stop()
+
+    async def _connect_socket_mode(self) -> AsyncSocketModeHandler:
+        """Socket Mode: Slack's requests arrive over a WebSocket instead of /slack/events.
+
+        The HTTP server still runs, for /healthz, /readyz and /metrics (and SIGTERM).
+        """
+        token = self.settings.secrets.slack_app_token
+        assert token is not None
+        handler = AsyncSocketModeHandler(self.bolt, token.get_secret_value())
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("connected to Slack in Socket Mode")
+        return handler
 
     async def readiness_database(self) -> tuple[bool, str]:
         async with self.sessions() as session:
@@ -127,13 +152,25 @@ class Runtime:
             return False, f"last successful poll {int(age.total_seconds())}s ago"
         return True, f"last successful poll {int(age.total_seconds())}s ago"
 
-    def web_app(self, **extra: object) -> Starlette:
+    @property
+    def bolt(self) -> AsyncApp:
+        if self._bolt is None:
+            secrets = self.settings.secrets
+            # Socket Mode requests carry no signature (Slack authenticates the WebSocket);
+            # Bolt skips verification for them, so the secret is needed in HTTP mode only.
+            signing_secret = (
+                secrets.slack_signing_secret.get_secret_value()
+                if secrets.slack_signing_secret is not None
+                else ""
+            )
+            self._bolt = create_app(
+                self.services, client=self.client, signing_secret=signing_secret
+            )
+        return self._bolt
+
+    def web_app(self) -> Starlette:
         parts = WebParts(
-            bolt=create_app(
-                self.services,
-                client=self.client,
-                signing_secret=_secret(self.settings.secrets.slack_signing_secret),
-            ),
+            bolt=self.bolt,
             metrics=self.metrics,
             readiness=[
                 ("database", self.readiness_database),

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from chatops.logs import RequestContextMiddleware
 from chatops.metrics import CONTENT_TYPE_LATEST, Metrics
 
 log = logging.getLogger(__name__)
@@ -77,4 +79,6 @@ def create_web_app(parts: WebParts) -> Starlette:
         async with parts.lifespan():
             yield
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(RequestContextMiddleware)]
+    )

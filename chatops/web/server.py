@@ -12,7 +12,7 @@ import uvicorn
 
 from chatops.config import Settings
 from chatops.sources.base import SourceError
-from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate
+from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
 
 log = logging.getLogger(__name__)
 
@@ -54,47 +54,24 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     except SourceError as exc:
         print(f"chatops serve: {exc}", file=sys.stderr)
         return 2
-    if settings.secrets.slack_app_token is not None:
-        return asyncio.run(_socket_mode(runtime))
+    # Migrate (SQLite) or refuse (an out-of-date PostgreSQL schema) before binding the port,
+    # with a message instead of uvicorn's startup traceback.
+    try:
+        asyncio.run(prepare_database(settings.secrets.database_url))
+    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
+        print(f"chatops serve: {exc}", file=sys.stderr)
+        return 1
     if not port_is_free(host, port):
         print(f"chatops serve: port {port} on {host} is already in use", file=sys.stderr)
         return 1
     config = uvicorn.Config(
-        runtime.web_app(), host=host, port=port, lifespan="on", log_level="info", access_log=False
+        runtime.web_app(),
+        host=host,
+        port=port,
+        lifespan="on",
+        log_config=None,  # our logging setup (JSON or text) applies to uvicorn's lines too
+        access_log=False,
     )
     server = uvicorn.Server(config)
-    try:
-        server.run()
-    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
-        print(f"chatops serve: {exc}", file=sys.stderr)
-        return 1
+    server.run()
     return 0 if server.started else 1
-
-
-async def _socket_mode(runtime: object) -> int:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    from chatops.runtime import Runtime
-    from chatops.slack.app import create_app
-
-    assert isinstance(runtime, Runtime)
-    secrets = runtime.settings.secrets
-    assert secrets.slack_app_token is not None
-    bolt = create_app(
-        runtime.services,
-        client=runtime.client,
-        # Socket Mode needs no signature: Slack authenticates the WebSocket instead.
-        signing_secret=(
-            secrets.slack_signing_secret.get_secret_value()
-            if secrets.slack_signing_secret
-            else "unused-in-socket-mode"
-        ),
-    )
-    handler = AsyncSocketModeHandler(bolt, secrets.slack_app_token.get_secret_value())
-    try:
-        async with runtime.running():
-            await handler.start_async()  # type: ignore[no-untyped-call]
-    except (DatabaseUnavailable, SchemaOutOfDate) as exc:
-        print(f"chatops serve: {exc}", file=sys.stderr)
-        return 1
-    return 0
