@@ -29,7 +29,7 @@ import psutil
 import pytest
 
 from chatops.demo import DemoOptions, DemoThread, ScenarioTiming
-from chatops.demo.scenario import NoBotForEvent, Scenario
+from chatops.demo.scenario import EVENT_NAMES, NoBotForEvent, Scenario
 from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.store import repo
 
@@ -388,6 +388,38 @@ async def test_autoplay_plays_every_event_in_turn_and_stops_without_leftovers() 
     for words in ("Bot Server", "flapping", "survey", "Away", "by hand"):
         assert words in texts
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("scenario-")] == []
+
+
+def test_autoplay_waits_its_turn_when_every_event_is_already_running() -> None:
+    slow = ScenarioTiming(
+        every=0.01,
+        first_after=0,
+        recover_after=60,
+        flap_for=60,
+        storm_for=60,
+        restart_after=60,
+        away_for=60,
+    )
+    scenario = Scenario(FakeLivePerson(bots=40, seed=1), slow)
+    heartbeats = 0
+
+    async def main() -> None:
+        nonlocal heartbeats
+        for name in EVENT_NAMES:
+            await scenario.trigger(name)
+        scenario.start(autoplay=True)
+        for _ in range(30):
+            heartbeats += 1
+            await asyncio.sleep(0.01)
+        await scenario.stop()
+
+    # Its own loop in its own thread: an autoplay that spins fails this test, not the suite.
+    runner = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    runner.start()
+    runner.join(timeout=5)
+
+    assert not runner.is_alive(), "autoplay kept the event loop busy"
+    assert heartbeats == 30
 
 
 def test_a_flapping_bot_changes_back_and_forth_in_what_the_app_stores(demo: DemoThread) -> None:

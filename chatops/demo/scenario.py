@@ -236,13 +236,16 @@ class Scenario:
 
     async def _play(self) -> None:
         await asyncio.sleep(self.timing.first_after)
-        for name in itertools.cycle(EVENT_NAMES):
-            try:
-                await self.trigger(name)
-            except ScenarioError as skipped:
-                # The event is still running or has no bot to act on: the next one plays.
-                log.debug("scenario: skipped %s: %s", name, skipped)
-                continue
+        turns = itertools.cycle(EVENT_NAMES)
+        while True:
+            # The next event that can run now plays; one still running, or without a bot to
+            # act on, passes its turn. Then wait, even when none could run: never spin.
+            for name in itertools.islice(turns, len(EVENT_NAMES)):
+                try:
+                    await self.trigger(name)
+                    break
+                except ScenarioError as skipped:
+                    log.debug("scenario: skipped %s: %s", name, skipped)
             await asyncio.sleep(self.timing.every)
 
     async def _recover(self, name: str, recovery: Recovery) -> None:

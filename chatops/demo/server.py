@@ -30,8 +30,10 @@ from chatops.sandbox.ui import SandboxPage
 from chatops.store import repo
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 GRACEFUL_SECONDS = 3
+FIRST_POLL_SECONDS = 20
 DATABASE_FILE = "chatops-demo.db"
 # Third-party loggers that speak at INFO on every poll or request; the demo's console should
 # show the app's own lines (actions, the scenario's events) instead.
@@ -92,13 +94,29 @@ class DemoServer(uvicorn.Server):
             ws="none",
         )
         super().__init__(config)
+        self.demo = demo
         self.page: SandboxPage = demo.page
         self.on_started = on_started
+        self._announcing: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
-            self.on_started()
+            # The first poll reaches the fake LivePerson through this very server, so it can
+            # only run now; the URL is announced once there is something to see.
+            self._announcing = asyncio.get_running_loop().create_task(self._announce())
+
+    async def _announce(self) -> None:
+        deadline = time.monotonic() + FIRST_POLL_SECONDS
+        while not self.should_exit:
+            async with self.demo.runtime.sessions() as session:
+                polled = await repo.last_successful_poll(session) is not None
+            if polled or time.monotonic() > deadline:
+                if not polled:
+                    log.warning("the first poll has not succeeded yet; the page fills in later")
+                self.on_started()
+                return
+            await asyncio.sleep(0.05)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # A browser's long poll would otherwise hold the shutdown for up to 25 s.
