@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from sqlmodel import col, select
 
 from chatops.alerts import (
     MuteError,
@@ -16,10 +18,12 @@ from chatops.alerts import (
     unmute,
     unmute_reply,
 )
-from chatops.config import Secrets
+from chatops.config import PermissionRule, Secrets
+from chatops.permissions import Access
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack.limits import violations
+from chatops.store.models import AuditEntry
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 from tests.test_alerts_flow import healthy_bots
 
@@ -184,3 +188,61 @@ async def test_an_open_outage_is_reminded_in_its_thread_every_remind_every(
         f"{bot['botName']} is OK again",
     ]
     assert texts(fake_slack, ALERTS) == []
+
+
+@dataclass(frozen=True)
+class MuteCommand:
+    target: str
+    duration: timedelta = timedelta(hours=1)
+    reason: str | None = "deploy"
+
+
+def access(user_id: str, *rules: PermissionRule) -> Access:
+    return Access(user_id=user_id, email=None, groups=frozenset(), rules=rules)
+
+
+ALICE = access("U0ALICE", PermissionRule(users=("U0ALICE",), allow=("view", "mute")))
+BOB = access("U0BOB", PermissionRule(users=("U0BOB",), allow=("view", "mute"), bots=("billing-*",)))
+
+
+async def audit_rows(rig: AlertRig) -> list[tuple[str, str, str]]:
+    async with rig.sessions() as session:
+        rows = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))).all()
+    return [(row.user_id, row.action, row.outcome) for row in rows]
+
+
+async def test_the_mute_service_mutes_what_the_user_may_mute_and_audits_every_attempt(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    await rig.poll()
+    service = rig.service.mute_service()
+
+    refused = await service.mute_reply(MuteCommand("*-bot-*"), BOB, "U0BOB", "bob")
+    nothing = await service.mute_reply(MuteCommand("no-such-*"), BOB, "U0BOB", "bob")
+    muted = await service.mute_reply(MuteCommand("billing-*"), BOB, "U0BOB", "bob")
+    everything = await service.mute_reply(MuteCommand("no-such-*"), ALICE, "U0ALICE", "alice")
+    listed = await service.list_reply(BOB)
+    unmuted = await service.unmute_reply(MuteCommand("billing-*"), BOB, "U0BOB", "bob")
+    await rig.deliver_all()
+
+    assert "matches bots you may not mute" in str(refused)
+    assert "could later match any bot" in str(nothing)
+    assert "Muted alerts for `billing-*`" in str(muted)
+    assert "Muted alerts for `no-such-*`" in str(everything)
+    assert "`billing-*`" in str(listed) and "`no-such-*`" in str(listed)
+    assert "Ended 1 mute" in str(unmuted)
+    for reply in (refused, nothing, muted, everything, listed, unmuted):
+        assert violations(reply) == []
+    for name in (b["botName"] for b in healthy_bots(fake_lp)):
+        assert name not in str(refused)
+    assert texts(fake_slack, BILLING) == [
+        "Alerts muted for billing-*",
+        "Alerts for billing-* are back on",
+    ]
+    assert await audit_rows(rig) == [
+        ("U0BOB", "mute", "refused"),
+        ("U0BOB", "mute", "refused"),
+        ("U0BOB", "mute", "ok"),
+        ("U0ALICE", "mute", "ok"),
+        ("U0BOB", "unmute", "ok"),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from chatops.alerts.mutes import (
     MuteError,
     MuteResult,
+    MuteService,
     MuteView,
     UnmuteResult,
     list_mutes,
@@ -25,6 +26,7 @@ __all__ = [
     "DeadAlert",
     "MuteError",
     "MuteResult",
+    "MuteService",
     "MuteView",
     "OutboxSummary",
     "UnmuteResult",

@@ -11,9 +11,11 @@ A target is a bot id, a bot name (case ignored) or a glob over names (``billing-
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -21,10 +23,14 @@ from sqlmodel import col, select
 from chatops.alerts import render
 from chatops.alerts.routing import BotFacts, matches_target
 from chatops.config import format_duration
+from chatops.metrics import Metrics
+from chatops.permissions import Access
 from chatops.slack.blocks import code, date_token, escape_within, mention
 from chatops.store.alert_models import AlertMute
 from chatops.store.engine import SessionFactory
-from chatops.store.models import Bot
+from chatops.store.models import AuditEntry, Bot, utcnow
+
+log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
 
@@ -207,3 +213,140 @@ def mutes_reply(mutes: list[MuteView], now: datetime) -> JSONDict:
     if len(mutes) > 40:
         lines.append(f"and {len(mutes) - 40:,} more")
     return render.reply(f"{len(mutes)} active mutes", "*Active mutes*\n" + "\n".join(lines))
+
+
+# -- the service the Slack surface holds (SlackServices.mutes) ---------------------------
+
+
+class MuteCommand(Protocol):
+    """``grammar.Mute`` as this module needs it (alerts do not import the Slack surface)."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def duration(self) -> timedelta: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+class UnmuteCommand(Protocol):
+    @property
+    def target(self) -> str: ...
+
+
+class MuteService:
+    """``/botstatus mute|unmute|mutes`` for the Slack surface: permission per bot, audit.
+
+    The caller has checked that the user has ``mute`` on some bot (``view`` for the list);
+    here a mute or unmute is refused unless the user may mute *every* listed bot the target
+    matches, and a target that matches no bot yet needs ``mute`` on all bots, since it may
+    match any bot later. Refusals never name bots. ``announce`` (the alert service's
+    ``announce_mutes``) tells the channels at once; without it the next upkeep does.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        announce: Callable[[], Awaitable[int]] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.announce = announce
+        self.metrics = metrics
+
+    async def mute_reply(
+        self, command: MuteCommand, access: Access, user_id: str, user_name: str | None
+    ) -> JSONDict:
+        refused = await self._refusal(command.target, access, "mute")
+        if refused is not None:
+            await self._audit("mute", command.target, user_id, user_name, "refused", None)
+            return refused
+        now = self.clock()
+        try:
+            result = await mute(
+                self.sessions, command.target, command.duration, command.reason, user_id, now
+            )
+        except MuteError as exc:
+            await self._audit("mute", command.target, user_id, user_name, "invalid", str(exc))
+            return render.reply("Nothing was muted", f":warning: {exc}")
+        detail = f"for {format_duration(command.duration)}"
+        if command.reason:
+            detail += f": {command.reason}"
+        await self._audit("mute", command.target, user_id, user_name, "ok", detail)
+        await self._announce()
+        return mute_reply(result)
+
+    async def unmute_reply(
+        self, command: UnmuteCommand, access: Access, user_id: str, user_name: str | None
+    ) -> JSONDict:
+        refused = await self._refusal(command.target, access, "unmute")
+        if refused is not None:
+            await self._audit("unmute", command.target, user_id, user_name, "refused", None)
+            return refused
+        result = await unmute(self.sessions, command.target, user_id, self.clock())
+        outcome = "ok" if result.ended else "nothing"
+        await self._audit("unmute", command.target, user_id, user_name, outcome, None)
+        if result.ended:
+            await self._announce()
+        return unmute_reply(result)
+
+    async def list_reply(self, access: Access) -> JSONDict:
+        return mutes_reply(await list_mutes(self.sessions, self.clock()), self.clock())
+
+    async def _refusal(self, target: str, access: Access, verb: str) -> JSONDict | None:
+        bots = await matching_bots(self.sessions, target.strip())
+        if bots:
+            allowed = all(access.can("mute", bot.name) for bot in bots)
+        else:
+            allowed = any("mute" in rule.allow and not rule.bots for rule in access.rules)
+        if allowed:
+            return None
+        if bots:
+            text = (
+                f":no_entry: {code(target, 200)} matches bots you may not {verb}, so "
+                f"nothing was done. Name only bots you have the *mute* permission for."
+            )
+        else:
+            text = (
+                f":no_entry: {code(target, 200)} matches no bot yet, so it could later "
+                f"match any bot; that needs the *mute* permission on every bot. "
+                "Nothing was done."
+            )
+        return render.reply(f"Not allowed to {verb} {target[:200]}", text)
+
+    async def _announce(self) -> None:
+        if self.announce is None:
+            return
+        try:
+            await self.announce()
+        except Exception:
+            # The mute is stored; the periodic upkeep announces it if this attempt failed.
+            log.exception("could not announce a mute change now; the next upkeep will")
+
+    async def _audit(
+        self,
+        action: str,
+        target: str,
+        user_id: str,
+        user_name: str | None,
+        outcome: str,
+        detail: str | None,
+    ) -> None:
+        if self.metrics is not None:
+            self.metrics.actions.labels(action, outcome).inc()
+        async with self.sessions() as session:
+            session.add(
+                AuditEntry(
+                    at=self.clock(),
+                    user_id=user_id[:64],
+                    user_name=user_name[:300] if user_name else None,
+                    action=action,
+                    target=target[:300],
+                    outcome=outcome,
+                    detail=detail[:2000] if detail else None,
+                )
+            )
+            await session.commit()

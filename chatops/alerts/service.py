@@ -279,6 +279,12 @@ class AlertService:
         await self.announce_mutes()
         return result
 
+    def mute_service(self) -> mutes.MuteService:
+        """What the Slack surface holds as ``SlackServices.mutes``: announced at once."""
+        return mutes.MuteService(
+            self.sessions, clock=self.clock, announce=self.announce_mutes, metrics=self.metrics
+        )
+
     async def list_mutes(self, now: datetime) -> list[mutes.MuteView]:
         return await mutes.list_mutes(self.sessions, now)
 
