@@ -552,12 +552,18 @@ def problems(
     *,
     data_age: timedelta | None = None,
     shareable: bool = True,
+    ordered: bool = False,
 ) -> JSONDict:
-    """``/botstatus problems [page]``: bots whose health is not OK, most urgent first."""
-    ordered = problem_first(bot for bot in bots if bot_health(bot).is_problem)
+    """``/botstatus problems [page]``: bots whose health is not OK, most urgent first.
+
+    ``ordered``: ``bots`` are already the problem bots in ``problem_first`` order (a cached
+    list), so they are neither filtered nor sorted again.
+    """
+    if not ordered:
+        bots = problem_first(bot for bot in bots if bot_health(bot).is_problem)
     return _paged_list(
         "Problem bots",
-        ordered,
+        list(bots),
         page,
         now,
         make_command=lambda p: grammar.Problems(max(p, 1)),
@@ -575,11 +581,15 @@ def all_bots(
     *,
     data_age: timedelta | None = None,
     shareable: bool = True,
+    ordered: bool = False,
 ) -> JSONDict:
-    """``/botstatus all [page]``: every bot by name, ``BOTS_PER_PAGE`` a page."""
+    """``/botstatus all [page]``: every bot by name, ``BOTS_PER_PAGE`` a page.
+
+    ``ordered``: ``bots`` are already in ``by_name`` order (a cached list).
+    """
     return _paged_list(
         "All bots",
-        by_name(bots),
+        list(bots) if ordered else by_name(bots),
         page,
         now,
         make_command=lambda p: grammar.All(max(p, 1)),

@@ -7,6 +7,7 @@ before anything is counted or rendered: a refusal or an empty list never reveals
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,22 +40,53 @@ class DataAge:
     stale_after: timedelta
 
 
-async def data_age(session: AsyncSession, now: datetime, stale_after: timedelta) -> DataAge:
-    last = await repo.last_successful_poll(session)
-    if last is None:
-        return DataAge(None, stale_after)
-    finished = last.finished_at or last.started_at
-    return DataAge(max(now - finished, timedelta(0)), stale_after)
+@dataclass
+class Fleet:
+    """Every stored bot as of one successful poll, problems first then by name.
+
+    Bot rows change only in a successful poll's transaction, so the id of the last
+    successful poll identifies the whole table's contents: replies reuse one load of the
+    fleet until the next poll instead of scanning 10,000 rows per command.
+    """
+
+    poll_id: int | None
+    bots: list[Bot]
+    _counts: dict[Health, int] | None = None
+    _by_name: list[Bot] | None = None
+    _problems: list[Bot] | None = None
+    _pcs: int | None = None
+    _index: repo.BotIndex | None = None
+
+    def index(self) -> repo.BotIndex:
+        if self._index is None:
+            self._index = repo.BotIndex(self.bots)
+        return self._index
+
+    def counts(self) -> dict[Health, int]:
+        if self._counts is None:
+            self._counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(self.bots))
+        return self._counts
+
+    def by_name(self) -> list[Bot]:
+        if self._by_name is None:
+            self._by_name = blocks.by_name(self.bots)
+        return self._by_name
+
+    def problems(self) -> list[Bot]:
+        """The problem bots in ``blocks.problem_first`` order."""
+        if self._problems is None:
+            self._problems = blocks.problem_first(
+                bot for bot in self.bots if blocks.bot_health(bot).is_problem
+            )
+        return self._problems
+
+    def pcs_count(self) -> int:
+        if self._pcs is None:
+            self._pcs = sum(1 for bot in self.bots if bot.kind == BotKind.PCS.value)
+        return self._pcs
 
 
-async def _visible_bots(
-    session: AsyncSession,
-    visible: BotFilter | None,
-    *,
-    environment: Environment | None = None,
-    problems_only: bool = False,
-) -> list[Bot]:
-    bots = await repo.list_bots(session, environment=environment, problems_only=problems_only)
+def _only(bots: list[Bot], visible: BotFilter | None) -> list[Bot]:
     return bots if visible is None else [bot for bot in bots if visible(bot)]
 
 
@@ -80,37 +112,54 @@ class Views:
         self.sessions = sessions
         self.stale_after = stale_after
         self.clock = clock
+        self._fleet: Fleet | None = None
+        self._loading = asyncio.Lock()
+
+    async def _current(self, session: AsyncSession, now: datetime) -> tuple[Fleet, DataAge]:
+        last = await repo.last_successful_poll(session)
+        age = DataAge(None, self.stale_after)
+        if last is not None:
+            finished = last.finished_at or last.started_at
+            age = DataAge(max(now - finished, timedelta(0)), self.stale_after)
+        poll_id = last.id if last is not None else None
+        fleet = self._fleet
+        if fleet is None or fleet.poll_id != poll_id:
+            async with self._loading:
+                fleet = self._fleet
+                if fleet is None or fleet.poll_id != poll_id:
+                    fleet = Fleet(poll_id, await repo.list_bots(session))
+                    self._fleet = fleet
+        return fleet, age
 
     async def reply(self, command: grammar.Command, access: Access) -> JSONDict:
         """The message for a read-only command (summary, query, problems, all, history)."""
         now = self.clock()
         visible = view_filter(access)
         async with self.sessions() as session:
-            age = await data_age(session, now, self.stale_after)
+            fleet, age = await self._current(session, now)
             if isinstance(command, grammar.Summary):
-                return await self._summary(session, visible, now, age)
+                return self._summary(fleet, visible, now, age)
             if isinstance(command, grammar.Problems):
-                bots = await _visible_bots(session, visible, problems_only=True)
-                return blocks.problems(bots, now, command.page, data_age=age.age)
+                bots = _only(fleet.problems(), visible)
+                return blocks.problems(bots, now, command.page, data_age=age.age, ordered=True)
             if isinstance(command, grammar.All):
-                bots = await _visible_bots(session, visible)
-                return blocks.all_bots(bots, command.page, now, data_age=age.age)
+                bots = _only(fleet.by_name(), visible)
+                return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
             if isinstance(command, grammar.Query):
-                return await self._query(session, command.query, access, visible, now)
+                return await self._query(session, fleet, command.query, access, visible, now)
             if isinstance(command, grammar.History):
-                return await self._history(session, command.bot, visible, now)
+                return await self._history(session, fleet, command.bot, visible, now)
         raise TypeError(f"not a read-only command: {command!r}")
 
-    async def _summary(
-        self, session: AsyncSession, visible: BotFilter | None, now: datetime, age: DataAge
+    def _summary(
+        self, fleet: Fleet, visible: BotFilter | None, now: datetime, age: DataAge
     ) -> JSONDict:
         if visible is None:
-            counts = await repo.count_by_health(session)
-            problem_bots = await repo.list_bots(
-                session, problems_only=True, limit=blocks.SUMMARY_PROBLEM_BOTS
-            )
+            counts = fleet.counts()
+            problem_bots = fleet.bots[: blocks.SUMMARY_PROBLEM_BOTS]
+            problem_bots = [bot for bot in problem_bots if blocks.bot_health(bot).is_problem]
         else:
-            bots = await _visible_bots(session, visible)
+            bots = _only(fleet.bots, visible)
             counts = dict(blocks.health_counts(bots))
             problem_bots = [bot for bot in bots if blocks.bot_health(bot).is_problem]
         return blocks.summary(
@@ -125,17 +174,16 @@ class Views:
     async def _query(
         self,
         session: AsyncSession,
+        fleet: Fleet,
         query: str,
         access: Access,
         visible: BotFilter | None,
         now: datetime,
     ) -> JSONDict:
-        bots = await repo.find_bots(session, query)
-        if visible is not None:
-            bots = [bot for bot in bots if visible(bot)]
+        bots = _only(repo.match_bots(fleet.index(), query), visible)
         suggestion = None
         if not bots:
-            names = [bot.name for bot in await _visible_bots(session, visible)]
+            names = [bot.name for bot in _only(fleet.bots, visible)]
             suggestion = grammar.suggest(query, names)
         return blocks.bot_details(
             bots,
@@ -143,18 +191,21 @@ class Views:
             query=query,
             can_start=lambda bot: access.can("start", bot.name),
             can_stop=lambda bot: access.can("stop", bot.name),
-            pcs_count=await pcs_count(session),
+            pcs_count=fleet.pcs_count(),
             suggestion=suggestion,
         )
 
     async def _history(
-        self, session: AsyncSession, name: str, visible: BotFilter | None, now: datetime
+        self,
+        session: AsyncSession,
+        fleet: Fleet,
+        name: str,
+        visible: BotFilter | None,
+        now: datetime,
     ) -> JSONDict:
-        bots = await repo.find_bots(session, name)
-        if visible is not None:
-            bots = [bot for bot in bots if visible(bot)]
+        bots = _only(repo.match_bots(fleet.index(), name), visible)
         if not bots:
-            names = [bot.name for bot in await _visible_bots(session, visible)]
+            names = [bot.name for bot in _only(fleet.bots, visible)]
             return blocks.bot_details(
                 [],
                 now,
@@ -182,17 +233,16 @@ class Views:
         now = self.clock()
         visible = view_filter(access)
         async with self.sessions() as session:
-            age = await data_age(session, now, self.stale_after)
-            if visible is None:
-                counts = await repo.count_by_health(session, environment)
-                bots = await repo.list_bots(
-                    session, environment=environment, limit=blocks.HOME_MAX_BOTS
-                )
-            else:
-                bots = await _visible_bots(session, visible, environment=environment)
-                counts = dict(blocks.health_counts(bots))
+            fleet, age = await self._current(session, now)
+        bots = _only([bot for bot in fleet.bots if bot.environment == environment.value], visible)
+        counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(bots))
         return blocks.home_view(
-            bots, counts, environment, age.age, now, stale_after=age.stale_after
+            bots[: blocks.HOME_MAX_BOTS],
+            counts,
+            environment,
+            age.age,
+            now,
+            stale_after=age.stale_after,
         )
 
 
@@ -229,4 +279,4 @@ def _health(value: str) -> Health:
         return Health.UNKNOWN
 
 
-__all__ = ["DataAge", "Views", "data_age", "pcs_count", "time_in_health", "view_filter"]
+__all__ = ["DataAge", "Fleet", "Views", "pcs_count", "time_in_health", "view_filter"]

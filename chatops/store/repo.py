@@ -9,6 +9,7 @@ the poller trusts its in-memory copy of the fleet only while the table's
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -496,52 +497,65 @@ def _active(environment: Environment | None) -> sa.ColumnElement[bool]:
     return condition
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def glob_to_like(pattern: str) -> str:
-    """``billing-*`` to ``billing-%``; LIKE's own wildcards in the pattern are literal."""
-    return _like_escape(pattern).replace("*", "%").replace("?", "_")
-
-
 def is_glob(query: str) -> bool:
     return "*" in query or "?" in query
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` and ``?`` are wildcards; every other character (``[``, ``%``...) is literal."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+class BotIndex:
+    """Bots in order with their folded names and ids, for repeated ``match_bots`` calls.
+
+    Reading an attribute of an ORM row is slow next to a plain tuple; the Slack surface
+    matches every query against one index per poll.
+    """
+
+    def __init__(self, bots: Sequence[Bot]) -> None:
+        self.bots = list(bots)
+        self.rows = [(bot.id, bot.name.casefold(), bot.id.casefold(), bot) for bot in self.bots]
+
+
+def match_bots(bots: Sequence[Bot] | BotIndex, query: str) -> list[Bot]:
+    """The bots matching ``query``, by the first rule that finds any, in the given order.
+
+    An exact id, then an exact name (ignoring case), then a glob with ``*`` and ``?`` on
+    name or id (ignoring case), else a case-insensitive substring of the name. Pure, so the
+    Slack surface can match against its cached fleet without a query per command.
+    """
+    index = bots if isinstance(bots, BotIndex) else BotIndex(bots)
+    query = query.strip()
+    if not query:
+        return []
+    rows = index.rows
+    by_id = [bot for bot_id, _, _, bot in rows if bot_id == query]
+    if by_id:
+        return by_id
+    folded = query.casefold()
+    by_name = [bot for _, name, _, bot in rows if name == folded]
+    if by_name:
+        return by_name
+    if is_glob(query):
+        glob = _glob_regex(folded)
+        return [
+            bot for _, name, bot_id, bot in rows if glob.fullmatch(name) or glob.fullmatch(bot_id)
+        ]
+    return [bot for _, name, _, bot in rows if folded in name]
 
 
 async def find_bots(
     session: AsyncSession, query: str, *, environment: Environment | None = None
 ) -> list[Bot]:
-    """Bots matching ``query``, by the first rule that finds any.
+    """Stored bots matching ``query`` (see ``match_bots``); removed bots never match.
 
-    An exact id, then an exact name (ignoring case), then a glob with ``*`` and ``?`` on
-    name or id, else a case-insensitive substring of the name. Removed bots never match.
     Problems come first, then by name.
     """
-    query = query.strip()
-    if not query:
+    if not query.strip():
         return []
-    active = _active(environment)
-    by_id = await _bots(session, sa.and_(active, col(Bot.id) == query))
-    if by_id:
-        return by_id
-    by_name = await _bots(session, sa.and_(active, func.lower(Bot.name) == query.lower()))
-    if by_name:
-        return by_name
-    if is_glob(query):
-        like = glob_to_like(query.lower())
-        return await _bots(
-            session,
-            sa.and_(
-                active,
-                sa.or_(
-                    func.lower(Bot.name).like(like, escape="\\"),
-                    func.lower(Bot.id).like(like, escape="\\"),
-                ),
-            ),
-        )
-    like = f"%{_like_escape(query.lower())}%"
-    return await _bots(session, sa.and_(active, func.lower(Bot.name).like(like, escape="\\")))
+    return match_bots(await list_bots(session, environment=environment), query)
 
 
 async def _bots(
