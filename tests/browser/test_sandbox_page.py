@@ -15,6 +15,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from slack_sdk import WebClient
 
+from chatops.alerts import render as alerts
+from chatops.alerts.render import DigestItem
 from chatops.demo import DemoThread
 from chatops.domain import Environment, Health
 from chatops.slack import blocks
@@ -238,9 +240,11 @@ def test_a_block_the_page_cannot_show_is_flagged_as_unsupported(
     expect(page.locator(".unsupported")).to_have_text(["unsupported block: rich_text"])
 
 
-# Every public function of chatops.slack.blocks that returns Block Kit. Messages and views are
-# posted and published below; the two buttons are inside bot_details' output.
-ELEMENT_BUILDERS = {"start_button", "stop_button"}
+# Every public function of chatops.slack.blocks and chatops.alerts.render that returns Block
+# Kit. Messages and views are posted and published below; the two buttons are inside
+# bot_details' (and the alerts') output.
+RENDERER_MODULES = (blocks, alerts)
+ELEMENT_BUILDERS = {"blocks.start_button", "blocks.stop_button"}
 
 
 def section(text: str) -> dict[str, Any]:
@@ -336,6 +340,50 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
             for outcome in ("ok", "failed", "duplicate")
         ),
     ]
+    since = now - timedelta(minutes=12)
+    digest = alerts.digest(
+        [
+            DigestItem(f"survey-nps-{n}", group, health)
+            for n, (group, health) in enumerate(
+                [
+                    ("problem", Health.DOWN),
+                    ("problem", Health.AWAY),
+                    ("recovered", Health.OK),
+                    ("flapping", Health.DOWN),
+                    ("stopped_by_hand", Health.STOPPED),
+                    ("started_by_hand", Health.READY),
+                    ("settled", Health.OK),
+                ]
+            )
+        ],
+        now,
+    )
+    messages += [
+        alerts.problem(online, Health.DOWN, since, was=Health.OK),
+        alerts.problem(survey, Health.DOWN, since, pcs_count=5, note="Five bots share it."),
+        alerts.changed_reply(online, Health.AWAY, Health.DOWN, since),
+        alerts.recovered_reply(online, Health.DOWN, since, now),
+        alerts.resolved(online, Health.DOWN, since, now, "recovered"),
+        alerts.reminder(online, Health.DOWN, since, now),
+        alerts.notice(stopped, "stop", "Jane Ops", now),
+        alerts.notice(online, "start", None, now),
+        alerts.flapping(online, Health.DOWN, since, 4, timedelta(minutes=15)),
+        alerts.flapping_over(online, Health.OK, since, now, "settled"),
+        digest,
+        alerts.digest_resolved(digest, 7, now),
+        alerts.digest_reminder({Health.DOWN: 3, Health.AWAY: 1}, since, now),
+        alerts.mute_created(
+            "survey-*", "U0ALICE", now + timedelta(hours=4), timedelta(hours=4), "upgrade", 5
+        ),
+        alerts.mute_ended("survey-*", "U0ALICE", now, [("survey-nps-1", Health.DOWN)]),
+        alerts.mute_ended("faq-*", None, now, []),
+        alerts.reply("Still down", "*faq-bot-9* is still :red_circle: Down."),
+        alerts.source_unreachable(3, "connection refused", since, now),
+        alerts.source_unreachable(3, None, None, now),
+        alerts.source_recovered_reply(since, now),
+        alerts.source_recovered_update(since, now, "connection refused"),
+        alerts.source_reminder(since, now),
+    ]
     views = [
         blocks.home_view(bots, counts, Environment.PRODUCTION, age, now),
         blocks.home_view([], {}, Environment.DEMO, None, now),
@@ -346,14 +394,15 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
 
 def test_every_renderer_has_a_case_below() -> None:
     builders = {
-        name
-        for name, function in inspect.getmembers(blocks, inspect.isfunction)
-        if function.__module__ == blocks.__name__
+        f"{module.__name__.rpartition('.')[2]}.{name}"
+        for module in RENDERER_MODULES
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__
         and not name.startswith("_")
         and inspect.signature(function).return_annotation == "JSONDict"
     }
-    source = inspect.getsource(renderer_outputs)
-    called = set(re.findall(r"blocks\.(\w+)\(", source))
+    source = inspect.getsource(renderer_outputs).replace("alerts.", "render.")
+    called = set(re.findall(r"\b((?:blocks|render)\.\w+)\(", source))
 
     assert builders - ELEMENT_BUILDERS - called == set(), "render these in renderer_outputs too"
 
