@@ -24,8 +24,10 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import uvicorn
+from pydantic import SecretStr
 
 from chatops.demo.app import Demo, DemoOptions, build_demo
+from chatops.logs import register_secrets
 from chatops.sandbox.ui import SandboxPage
 from chatops.store import repo
 
@@ -155,6 +157,12 @@ def run_demo(
     with sock, tempfile.TemporaryDirectory(prefix="chatops-demo-") as directory:
         database_url = f"sqlite+aiosqlite:///{Path(directory) / DATABASE_FILE}"
         demo = build_demo(local_url(host, port), database_url, options)
+        # Fake as they are, the demo's credentials are kept out of its log like real ones.
+        register_secrets(
+            value.get_secret_value()
+            for value in demo.runtime.settings.secrets.__dict__.values()
+            if isinstance(value, SecretStr)
+        )
 
         def announce() -> None:
             print(

@@ -474,6 +474,8 @@
         const data = await response.json();
         setConnection("live");
         if (data.version !== ui.version) {
+          // Slack sends app_home_opened whenever the tab is shown, a reload included.
+          if (!ui.data && ui.view === "home") openHome(true);
           ui.data = data;
           ui.version = data.version;
           render();
