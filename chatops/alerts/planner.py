@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,7 +52,11 @@ from chatops.store.models import Bot, OutboxMessage, PollRun
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
+# Messages are rendered only when written: in a digest, 2,000 bots' own messages never are.
+Render = Callable[[], JSONDict]
 _CHUNK = 500
+STATE = BotAlert.__table__  # type: ignore[attr-defined]
+BOT = Bot.__table__  # type: ignore[attr-defined]
 
 
 def policy_config(alerts: AlertsConfig) -> PolicyConfig:
@@ -104,11 +109,12 @@ def new_row(
     )
 
 
-def manual_key(bot: Bot) -> str | None:
-    if not bot.manual_operation:
+def manual_key(manual: ManualOperation | None) -> str | None:
+    """Identifies one manual operation, so that each is passed to the policy once."""
+    if manual is None or not manual.operation:
         return None
-    at = bot.manual_at.isoformat() if bot.manual_at is not None else ""
-    return f"{bot.manual_operation}@{at}"[:64]
+    at = manual.at.astimezone(UTC).isoformat() if manual.at is not None else ""
+    return f"{manual.operation}@{at}"[:64]
 
 
 async def active_mute_targets(session: AsyncSession, now: datetime) -> list[str]:
@@ -137,22 +143,38 @@ async def pcs_count(session: AsyncSession) -> int:
     return int(result.one())
 
 
+@dataclass(slots=True)
+class _StateRow:
+    """A bot's ``alert_bot_state`` row, read and written in bulk (ORM objects cost too much
+    at 10,000 bots)."""
+
+    bot_id: str
+    state: str
+    pending: bool
+    manual_key: str | None
+    incident_id: int | None
+    flapping_id: int | None
+    new: bool = False
+    dirty: bool = False
+
+
 @dataclass
 class _Item:
     """One alert for one channel, before digest grouping decides how it is sent."""
 
     bot: Bot
+    row: _StateRow
     decision: Decision
     channel: str
     group: str  # DigestItem.group
     health: Health
     # A new message: the incident it opens (None for a notice).
     opens: AlertIncident | None = None
-    message: JSONDict | None = None
+    message: Render | None = None
     # A follow-up: the incident whose message is edited / replied to.
     follows: AlertIncident | None = None
-    reply: JSONDict | None = None
-    update: JSONDict | None = None
+    reply: Render | None = None
+    update: Render | None = None
 
 
 @dataclass
@@ -177,70 +199,93 @@ class PollPlanner:
     ) -> int:
         """Run the policy for this poll; return how many outbox rows were written."""
         assert poll.id is not None
-        decisions = await self._observe(session, diff, now)
-        if not decisions:
-            return 0
-        plan = await self._plan(session, decisions, now)
-        return await self._write(session, plan, poll.id, now)
+        rows, decided = await self._observe(session, diff, now)
+        written = 0
+        if decided:
+            bots = await bots_by_id(session, {bot_id for bot_id, _, _ in decided})
+            with_bots = [
+                (bots[bot_id], row, decision) for bot_id, row, decision in decided if bot_id in bots
+            ]
+            plan = await self._plan(session, with_bots, now)
+            written = await self._write(session, plan, poll.id, now)
+        await self._save(session, rows, now)
+        return written
 
     # -- policy ----------------------------------------------------------------------------
 
     async def _observe(
         self, session: AsyncSession, diff: FleetDiff, now: datetime
-    ) -> list[tuple[Bot, BotAlert, Decision]]:
-        added = {snapshot.bot_id for snapshot in diff.added}
+    ) -> tuple[list[_StateRow], list[tuple[str, _StateRow, Decision]]]:
+        """Observe every bot that needs it; return the state rows and the decisions."""
+        connection = await session.connection()
+        current: dict[str, tuple[Health, ManualOperation | None]] = {}
+        for snapshot in (*diff.added, *diff.refreshed, *(c.snapshot for c in diff.changed)):
+            current[snapshot.bot_id] = (snapshot.health, snapshot.manual)
         old_health = {change.bot_id: change.old_health for change in diff.changed}
-        pending = await session.exec(select(BotAlert.bot_id).where(col(BotAlert.pending)))
-        ids = (
-            added
-            | set(old_health)
-            | {snapshot.bot_id for snapshot in diff.refreshed}
-            | set(pending.all())
+        pending = await connection.execute(
+            sa.select(STATE.c.bot_id).where(STATE.c.pending.is_(True))
         )
-        if not ids:
-            return []
-        states: dict[str, BotAlert] = {}
-        for part in chunks(sorted(ids)):
-            result = await session.exec(select(BotAlert).where(col(BotAlert.bot_id).in_(part)))
-            states.update((row.bot_id, row) for row in result.all())
-        bots = await bots_by_id(session, ids)
-        decided: list[tuple[Bot, BotAlert, Decision]] = []
-        new_rows: list[BotAlert] = []
-        for bot_id in sorted(ids):
-            bot = bots.get(bot_id)
-            if bot is None or bot.removed_at is not None:
-                continue  # a bot the source no longer lists is judged again if it returns
-            health = render.health_of(bot.health)
-            key = manual_key(bot)
-            row = states.get(bot_id)
+        unchanged = set(pending.scalars()) - set(current) - set(diff.removed)
+        for part in chunks(sorted(unchanged)):
+            result = await connection.execute(
+                sa.select(
+                    BOT.c.id, BOT.c.health, BOT.c.manual_operation, BOT.c.manual_by, BOT.c.manual_at
+                ).where(BOT.c.id.in_(part), BOT.c.removed_at.is_(None))
+            )
+            for bot_id, health, operation, by, at in result:
+                stored_manual = ManualOperation(operation, by, at) if operation else None
+                current[bot_id] = (render.health_of(health), stored_manual)
+        if not current:
+            return [], []
+        stored: dict[str, _StateRow] = {}
+        for part in chunks(sorted(current)):
+            state_rows = await connection.execute(
+                sa.select(
+                    STATE.c.bot_id,
+                    STATE.c.state,
+                    STATE.c.pending,
+                    STATE.c.manual_key,
+                    STATE.c.incident_id,
+                    STATE.c.flapping_id,
+                ).where(STATE.c.bot_id.in_(part))
+            )
+            for bot_id, state, pending_flag, key, incident_id, flapping_id in state_rows:
+                stored[bot_id] = _StateRow(
+                    bot_id, state, pending_flag, key, incident_id, flapping_id
+                )
+        rows: list[_StateRow] = []
+        decided: list[tuple[str, _StateRow, Decision]] = []
+        for bot_id in sorted(current):
+            health, manual_now = current[bot_id]
+            key = manual_key(manual_now)
+            row = stored.get(bot_id)
+            manual: ManualOperation | None = None
             if row is None:
                 # First sight is a baseline; a bot stored before alerts existed starts from
                 # the health it had, and its manual operation then is old news.
                 start = old_health.get(bot_id, health)
                 state = initial_state(start, now)
-                row = BotAlert(bot_id=bot_id, state="", manual_key=key, updated_at=now)
-                new_rows.append(row)
+                row = _StateRow(bot_id, "", False, key, None, None, new=True)
+                rows.append(row)
                 if start is health:
-                    self._store(row, state, now)
+                    self._store(row, state)
                     continue
-                manual = None
             else:
                 state = self._load(row, health, now)
-                manual = None
                 if key is not None and key != row.manual_key:
-                    manual = ManualOperation(
-                        bot.manual_operation or "", bot.manual_by, bot.manual_at
-                    )
-                row.manual_key = key
+                    manual = manual_now
+                if key != row.manual_key:
+                    row.manual_key = key
+                    row.dirty = True
+                rows.append(row)
                 if manual is None and health is state.observed and not needs_evaluation(state):
                     continue
             state, decisions = observe(state, health, now, self.policy, manual=manual)
-            self._store(row, state, now)
-            decided.extend((bot, row, decision) for decision in decisions)
-        session.add_all(new_rows)
-        return decided
+            self._store(row, state)
+            decided.extend((bot_id, row, decision) for decision in decisions)
+        return rows, decided
 
-    def _load(self, row: BotAlert, health: Health, now: datetime) -> BotAlertState:
+    def _load(self, row: _StateRow, health: Health, now: datetime) -> BotAlertState:
         try:
             return BotAlertState.from_dict(json.loads(row.state))
         except (ValueError, TypeError) as exc:
@@ -250,17 +295,64 @@ class PollPlanner:
             )
             return initial_state(health, now)
 
-    def _store(self, row: BotAlert, state: BotAlertState, now: datetime) -> None:
-        row.state = json.dumps(state.to_dict(), separators=(",", ":"))
-        row.pending = needs_evaluation(state)
-        row.updated_at = now
+    def _store(self, row: _StateRow, state: BotAlertState) -> None:
+        text = json.dumps(state.to_dict(), separators=(",", ":"))
+        if text != row.state:
+            row.state = text
+            row.pending = needs_evaluation(state)
+            row.dirty = True
+
+    async def _save(self, session: AsyncSession, rows: list[_StateRow], now: datetime) -> None:
+        connection = await session.connection()
+        inserts = [
+            {
+                "bot_id": row.bot_id,
+                "state": row.state,
+                "pending": row.pending,
+                "manual_key": row.manual_key,
+                "incident_id": row.incident_id,
+                "flapping_id": row.flapping_id,
+                "updated_at": now,
+            }
+            for row in rows
+            if row.new
+        ]
+        updates = [
+            {
+                "key": row.bot_id,
+                "state": row.state,
+                "pending": row.pending,
+                "manual_key": row.manual_key,
+                "incident_id": row.incident_id,
+                "flapping_id": row.flapping_id,
+                "updated_at": now,
+            }
+            for row in rows
+            if row.dirty and not row.new
+        ]
+        if inserts:
+            await connection.execute(sa.insert(STATE), inserts)
+        if updates:
+            await connection.execute(
+                sa.update(STATE)
+                .where(STATE.c.bot_id == sa.bindparam("key"))
+                .values(
+                    state=sa.bindparam("state"),
+                    pending=sa.bindparam("pending"),
+                    manual_key=sa.bindparam("manual_key"),
+                    incident_id=sa.bindparam("incident_id"),
+                    flapping_id=sa.bindparam("flapping_id"),
+                    updated_at=sa.bindparam("updated_at"),
+                ),
+                updates,
+            )
 
     # -- decisions to items ----------------------------------------------------------------
 
     async def _plan(
         self,
         session: AsyncSession,
-        decided: list[tuple[Bot, BotAlert, Decision]],
+        decided: list[tuple[Bot, _StateRow, Decision]],
         now: datetime,
     ) -> _Plan:
         incident_ids = {
@@ -295,7 +387,7 @@ class PollPlanner:
         self,
         plan: _Plan,
         bot: Bot,
-        row: BotAlert,
+        row: _StateRow,
         decision: Decision,
         incident: AlertIncident | None,
         flap: AlertIncident | None,
@@ -316,7 +408,7 @@ class PollPlanner:
             elif muted:
                 incident.health = decision.new.value
             else:
-                self._changed(plan, bot, decision, incident, pcs)
+                self._changed(plan, bot, row, decision, incident, pcs)
         elif kind is DecisionKind.RECOVERED:
             if incident is not None:  # even muted: the open alert must not stay red
                 self._recovered(plan, bot, row, decision, incident, now)
@@ -337,7 +429,7 @@ class PollPlanner:
                             plan, bot, row, decision, pcs, now, note="It settled after flapping."
                         )
                 elif incident.health != decision.new.value and not muted:
-                    self._changed(plan, bot, decision, incident, pcs)
+                    self._changed(plan, bot, row, decision, incident, pcs)
             elif incident is not None:
                 self._recovered(plan, bot, row, decision, incident, now)
 
@@ -366,7 +458,7 @@ class PollPlanner:
         self,
         plan: _Plan,
         bot: Bot,
-        row: BotAlert,
+        row: _StateRow,
         decision: Decision,
         pcs: int,
         now: datetime,
@@ -376,23 +468,45 @@ class PollPlanner:
         if channel is None:
             return
         incident = self._new_incident("bot", bot, channel, decision.new, decision.since, now)
-        message = render.problem(
-            bot, decision.new, decision.since, was=decision.old, pcs_count=pcs, note=note
+        message = partial(
+            render.problem,
+            bot,
+            decision.new,
+            decision.since,
+            was=decision.old,
+            pcs_count=pcs,
+            note=note,
         )
-        plan.items.append(
-            _Item(bot, decision, channel, "problem", decision.new, opens=incident, message=message)
-        )
-
-    def _changed(
-        self, plan: _Plan, bot: Bot, decision: Decision, incident: AlertIncident, pcs: int
-    ) -> None:
-        was = render.health_of(incident.health)
-        incident.health = decision.new.value
-        update = render.problem(bot, decision.new, decision.since, was=was, pcs_count=pcs)
-        reply = render.changed_reply(bot, decision.new, was, decision.since)
         plan.items.append(
             _Item(
                 bot,
+                row,
+                decision,
+                channel,
+                "problem",
+                decision.new,
+                opens=incident,
+                message=message,
+            )
+        )
+
+    def _changed(
+        self,
+        plan: _Plan,
+        bot: Bot,
+        row: _StateRow,
+        decision: Decision,
+        incident: AlertIncident,
+        pcs: int,
+    ) -> None:
+        was = render.health_of(incident.health)
+        incident.health = decision.new.value
+        update = partial(render.problem, bot, decision.new, decision.since, was=was, pcs_count=pcs)
+        reply = partial(render.changed_reply, bot, decision.new, was, decision.since)
+        plan.items.append(
+            _Item(
+                bot,
+                row,
                 decision,
                 incident.channel,
                 "problem",
@@ -407,18 +521,19 @@ class PollPlanner:
         self,
         plan: _Plan,
         bot: Bot,
-        row: BotAlert,
+        row: _StateRow,
         decision: Decision,
         incident: AlertIncident,
         now: datetime,
     ) -> None:
         was = render.health_of(incident.health)
-        update = render.resolved(bot, was, incident.since, now, "recovered")
-        reply = render.recovered_reply(bot, was, incident.since, now)
+        update = partial(render.resolved, bot, was, incident.since, now, "recovered")
+        reply = partial(render.recovered_reply, bot, was, incident.since, now)
         self._close(plan, row, incident, "recovered", now)
         plan.items.append(
             _Item(
                 bot,
+                row,
                 decision,
                 incident.channel,
                 "recovered",
@@ -433,7 +548,7 @@ class PollPlanner:
         self,
         plan: _Plan,
         bot: Bot,
-        row: BotAlert,
+        row: _StateRow,
         decision: Decision,
         incident: AlertIncident | None,
         flap: AlertIncident | None,
@@ -446,15 +561,16 @@ class PollPlanner:
             over = render.flapping_over(bot, render.health_of(bot.health), flap.since, now, how)
             self._close(plan, row, flap, "manual", now)
             plan.edits.append((flap, over, "flapping_over"))
-        message = render.notice(
-            bot, decision.manual_operation, decision.performed_by, decision.since
+        message = partial(
+            render.notice, bot, decision.manual_operation, decision.performed_by, decision.since
         )
         if incident is not None:
             was = render.health_of(incident.health)
-            update = render.resolved(bot, was, incident.since, now, how)
+            update = partial(render.resolved, bot, was, incident.since, now, how)
             self._close(plan, row, incident, "manual", now)
             item = _Item(
                 bot,
+                row,
                 decision,
                 incident.channel,
                 group,
@@ -469,16 +585,19 @@ class PollPlanner:
             return
         channel = self._channel(bot)
         if channel is not None:
-            plan.items.append(_Item(bot, decision, channel, group, decision.new, message=message))
+            plan.items.append(
+                _Item(bot, row, decision, channel, group, decision.new, message=message)
+            )
 
     def _flapping(
-        self, plan: _Plan, bot: Bot, row: BotAlert, decision: Decision, now: datetime
+        self, plan: _Plan, bot: Bot, row: _StateRow, decision: Decision, now: datetime
     ) -> None:
         channel = self._channel(bot)
         if channel is None:
             return
         episode = self._new_incident("flapping", bot, channel, decision.new, decision.since, now)
-        message = render.flapping(
+        message = partial(
+            render.flapping,
             bot,
             decision.new,
             decision.since,
@@ -486,11 +605,20 @@ class PollPlanner:
             self.policy.flapping_window,
         )
         plan.items.append(
-            _Item(bot, decision, channel, "flapping", decision.new, opens=episode, message=message)
+            _Item(
+                bot,
+                row,
+                decision,
+                channel,
+                "flapping",
+                decision.new,
+                opens=episode,
+                message=message,
+            )
         )
 
     def _close(
-        self, plan: _Plan, row: BotAlert, incident: AlertIncident, resolution: str, now: datetime
+        self, plan: _Plan, row: _StateRow, incident: AlertIncident, resolution: str, now: datetime
     ) -> None:
         incident.closed_at = now
         incident.resolution = resolution
@@ -498,8 +626,10 @@ class PollPlanner:
             plan.touched_digests.add(incident.parent_id)
         if row.incident_id == incident.id:
             row.incident_id = None
+            row.dirty = True
         if row.flapping_id == incident.id:
             row.flapping_id = None
+            row.dirty = True
 
     # -- items to rows ---------------------------------------------------------------------
 
@@ -525,26 +655,27 @@ class PollPlanner:
         await writer.flush()
         await self._close_finished_digests(session, writer, plan.touched_digests, now)
         await writer.flush()
-        # The bots' rows learn their open incident only now that ids exist.
-        await self._link_bots(session, plan)
+        self._link_bots(plan)
         return writer.written
 
     def _write_single(self, writer: _RowWriter, item: _Item, plan: _Plan) -> None:
         bot_id = item.bot.id
         kind = item.decision.kind.value
         if item.opens is not None:
-            writer.opening(item.opens, item.message, kind, bot_id)
+            writer.opening(item.opens, _rendered(item.message), kind, bot_id)
         elif item.follows is not None:
             follows = item.follows
             if follows.parent_id is not None:
                 # Announced in a digest: reply in the digest's thread, leave the digest as is.
                 plan.touched_digests.add(follows.parent_id)
                 if item.reply is not None:
-                    writer.reply_to(follows.parent_id, follows.channel, item.reply, kind, bot_id)
+                    writer.reply_to(follows.parent_id, follows.channel, item.reply(), kind, bot_id)
             else:
-                writer.follow_up(follows, item.reply, item.update, kind, bot_id)
+                writer.follow_up(
+                    follows, _rendered(item.reply), _rendered(item.update), kind, bot_id
+                )
         elif item.message is not None:
-            writer.post(item.channel, item.message, kind, bot_id)
+            writer.post(item.channel, item.message(), kind, bot_id)
 
     async def _write_digest(
         self, writer: _RowWriter, channel: str, items: list[_Item], plan: _Plan
@@ -559,7 +690,7 @@ class PollPlanner:
                 plan.touched_digests.add(follows.parent_id)
             elif item.update is not None:
                 # The outage's own message still shows its end; the digest tells the rest.
-                writer.follow_up(follows, None, item.update, "edit", item.bot.id)
+                writer.follow_up(follows, None, item.update(), "edit", item.bot.id)
         opening = [item.opens for item in items if item.opens is not None]
         roots = {item.follows.parent_id for item in items if item.follows is not None}
         if not opening and len(roots) == 1 and None not in roots:
@@ -616,20 +747,20 @@ class PollPlanner:
             post = json.loads(original.payload).get("post") or {}
             writer.edit(digest, render.digest_resolved(post, int(all_children.one()), now), "edit")
 
-    async def _link_bots(self, session: AsyncSession, plan: _Plan) -> None:
-        rows: dict[str, BotAlert] = {}
+    def _link_bots(self, plan: _Plan) -> None:
+        """The bots' state rows learn their new incident (ids exist once flushed)."""
         for item in plan.items:
             if item.opens is None:
                 continue
-            row = await session.get(BotAlert, item.bot.id)
-            if row is None:
-                continue
-            rows[item.bot.id] = row
             if item.opens.kind == "flapping":
-                row.flapping_id = item.opens.id
+                item.row.flapping_id = item.opens.id
             else:
-                row.incident_id = item.opens.id
-        await session.flush()
+                item.row.incident_id = item.opens.id
+            item.row.dirty = True
+
+
+def _rendered(make: Render | None) -> JSONDict | None:
+    return None if make is None else make()
 
 
 class _RowWriter:
