@@ -86,6 +86,8 @@ UNEDITABLE: Final = frozenset(
 )
 
 DEFAULT_POST_INTERVAL = 1.0
+# Slack allows "short bursts" above one message per second per channel; three is modest.
+DEFAULT_BURST = 3
 DEFAULT_EDIT_INTERVAL = 1.0
 DEFAULT_LEASE = timedelta(seconds=60)
 DEFAULT_BACKOFF = 2.0
@@ -133,6 +135,42 @@ class _Claimed:
     opens: bool
 
 
+class _Lane:
+    """Pacing of one lane: a token bucket (one token per ``interval``, ``burst`` at most)
+    and a hard block until a 429's Retry-After has passed."""
+
+    def __init__(self, interval: float, burst: int) -> None:
+        self.interval = interval
+        self.burst = max(burst, 1)
+        self.tokens = float(self.burst)
+        self.updated: float | None = None
+        self.blocked_until = 0.0
+
+    def _refill(self, now: float) -> None:
+        if self.interval <= 0:
+            self.tokens = float(self.burst)
+        elif self.updated is not None and now > self.updated:
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) / self.interval)
+        if self.updated is None or now > self.updated:
+            self.updated = now
+
+    def ready_at(self, now: float) -> float:
+        """When the lane may take a row (``now`` or earlier: at once)."""
+        self._refill(now)
+        at = now if self.tokens >= 1 else now + (1 - self.tokens) * self.interval
+        return max(at, self.blocked_until)
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self.tokens = max(self.tokens - 1, 0.0) if self.interval > 0 else self.tokens
+
+    def block(self, until: float) -> None:
+        # Slack asked for a pause: no burst right after it either.
+        self.blocked_until = max(self.blocked_until, until)
+        self.tokens = 0.0
+        self.updated = until
+
+
 @dataclass(slots=True)
 class _Progress:
     """What is left of a row once part of it was delivered (its edit, before its post)."""
@@ -162,6 +200,7 @@ class Relay:
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         batch: int = 500,
+        burst: int = DEFAULT_BURST,
     ) -> None:
         self.sessions = sessions
         self.client = client
@@ -173,8 +212,8 @@ class Relay:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.batch = batch
-        # Lane -> monotonic time before which it takes no row (pacing and Retry-After).
-        self._lane_free_at: dict[str, float] = {}
+        self.burst = burst
+        self._lanes: dict[str, _Lane] = {}
         self._next_due: float | None = None
 
     # -- one pass ----------------------------------------------------------------------------
@@ -256,12 +295,19 @@ class Relay:
         result = await connection.execute(query)
         return [_Candidate(row.id, row.channel, row.kind) for row in result]
 
+    def _lane(self, name: str) -> _Lane:
+        lane = self._lanes.get(name)
+        if lane is None:
+            interval = self.edit_interval if name == EDIT_LANE else self.post_interval
+            lane = self._lanes[name] = _Lane(interval, self.burst)
+        return lane
+
     def _choose(self, candidates: list[_Candidate]) -> list[_Candidate]:
         now = time.monotonic()
         chosen: dict[str, _Candidate] = {}
         for candidate in candidates:
             lane = candidate.lane
-            if lane in chosen or self._lane_free_at.get(lane, 0.0) > now:
+            if lane in chosen or self._lane(lane).ready_at(now) > now:
                 continue
             chosen[lane] = candidate
         return list(chosen.values())
@@ -346,13 +392,12 @@ class Relay:
 
     async def _handle(self, row: _Claimed) -> None:
         lane = EDIT_LANE if row.kind == "edit" else row.channel
-        interval = self.edit_interval if lane == EDIT_LANE else self.post_interval
-        self._lane_free_at[lane] = time.monotonic() + interval
+        self._lane(lane).take(time.monotonic())
         progress = _Progress()
         try:
             sent = await self._deliver(row, progress)
         except _RateLimited as limited:
-            self._lane_free_at[lane] = time.monotonic() + limited.retry_after
+            self._lane(lane).block(time.monotonic() + limited.retry_after)
             self.metrics.alerts.labels("retried").inc()
             await self._retry(
                 row, timedelta(seconds=limited.retry_after), "ratelimited", progress, failed=False
@@ -531,7 +576,7 @@ class Relay:
             self._next_due = now
             return
         lanes = {candidate.lane for candidate in candidates}
-        waits = [self._lane_free_at.get(lane, now) for lane in lanes]
+        waits = [self._lane(lane).ready_at(now) for lane in lanes]
         async with self.sessions() as session:
             connection = await session.connection()
             result = await connection.execute(

@@ -36,6 +36,7 @@ from chatops.alerts import mutes, upkeep
 from chatops.alerts.planner import PollPlanner
 from chatops.alerts.relay import (
     DEFAULT_BACKOFF,
+    DEFAULT_BURST,
     DEFAULT_EDIT_INTERVAL,
     DEFAULT_LEASE,
     DEFAULT_MAX_BACKOFF,
@@ -110,6 +111,7 @@ class AlertService:
         lease: timedelta = DEFAULT_LEASE,
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
+        burst: int = DEFAULT_BURST,
         upkeep_every: timedelta = DEFAULT_UPKEEP_EVERY,
         release_in_flight_on_start: bool | None = None,
     ) -> None:
@@ -143,6 +145,7 @@ class AlertService:
             lease=lease,
             backoff=backoff,
             max_backoff=max_backoff,
+            burst=burst,
         )
         self._release_on_start = release_in_flight_on_start
         self._wake = asyncio.Event()
