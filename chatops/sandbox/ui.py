@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -110,7 +110,6 @@ class SandboxPage:
         channels: Sequence[str],
         roles: Mapping[str, str] | None = None,
         scenario: ScenarioControl | None = None,
-        title: str = "chatops sandbox",
     ) -> None:
         if not channels:
             raise ValueError("the page needs at least one channel to show")
@@ -119,7 +118,6 @@ class SandboxPage:
         self.channels = tuple(channels)
         self.roles = dict(roles or {})
         self.scenario = scenario
-        self.title = title
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._waiters_lock = threading.Lock()
         self._closing = False
@@ -220,9 +218,8 @@ class SandboxPage:
     # ------------------------------------------------------------------ endpoints
 
     async def _index(self, request: Request) -> Response:
-        if not request.url.path.endswith("/"):
-            # Relative links in the page (static/app.js, api/state) need the trailing slash.
-            return RedirectResponse(request.url.path + "/")
+        # Served at the mount's "/" only: the page's relative links (static/app.js,
+        # api/state) need that trailing slash, so whoever mounts the page redirects to it.
         return FileResponse(STATIC_DIR / "index.html", headers=NO_STORE)
 
     async def _state(self, request: Request) -> Response:
