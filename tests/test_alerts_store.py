@@ -118,3 +118,34 @@ async def test_concurrent_relays_deliver_each_row_exactly_once(
 
     posted = [call["text"] for call in fake_slack.fake.calls("chat.postMessage") if call["_ok"]]
     assert sorted(posted) == sorted(f"alert {number}" for number in range(80))
+
+
+async def test_a_row_left_sending_is_taken_again_only_once_its_lease_has_expired(
+    sessions: SessionFactory, fake_slack: SlackServer
+) -> None:
+    now = utcnow()
+    async with sessions() as session:
+        for name, lease_until in (
+            ("expired", now - timedelta(seconds=1)),
+            ("live", now + timedelta(minutes=1)),
+        ):
+            row = new_row(
+                kind="problem",
+                channel="C0ALERTS",
+                dedupe_key=f"test:{name}",
+                body=payload(post={"text": name}),
+                now=now,
+            )
+            row.status = "sending"
+            row.lease_until = lease_until
+            session.add(row)
+        await session.commit()
+    client = AsyncWebClient(
+        token=fake_slack.fake.bot_token, base_url=fake_slack.fake.base_url, retry_handlers=[]
+    )
+    relay = Relay(sessions, client, Metrics(), post_interval=0.0)
+
+    assert await relay.relay_once() == 1
+    assert await relay.relay_once() == 0
+
+    assert [call["text"] for call in fake_slack.fake.calls("chat.postMessage")] == ["expired"]

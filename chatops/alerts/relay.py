@@ -90,6 +90,7 @@ DEFAULT_POST_INTERVAL = 1.0
 DEFAULT_BURST = 3
 DEFAULT_EDIT_INTERVAL = 1.0
 DEFAULT_LEASE = timedelta(seconds=60)
+LEASE_CHECK_EVERY = 5.0
 DEFAULT_BACKOFF = 2.0
 DEFAULT_MAX_BACKOFF = 300.0
 
@@ -214,6 +215,7 @@ class Relay:
         self.batch = batch
         self.burst = burst
         self._lanes: dict[str, _Lane] = {}
+        self._next_lease_check = 0.0
         self._next_due: float | None = None
 
     # -- one pass ----------------------------------------------------------------------------
@@ -223,7 +225,10 @@ class Relay:
         now = self.clock()
         async with self.sessions() as session:
             connection = await session.connection()
-            await self._expire_leases(connection, now)
+            if time.monotonic() >= self._next_lease_check:
+                # A write each pass would contend with the poller for SQLite's lock.
+                self._next_lease_check = time.monotonic() + LEASE_CHECK_EVERY
+                await self._expire_leases(connection, now)
             candidates = await self._candidates(connection, now)
             chosen = self._choose(candidates)
             claimed = await self._claim(connection, chosen, now) if chosen else []
