@@ -43,7 +43,8 @@ def demo() -> Iterator[DemoThread]:
         autoplay=False,
         poll_interval=timedelta(seconds=1),
         start_delay=0.2,
-        timing=ScenarioTiming(recover_after=2, away_for=2, flap_for=4, storm_for=2),
+        # A drop lasts four polls: long enough for alerts.confirm_polls (2) to confirm it.
+        timing=ScenarioTiming(recover_after=4, away_for=2, flap_for=4, storm_for=2),
     )
     with DemoThread(options) as running:
         yield running
