@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from chatops.alerts.service import AlertService
 from chatops.config import Settings
 from chatops.logs import log_context, new_id
 from chatops.metrics import Metrics
@@ -70,6 +71,7 @@ class Runtime:
     services: SlackServices
     poller: Poller
     clock: Callable[[], datetime] = utcnow
+    alerts: AlertService | None = None
     scheduler: AsyncIOScheduler | None = None
     _bolt: AsyncApp | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -103,10 +105,21 @@ class Runtime:
         await prepare_database(self.settings.secrets.database_url)
         self.scheduler = build_scheduler([("poll", self.poll, self.settings.app.poll.interval)])
         self.scheduler.start()
+        if self.alerts is not None:
+            relay = asyncio.get_running_loop().create_task(
+                self.alerts.run_relay_forever(), name="alert-relay"
+            )
+            self._background.append(relay)
 
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.alerts is not None:
+            await self.alerts.aclose()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
         await self.services.aclose()
         await self.source.aclose()
         await self.engine.dispose()
@@ -217,10 +230,24 @@ def build_runtime(
         metrics=metrics,
         clock=clock,
     )
+    alerts = AlertService(
+        sessions,
+        metrics,
+        alerts=settings.app.alerts,
+        poll=settings.app.poll,
+        # The relay's own client has no retry handlers on purpose: it schedules retries
+        # itself (Retry-After, backoff) instead of sleeping while it holds a claimed row.
+        slack_token=_secret(secrets.slack_bot_token),
+        slack_api_url=secrets.slack_api_url,
+        clock=clock,
+    )
+    services.mutes = alerts.mute_service()
     poller = Poller(
         source,
         sessions,
         clock=clock,
+        in_transaction=[alerts.in_transaction_hook],
+        on_commit=[alerts.on_commit],
         leader=leader_gate_for(engine.dialect.name, interval=settings.app.poll.interval),
     )
     return Runtime(
@@ -233,4 +260,5 @@ def build_runtime(
         services=services,
         poller=poller,
         clock=clock,
+        alerts=alerts,
     )

@@ -121,14 +121,18 @@ async def status_command(settings: Settings, query: str) -> int:
         await prepare_database(url)
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:
         return _fail("status", str(exc))
+    from chatops.alerts.service import outbox_summary
+
     engine = make_engine(url)
     try:
-        async with make_session_factory(engine)() as session:
+        sessions = make_session_factory(engine)
+        async with sessions() as session:
             bots = await find_bots(session, query) if query.strip() else await list_bots(session)
             counts = await count_by_health(session)
             latest = await last_poll(session)
             success = await last_successful_poll(session)
             failures = await failed_polls_in_a_row(session)
+        outbox = await outbox_summary(sessions)
     finally:
         await engine.dispose()
 
@@ -147,7 +151,26 @@ async def status_command(settings: Settings, query: str) -> int:
     if not query.strip():
         print()
         print(health_summary(counts))
+        for line in outbox_lines(
+            outbox.counts, [(d.id, d.kind, d.channel, d.last_error) for d in outbox.dead]
+        ):
+            print(line)
     return 0
+
+
+def outbox_lines(
+    counts: dict[str, int], dead: Sequence[tuple[int | None, str, str, str | None]]
+) -> list[str]:
+    """Alert delivery at a glance; dead alerts with what to fix (their last error)."""
+    if not any(counts.values()):
+        return []
+    shown = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()) if count)
+    lines = [f"alerts: {shown}"]
+    for alert_id, kind, channel, error in dead:
+        lines.append(
+            f"  dead alert #{alert_id} ({kind} to {channel}): {error or 'no error recorded'}"
+        )
+    return lines
 
 
 def age(since: datetime, now: datetime) -> str:

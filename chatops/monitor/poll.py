@@ -9,7 +9,7 @@ One tick, in order:
 3. One transaction: the poll run row (written first, so that SQLite's write lock is taken
    before stored state is read), stored state, the diff, changed bot rows, transition
    rows, then the ``in_transaction`` hooks (the alert outbox), commit.
-4. The ``on_commit`` hooks (wake the alert relay).
+4. The ``on_commit`` hooks (wake the alert relay), after failed polls too.
 
 A failed fetch (:class:`SourceError`) writes a failed poll run and changes no bot. Any other
 exception rolls the transaction back, is logged with its traceback and is recorded as a
@@ -212,6 +212,18 @@ class Poller:
             return await self._tick()
 
     async def _tick(self) -> PollResult | None:
+        result = await self._attempt()
+        if result is None:
+            return None
+        for hook in self._on_commit:
+            try:
+                await hook(result)
+            except Exception:
+                # The poll is committed; a failing listener must not undo or repeat it.
+                logger.exception("on-commit hook %r failed", hook)
+        return result
+
+    async def _attempt(self) -> PollResult | None:
         started_at = self._clock()
         started = time.monotonic()
         async with self._sessions() as session:
@@ -239,12 +251,6 @@ class Poller:
                 return await self._record_failure(
                     session, started_at, started, _internal(exc), permanent=False
                 )
-        for hook in self._on_commit:
-            try:
-                await hook(result)
-            except Exception:
-                # The poll is committed; a failing listener must not undo or repeat it.
-                logger.exception("on-commit hook %r failed", hook)
         return result
 
     async def _write(
