@@ -4,6 +4,8 @@ the real store, and the sandbox fakes for LivePerson and Slack."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -241,3 +243,59 @@ def test_any_text_after_botstatus_gets_a_reply(chatops_app: AppUnderTest, text: 
 def test_a_huge_text_gets_a_reply(chatops_app: AppUnderTest) -> None:
     reply = _reply(chatops_app.users["alice"].command("x" * 100_000))
     assert violations(reply, surface="message") == []
+
+
+def _stopped_bot(app: AppUnderTest) -> Bot:
+    bot = _bot_named(app, "billing")
+    app.lp.fake.set_fields(bot.id, nodeStatus="STOPPED")
+    result = app.poll()
+    assert result is not None and result.ok
+    return bot
+
+
+def test_charlie_may_not_start_a_bot(chatops_app: AppUnderTest) -> None:
+    bot = _stopped_bot(chatops_app)
+    message = _detail_message(chatops_app, "alice", bot)
+    assert "bot_start" in _text_of(message)
+    assert chatops_app.users["charlie"].click(message, "bot_start").status_code == 200
+    chatops_app.fake_slack.wait_for(lambda: len(_audit(chatops_app)) == 1)
+    (entry,) = _audit(chatops_app)
+    assert (entry.user_id, entry.action, entry.outcome) == ("U0CHARLIE", "start", "refused")
+    assert chatops_app.lp.fake.start_count(bot.id) == 0
+
+
+def test_alice_starts_a_stopped_bot_and_hears_when_it_is_online(
+    chatops_app: AppUnderTest,
+) -> None:
+    bot = _stopped_bot(chatops_app)
+    chatops_app.runtime.services.start_followup_every = timedelta(seconds=0.2)
+    message = _detail_message(chatops_app, "alice", bot)
+    assert chatops_app.users["alice"].click(message, "bot_start").status_code == 200
+    fake = chatops_app.fake_slack
+    fake.wait_for(lambda: chatops_app.lp.fake.start_count(bot.id) == 1)
+    # The fake brings the connector Online after its start delay; the next poll sees it.
+    time.sleep(0.3)
+    chatops_app.poll()
+    fake.wait_for(
+        lambda: any("Online again" in _text_of(m) for m in fake.ephemerals("U0ALICE")),
+        timeout=10,
+    )
+
+
+def test_bob_may_not_mute_and_nothing_is_muted(chatops_app: AppUnderTest) -> None:
+    reply = _reply(chatops_app.users["bob"].command("mute billing-* 1h maintenance"))
+    assert "*mute* permission" in _text_of(reply)
+    listed = _reply(chatops_app.users["alice"].command("mutes"))
+    assert "No active mutes" in _text_of(listed)
+    (entry,) = _audit(chatops_app)
+    assert (entry.user_id, entry.action, entry.outcome) == ("U0BOB", "mute", "refused")
+
+
+def test_alice_mutes_and_unmutes_bots(chatops_app: AppUnderTest) -> None:
+    reply = _reply(chatops_app.users["alice"].command("mute billing-* 2h deploy"))
+    assert "Muted alerts for" in _text_of(reply)
+    listed = _text_of(_reply(chatops_app.users["bob"].command("mutes")))
+    assert "billing-*" in listed and "deploy" in listed
+    reply = _reply(chatops_app.users["alice"].command("unmute billing-*"))
+    assert "Ended 1 mute" in _text_of(reply)
+    assert "No active mutes" in _text_of(_reply(chatops_app.users["alice"].command("mutes")))

@@ -55,8 +55,8 @@ async def _mutes(
             return blocks.refusal(services.permissions.refusal("view"))
         result: dict[str, Any] = await services.mutes.list_reply(access)
         return result
-    if not access.can("mute"):
-        return blocks.refusal(services.permissions.refusal("mute"))
+    # The mute service checks the mute permission for every matching bot and audits each
+    # attempt, refused ones included.
     if isinstance(command, grammar.Mute):
         result = await services.mutes.mute_reply(command, access, user_id, user_name)
     else:
