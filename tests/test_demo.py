@@ -16,8 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,10 +26,14 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from chatops.demo import DemoOptions, DemoThread, ScenarioTiming
 from chatops.demo.scenario import EVENT_NAMES, NoBotForEvent, Scenario
 from chatops.sandbox.liveperson import FakeLivePerson
+from chatops.sandbox.slack import FakeSlack
+from chatops.sandbox.ui import SandboxPage
 from chatops.store import repo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,33 +231,76 @@ def test_a_click_on_a_message_that_does_not_exist_is_a_404(page: httpx.Client) -
     assert "gone" in response.json()["error"]
 
 
-def test_the_state_long_poll_answers_as_soon_as_something_changes(
-    demo: DemoThread, page: httpx.Client
-) -> None:
-    version = page.get("api/state").json()["version"]
-    with ThreadPoolExecutor(1) as pool:
-        started = time.monotonic()
-        waiting = pool.submit(page.get, "api/state", params={"since": version, "wait": 20})
-        time.sleep(0.3)
-        assert not waiting.done()
-        run_command(page, "bob", "/botstatus help")
-        answered = waiting.result(timeout=10).json()
+@pytest.fixture
+async def quiet_page() -> AsyncIterator[tuple[SandboxPage, httpx.AsyncClient]]:
+    """A page over a fake Slack with no app and no scenario: nothing changes unless we do."""
+    fake = FakeSlack(channels=(GENERAL,))
+    fake.set_public_url("http://sandbox.test/slack")
+    sandbox = SandboxPage(fake, "http://127.0.0.1:9/slack/events", channels=(GENERAL,))
+    app = Starlette(
+        routes=[Mount("/sandbox", sandbox.app), Mount("/slack", sandbox.watch(fake.app))]
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+        yield sandbox, client
 
+
+async def test_the_state_long_poll_answers_as_soon_as_the_fake_slack_changes(
+    quiet_page: tuple[SandboxPage, httpx.AsyncClient],
+) -> None:
+    sandbox, client = quiet_page
+    version = (await client.get("/sandbox/api/state")).json()["version"]
+    waiting = asyncio.create_task(
+        client.get("/sandbox/api/state", params={"since": version, "wait": 20})
+    )
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+
+    started = time.monotonic()
+    posted = await client.post(
+        "/slack/api/chat.postMessage",
+        data={"channel": GENERAL, "text": "hello"},
+        headers={"Authorization": f"Bearer {sandbox.fake.bot_token}"},
+    )
+    answered = (await asyncio.wait_for(waiting, 5)).json()
+
+    assert posted.json()["ok"]
     assert answered["version"] != version
-    assert time.monotonic() - started < 5
-    assert any("/botstatus help" in m["text"] for m in answered["ephemerals"]["bob"])
+    assert [m["text"] for m in answered["channels"][0]["messages"]] == ["hello"]
+    # Woken by the request itself, not found by the once-a-second re-read.
+    assert time.monotonic() - started < 0.8
 
 
-def test_the_state_long_poll_gives_up_after_its_wait_when_nothing_changed(
-    page: httpx.Client,
+async def test_the_state_long_poll_gives_up_after_its_wait_when_nothing_changed(
+    quiet_page: tuple[SandboxPage, httpx.AsyncClient],
 ) -> None:
-    version = page.get("api/state").json()["version"]
+    _, client = quiet_page
+    version = (await client.get("/sandbox/api/state")).json()["version"]
     started = time.monotonic()
 
-    answered = page.get("api/state", params={"since": version, "wait": 0.4}).json()
+    answered = await client.get("/sandbox/api/state", params={"since": version, "wait": 0.4})
 
-    assert answered["version"] == version
+    assert answered.json()["version"] == version
     assert time.monotonic() - started >= 0.4
+
+
+async def test_closing_the_page_answers_every_waiting_long_poll_at_once(
+    quiet_page: tuple[SandboxPage, httpx.AsyncClient],
+) -> None:
+    sandbox, client = quiet_page
+    version = (await client.get("/sandbox/api/state")).json()["version"]
+    waiting = [
+        asyncio.create_task(client.get("/sandbox/api/state", params={"since": version, "wait": 20}))
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+
+    sandbox.close()
+    answers = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert time.monotonic() - started < 0.5
 
 
 def test_a_scenario_event_runs_from_the_page_once_even_when_clicked_twice(

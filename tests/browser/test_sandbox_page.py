@@ -137,10 +137,10 @@ def test_charlie_is_told_he_may_not_see_bots(page: Page) -> None:
 
 
 def test_a_double_click_on_share_posts_in_the_channel_once(page: Page, demo: DemoThread) -> None:
-    open_channel(page, ALERTS)
+    open_channel(page, GENERAL)
     act_as(page, "alice")
     type_command(page, "/botstatus problems")
-    before = len(demo.demo.fake_slack.messages(ALERTS))
+    before = len(demo.demo.fake_slack.messages(GENERAL))
 
     share = latest_message(page, "Problem bots", surface="ephemeral").get_by_role(
         "button", name="Share in channel"
@@ -150,7 +150,7 @@ def test_a_double_click_on_share_posts_in_the_channel_once(page: Page, demo: Dem
     shared = page.locator('.message[data-surface="channel"]').filter(has_text="Problem bots")
     expect(shared).to_have_count(1)
     page.wait_for_timeout(300)  # a second post would have arrived by now
-    assert len(demo.demo.fake_slack.messages(ALERTS)) == before + 1
+    assert len(demo.demo.fake_slack.messages(GENERAL)) == before + 1
 
 
 def test_something_other_than_botstatus_gets_a_hint_not_an_error_page(page: Page) -> None:
@@ -183,6 +183,28 @@ def test_a_scenario_button_changes_the_fleet_and_the_log_says_what_happened(
     expect(button).to_be_disabled()
     expect(page.locator("#scenario-log")).to_contain_text("connection is back", timeout=10_000)
     expect(button).to_be_enabled()
+
+
+def test_an_alert_arrives_in_its_channel_and_is_edited_when_the_bot_recovers(
+    page: Page, demo: DemoThread
+) -> None:
+    open_channel(page, ALERTS)
+    scenario = demo.demo.scenario
+    entries = len(scenario.log())
+
+    page.click('.scenario-button[data-event="server_drop"]')
+    expect(page.locator('.scenario-button[data-event="server_drop"]')).to_be_disabled()
+    bot = scenario.log()[entries]["text"].split(":")[0]
+
+    alert = same_message(page, latest_message(page, f"{bot} is Down", surface="channel"))
+    server = alert.locator(".bk-field").filter(has_text="Bot Server")
+    expect(server).to_contain_text("Not Connected")
+    expect(alert.get_by_role("button", name="Stop")).to_be_visible()
+    expect(alert.locator(".edited")).to_have_text("(edited)", timeout=20_000)
+    expect(alert).to_contain_text(f"{bot} was Down")
+    expect(alert).to_contain_text("recovered")
+    expect(server).not_to_contain_text("Not Connected")
+    expect(page.locator(".unsupported")).to_have_count(0)
 
 
 # ---------------------------------------------------------------------- rendering
