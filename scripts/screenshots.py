@@ -111,7 +111,7 @@ def make_screenshots(page: Page, out: Path) -> list[str]:
 
     channel(page, "C0ALERTS")
     page.click('.scenario-button[data-event="server_drop"]')
-    alert = page.locator('.message[data-surface="channel"]')
+    alert = page.locator('.message[data-surface="channel"]').filter(has_text="is Down")
     try:
         expect(alert.first).to_be_visible(timeout=ALERT_WAIT_MS)
     except AssertionError:
