@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from chatops.config import AlertsConfig
+from chatops.sandbox.liveperson import RunningServer as LPServer
+from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack.limits import violations
 from chatops.store.models import AuditEntry, Bot
-from tests.fixtures.app import AppUnderTest
+from tests.fixtures.app import AppUnderTest, app_settings, start_app
 
 
 def _reply(response: httpx.Response) -> dict[str, Any]:
@@ -299,3 +304,28 @@ def test_alice_mutes_and_unmutes_bots(chatops_app: AppUnderTest) -> None:
     reply = _reply(chatops_app.users["alice"].command("unmute billing-*"))
     assert "Ended 1 mute" in _text_of(reply)
     assert "No active mutes" in _text_of(_reply(chatops_app.users["alice"].command("mutes")))
+
+
+@pytest.fixture
+def alerting_app(
+    fake_lp: LPServer, fake_slack: SlackServer, sqlite_url: str
+) -> Iterator[AppUnderTest]:
+    alerts = AlertsConfig(channel="C0ALERTS", confirm_polls=1)
+    settings = app_settings(fake_lp, fake_slack, sqlite_url, alerts=alerts)
+    yield from start_app(settings, fake_lp, fake_slack)
+
+
+def test_an_alert_notice_names_the_person_who_stopped_the_bot_in_slack(
+    alerting_app: AppUnderTest,
+) -> None:
+    app = alerting_app
+    bot = _bot_named(app, "billing")
+    message = _detail_message(app, "alice", bot)
+    assert app.users["alice"].click(message, "bot_stop").status_code == 200
+    app.fake_slack.wait_for(lambda: app.lp.fake.stop_count(bot.id) == 1)
+    app.poll()
+    fake = app.fake_slack
+    fake.wait_for(lambda: any(bot.name in _text_of(m) for m in fake.messages("C0ALERTS")))
+    (notice,) = fake.messages("C0ALERTS")
+    assert "stopped by alice (in Slack)" in _text_of(notice)
+    assert "not an outage" in _text_of(notice)

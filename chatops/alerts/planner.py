@@ -21,8 +21,8 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -47,7 +47,7 @@ from chatops.domain import (
     observe,
 )
 from chatops.store.alert_models import AlertIncident, AlertMute, BotAlert
-from chatops.store.models import Bot, OutboxMessage, PollRun
+from chatops.store.models import AuditEntry, Bot, OutboxMessage, PollRun
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,43 @@ async def active_mute_targets(session: AsyncSession, now: datetime) -> list[str]
         )
     )
     return list(result.all())
+
+
+# How far back a Start or Stop clicked in Slack explains a manual operation the source reports.
+ACTOR_WINDOW = timedelta(minutes=15)
+
+
+async def recent_actors(session: AsyncSession, now: datetime) -> dict[tuple[str, str], str]:
+    """Who started or stopped a connector from Slack lately, by (operation, bot id or "pcs").
+
+    LivePerson reports our own Start/Stop as done by the account chatops logs in with; the
+    audit log knows the person who clicked.
+    """
+    audit, bot = AuditEntry.__table__, Bot.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    result = await connection.execute(
+        sa.select(audit.c.action, audit.c.target, audit.c.user_id, audit.c.user_name, bot.c.kind)
+        .select_from(audit.outerjoin(bot, bot.c.id == audit.c.target))
+        .where(
+            audit.c.outcome == "ok",
+            audit.c.action.in_(("start", "stop")),
+            audit.c.at >= now - ACTOR_WINDOW,
+        )
+        .order_by(audit.c.at)
+    )
+    actors: dict[tuple[str, str], str] = {}
+    for action, target, user_id, user_name, kind in result.all():
+        who = f"{user_name or user_id} (in Slack)"
+        actors[(action, "pcs" if kind == BotKind.PCS.value else target)] = who
+    return actors
+
+
+def _credit(decision: Decision, bot: Bot, actors: dict[tuple[str, str], str]) -> Decision:
+    if decision.kind is not DecisionKind.NOTICE or not decision.manual_operation:
+        return decision
+    target = "pcs" if bot.kind == BotKind.PCS.value else bot.id
+    who = actors.get((decision.manual_operation, target))
+    return replace(decision, performed_by=who) if who else decision
 
 
 async def bots_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Bot]:
@@ -368,6 +405,9 @@ class PollPlanner:
             )
             incidents.update((incident.id, incident) for incident in result.all() if incident.id)
         mutes = await active_mute_targets(session, now)
+        if any(decision.kind is DecisionKind.NOTICE for _, _, decision in decided):
+            actors = await recent_actors(session, now)
+            decided = [(bot, row, _credit(decision, bot, actors)) for bot, row, decision in decided]
         needs_pcs = any(bot.kind == BotKind.PCS.value for bot, _, _ in decided)
         pcs = await pcs_count(session) if needs_pcs else 0
         plan = _Plan()
