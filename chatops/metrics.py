@@ -1,11 +1,31 @@
-"""Prometheus metrics, one registry per running app (tests run several apps in one process)."""
+"""Prometheus metrics, one registry per running app (tests run several apps in one process).
+
+Slack Web API calls are counted where they leave the process: the relay counts its own (it
+has its own client and handles 429s itself); every other call (Bolt's ``client``: views,
+users.info, usergroups, chat.postMessage from a button, auth.test) goes through
+:class:`SlackCallCounter`, a slack_sdk retry handler that sees every HTTP attempt, retries
+and 429s included; ``respond()`` through a response_url is counted by :class:`CountingRespond`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.webhook.webhook_response import WebhookResponse
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "CountingRespond", "Metrics", "SlackCallCounter"]
+
+# The method label of calls to an interaction's or a command's response_url.
+RESPONSE_URL = "response_url"
 
 
 class Metrics:
@@ -77,3 +97,65 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def count_slack_call(self, method: str, status: int | None, ok: bool | None) -> None:
+        """One HTTP attempt at Slack: ``status`` None when no answer came (network error)."""
+        if status is None:
+            outcome = "network_error"
+        elif status == 429:
+            outcome = "ratelimited"
+            self.slack_rate_limited.labels(method).inc()
+        elif status >= 500:
+            outcome = "server_error"
+        elif status >= 400 or ok is False:
+            outcome = "error"
+        else:
+            outcome = "ok"
+        self.slack_calls.labels(method, outcome).inc()
+
+
+class SlackCallCounter(AsyncRetryHandler):
+    """Counts every HTTP attempt of an ``AsyncWebClient``; never asks for a retry itself.
+
+    slack_sdk shows each answer (and each network error) to the client's retry handlers in
+    order until one retries, so this one, placed first, sees the 429 that the rate-limit
+    handler after it then waits out and retries.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(max_retry_count=0)
+        self.metrics = metrics
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = urlsplit(request.url).path.rsplit("/", 1)[-1] or "unknown"
+        if response is None:
+            self.metrics.count_slack_call(method, None, None)
+        else:
+            body: Any = response.body
+            ok = body.get("ok") if isinstance(body, dict) else None
+            self.metrics.count_slack_call(method, response.status_code, ok)
+        return False
+
+
+class CountingRespond(AsyncRespond):
+    """Bolt's ``respond()``, counted as Slack calls of method ``response_url``."""
+
+    def __init__(self, metrics: Metrics, respond: AsyncRespond) -> None:
+        super().__init__(response_url=respond.response_url, proxy=respond.proxy, ssl=respond.ssl)
+        self.metrics = metrics
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> WebhookResponse:
+        try:
+            response = await super().__call__(*args, **kwargs)
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            self.metrics.count_slack_call(RESPONSE_URL, None, None)
+            raise
+        self.metrics.count_slack_call(RESPONSE_URL, response.status_code, None)
+        return response

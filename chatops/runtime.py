@@ -2,20 +2,35 @@
 
 ``Runtime`` is what ``chatops serve`` and ``chatops demo`` run; tests build it too, pointed
 at the sandbox fakes, so the code under test is the code in production.
+
+Several replicas (ARCHITECTURE.md section 5): every replica serves HTTP and ticks; the one
+holding the poller lease (chatops.monitor.poll) polls and relays alerts, the others answer
+commands and buttons from the shared database. ``chatops_leader`` says which one leads, at
+scrape time. A clean shutdown gives the lease up so that another replica takes over at its
+next tick; a killed leader is replaced within one lease period plus one interval.
+
+Readiness (``/readyz``): the database answers within two seconds, the last successful poll
+(whoever made it) is younger than three intervals, and Slack's ``auth.test`` passed (asked
+at most once a minute, every ten seconds while it fails).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import aiohttp
+import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -28,8 +43,15 @@ from starlette.applications import Starlette
 from chatops.alerts.service import AlertService
 from chatops.config import Settings
 from chatops.logs import log_context, new_id
-from chatops.metrics import Metrics
-from chatops.monitor.poll import Poller, PollResult, leader_gate_for
+from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
+from chatops.monitor.poll import (
+    Poller,
+    PollResult,
+    StoreUnavailable,
+    describe_database_error,
+    is_database_unavailable,
+    leader_gate_for,
+)
 from chatops.monitor.scheduler import build_scheduler
 from chatops.permissions import PermissionResolver
 from chatops.slack.app import SlackServices, create_app
@@ -45,19 +67,91 @@ from chatops.web.app import WebParts, create_web_app
 
 log = logging.getLogger(__name__)
 
+# A readiness probe answers within this (Kubernetes' default probe timeout is 1 s, ours is
+# configured longer in deploy/); a database that does not answer by then counts as down.
+READINESS_TIMEOUT = 2.0
+# How long a clean shutdown waits to give the lease up (a running tick holds it).
+RELEASE_TIMEOUT = 3.0
 
-def slack_client(token: str, base_url: str) -> AsyncWebClient:
-    """The Web API client with Slack's 429 (Retry-After), 5xx and connection retries on."""
+
+def slack_client(token: str, base_url: str, metrics: Metrics | None = None) -> AsyncWebClient:
+    """The Web API client with Slack's 429 (Retry-After), 5xx and connection retries on.
+
+    With ``metrics``, every HTTP attempt is counted first (retries and 429s included).
+    """
+    handlers: list[AsyncRetryHandler] = [] if metrics is None else [SlackCallCounter(metrics)]
+    handlers += [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
     return AsyncWebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         timeout=15,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=handlers,
     )
+
+
+Check = tuple[bool, str]
+
+
+class SlackAuthCheck:
+    """Readiness: Slack's ``auth.test`` with our token, remembered between probes.
+
+    A success is kept for ``ok_for`` and a failure for ``failed_for`` (so a fixed token is
+    seen soon), and concurrent probes share one call: probes never multiply Slack calls.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        ok_for: timedelta = timedelta(minutes=1),
+        failed_for: timedelta = timedelta(seconds=10),
+        timeout: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.ok_for = ok_for
+        self.failed_for = failed_for
+        self.timeout = timeout
+        self._result: Check | None = None
+        self._valid_until = 0.0
+        self._one_call = asyncio.Lock()
+
+    async def __call__(self) -> Check:
+        async with self._one_call:
+            if self._result is None or time.monotonic() >= self._valid_until:
+                self._result = await self._ask()
+                keep = self.ok_for if self._result[0] else self.failed_for
+                self._valid_until = time.monotonic() + keep.total_seconds()
+            return self._result
+
+    async def _ask(self) -> Check:
+        try:
+            response = await asyncio.wait_for(self.client.auth_test(), self.timeout)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            return False, f"auth.test failed: {error or f'HTTP {exc.response.status_code}'}"
+        except TimeoutError:
+            return False, f"auth.test: Slack did not answer within {self.timeout:g}s"
+        except (aiohttp.ClientError, OSError, SlackClientError) as exc:
+            return False, f"auth.test: cannot reach Slack ({type(exc).__name__})"
+        return True, f"auth.test ok (team {response.get('team')}, user {response.get('user')})"
+
+
+def _counting_responds(metrics: Metrics) -> Callable[..., Awaitable[None]]:
+    """Bolt middleware: this request's ``respond()`` counts its calls to the response_url."""
+
+    async def count_responds(
+        context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]
+    ) -> None:
+        respond = context.respond if context.response_url else None
+        if respond is not None and not isinstance(respond, CountingRespond):
+            context["respond"] = CountingRespond(metrics, respond)
+        await next_()
+
+    return count_responds
 
 
 @dataclass
@@ -75,35 +169,71 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     _bolt: AsyncApp | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    slack_auth: SlackAuthCheck | None = None
+
+    def __post_init__(self) -> None:
+        # Read at scrape time: a leader whose lease ran out (a stalled process, a database
+        # gone) stops saying 1 without waiting for its next tick.
+        self.metrics.leader.set_function(lambda: 1.0 if self.poller.leads() else 0.0)
+        if self.slack_auth is None:
+            self.slack_auth = SlackAuthCheck(self.client)
 
     async def poll(self) -> PollResult | None:
+        """One tick: a poll when this replica leads, None when another one does.
+
+        Raises StoreUnavailable when the database cannot be reached (nothing was stored).
+        """
         with log_context(poll_id=new_id()):
             return await self._poll()
 
+    async def _scheduled_poll(self) -> None:
+        # The scheduler's job: a database outage is one clear line per tick, not a traceback;
+        # the next tick tries again and sees the same changes, so nothing is lost.
+        with log_context(poll_id=new_id()):
+            try:
+                await self._poll()
+            except StoreUnavailable as exc:
+                log.error("no poll this time: %s", exc)
+
     async def _poll(self) -> PollResult | None:
-        result = await self.poller.tick()
-        if result is None:
-            self.metrics.leader.set(0)
-            return None
-        self.metrics.leader.set(1)
-        outcome = "ok" if result.ok else "failed"
-        self.metrics.polls.labels(outcome).inc()
-        self.metrics.poll_duration.labels(outcome).observe(result.duration)
-        if result.ok:
-            self.metrics.last_successful_poll.set(self.clock().timestamp())
+        try:
+            result = await self.poller.tick()
+        except StoreUnavailable:
+            self.metrics.polls.labels("db_unavailable").inc()
+            raise
+        if result is not None:
+            outcome = "ok" if result.ok else "failed"
+            self.metrics.polls.labels(outcome).inc()
+            self.metrics.poll_duration.labels(outcome).observe(result.duration)
             for change in result.changes:
                 for transition in change.transitions:
                     self.metrics.transitions.labels(transition.dimension.value).inc()
-            async with self.sessions() as session:
-                for health, count in (await repo.count_by_health(session)).items():
-                    self.metrics.bots.labels(health.value).set(count)
-            if result.changes or result.added or result.removed:
-                await refresh_open_views(self.services, self.client)
+        # Every replica reports the stored fleet, so any one of them can be scraped.
+        await self._refresh_fleet_gauges()
+        if result is not None and result.ok and (result.changes or result.added or result.removed):
+            await refresh_open_views(self.services, self.client)
         return result
+
+    async def _refresh_fleet_gauges(self) -> None:
+        try:
+            async with self.sessions() as session:
+                counts = await repo.count_by_health(session)
+                last = await repo.last_successful_poll(session)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            log.warning("fleet metrics not refreshed: %s", describe_database_error(exc))
+            return
+        for health, count in counts.items():
+            self.metrics.bots.labels(health.value).set(count)
+        if last is not None:
+            self.metrics.last_successful_poll.set((last.finished_at or last.started_at).timestamp())
 
     async def start(self) -> None:
         await prepare_database(self.settings.secrets.database_url)
-        self.scheduler = build_scheduler([("poll", self.poll, self.settings.app.poll.interval)])
+        self.scheduler = build_scheduler(
+            [("poll", self._scheduled_poll, self.settings.app.poll.interval)]
+        )
         self.scheduler.start()
         if self.alerts is not None:
             relay = asyncio.get_running_loop().create_task(
@@ -116,6 +246,7 @@ class Runtime:
             self.scheduler.shutdown(wait=False)
         if self.alerts is not None:
             await self.alerts.aclose()
+        await self._release_leadership()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -149,21 +280,49 @@ class Runtime:
         log.info("connected to Slack in Socket Mode")
         return handler
 
-    async def readiness_database(self) -> tuple[bool, str]:
-        async with self.sessions() as session:
-            last = await repo.last_successful_poll(session)
-        return True, "reachable" if last else "reachable (no successful poll yet)"
+    async def _release_leadership(self) -> None:
+        try:
+            await asyncio.wait_for(self.poller.release_leadership(), RELEASE_TIMEOUT)
+        except TimeoutError:
+            log.warning("could not give the poller lease up in time; it expires by itself")
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            log.warning(
+                "could not give the poller lease up (%s); it expires by itself",
+                describe_database_error(exc),
+            )
 
-    async def readiness_polls(self) -> tuple[bool, str]:
+    async def readiness_database(self) -> Check:
+        async def ping() -> None:
+            async with self.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+
+        return await _within_timeout(ping(), "reachable")
+
+    async def readiness_polls(self) -> Check:
         interval = self.settings.app.poll.interval
-        async with self.sessions() as session:
-            last = await repo.last_successful_poll(session)
-        if last is None:
+
+        async def last_poll_age() -> timedelta | None:
+            async with self.sessions() as session:
+                last = await repo.last_successful_poll(session)
+            return None if last is None else self.clock() - (last.finished_at or last.started_at)
+
+        try:
+            age = await asyncio.wait_for(last_poll_age(), READINESS_TIMEOUT)
+        except Exception as exc:
+            return False, f"cannot tell: {_database_problem(exc)}"
+        if age is None:
             return False, "no successful poll yet"
-        age = self.clock() - (last.finished_at or last.started_at)
+        seconds = int(age.total_seconds())
+        limit = int((3 * interval).total_seconds())
         if age > 3 * interval:
-            return False, f"last successful poll {int(age.total_seconds())}s ago"
-        return True, f"last successful poll {int(age.total_seconds())}s ago"
+            return False, f"last successful poll {seconds}s ago (stale after {limit}s)"
+        return True, f"last successful poll {seconds}s ago"
+
+    async def readiness_slack(self) -> Check:
+        assert self.slack_auth is not None
+        return await self.slack_auth()
 
     @property
     def bolt(self) -> AsyncApp:
@@ -179,6 +338,7 @@ class Runtime:
             self._bolt = create_app(
                 self.services, client=self.client, signing_secret=signing_secret
             )
+            self._bolt.use(_counting_responds(self.metrics))
         return self._bolt
 
     def web_app(self) -> Starlette:
@@ -188,10 +348,25 @@ class Runtime:
             readiness=[
                 ("database", self.readiness_database),
                 ("polls", self.readiness_polls),
+                ("slack", self.readiness_slack),
             ],
             lifespan=self.running,
         )
         return create_web_app(parts)
+
+
+async def _within_timeout(check: Awaitable[None], ok: str) -> Check:
+    try:
+        await asyncio.wait_for(check, READINESS_TIMEOUT)
+    except Exception as exc:
+        return False, _database_problem(exc)
+    return True, ok
+
+
+def _database_problem(exc: Exception) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"the database did not answer within {READINESS_TIMEOUT:g}s"
+    return f"the database is unavailable: {describe_database_error(exc)}"
 
 
 def _secret(value: object) -> str:
@@ -216,7 +391,7 @@ def build_runtime(
     engine = make_engine(secrets.database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
-    client = slack_client(_secret(secrets.slack_bot_token), secrets.slack_api_url)
+    client = slack_client(_secret(secrets.slack_bot_token), secrets.slack_api_url, metrics)
     permissions = PermissionResolver(
         settings.app.permissions, client, contact=settings.app.permissions_contact
     )
@@ -230,6 +405,13 @@ def build_runtime(
         metrics=metrics,
         clock=clock,
     )
+    interval = settings.app.poll.interval
+    gate = leader_gate_for(engine.dialect.name, interval=interval)
+
+    def leads() -> bool:
+        # The relay works only on the replica that polls (the poller is made just below).
+        return poller.leads()
+
     alerts = AlertService(
         sessions,
         metrics,
@@ -240,6 +422,7 @@ def build_runtime(
         slack_token=_secret(secrets.slack_bot_token),
         slack_api_url=secrets.slack_api_url,
         clock=clock,
+        is_leader=leads,
     )
     services.mutes = alerts.mute_service()
     poller = Poller(
@@ -248,7 +431,7 @@ def build_runtime(
         clock=clock,
         in_transaction=[alerts.in_transaction_hook],
         on_commit=[alerts.on_commit],
-        leader=leader_gate_for(engine.dialect.name, interval=settings.app.poll.interval),
+        leader=gate,
     )
     return Runtime(
         settings=settings,

@@ -14,6 +14,13 @@ Wiring (chatops.runtime)::
 rows; ``on_commit`` wakes the relay at once (and, after a failed poll, checks whether the
 status source must be announced as unreachable). The relay pass is safe in several
 replicas at once; reminders and mute announcements are written once whoever runs them.
+
+Several replicas: ``is_leader`` (the poller's ``leads``) makes the loop relay, remind and
+expire mutes only while this replica holds the poller lease, so that one process paces
+each Slack channel (pacing is per process) and the others stay idle. Safety does not
+depend on it: claims are ``FOR UPDATE SKIP LOCKED`` / compare-and-set, so during a handover
+two relays may overlap without sending a row twice. Rows a killed leader left ``sending``
+are taken again once their lease has passed (at most that one message repeated).
 """
 
 from __future__ import annotations
@@ -114,10 +121,13 @@ class AlertService:
         burst: int = DEFAULT_BURST,
         upkeep_every: timedelta = DEFAULT_UPKEEP_EVERY,
         release_in_flight_on_start: bool | None = None,
+        is_leader: Callable[[], bool] | None = None,
     ) -> None:
         """``release_in_flight_on_start``: give back rows a killed process left ``sending``
         at once rather than when their lease expires; right only when no other process
-        relays from this database. None: yes on SQLite (one replica), no elsewhere."""
+        relays from this database. None: yes on SQLite (one replica), no elsewhere.
+
+        ``is_leader``: the relay loop works only while it returns True (None: always)."""
         self.sessions = sessions
         self.metrics = metrics
         self.alerts = alerts
@@ -148,6 +158,7 @@ class AlertService:
             burst=burst,
         )
         self._release_on_start = release_in_flight_on_start
+        self._is_leader = is_leader
         self._wake = asyncio.Event()
         self._closed = False
 
@@ -206,6 +217,11 @@ class AlertService:
         next_upkeep = time.monotonic()
         while not self._closed:
             self._wake.clear()
+            if self._is_leader is not None and not self._is_leader():
+                # A follower: the leader relays. Becoming the leader comes with a poll, whose
+                # commit wakes this loop; the timeout only bounds the wait.
+                await self._sleep(IDLE_WAIT)
+                continue
             try:
                 if time.monotonic() >= next_upkeep:
                     next_upkeep = time.monotonic() + self.upkeep_every.total_seconds()
@@ -225,10 +241,14 @@ class AlertService:
                 IDLE_WAIT,
                 max(next_upkeep - time.monotonic(), 0.0),
             )
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
+            await self._sleep(timeout)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until ``wake()`` or ``seconds`` have passed, whichever comes first."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
 
     async def _should_release_on_start(self) -> bool:
         if self._release_on_start is not None:

@@ -3,8 +3,11 @@
 One tick, in order:
 
 1. Leadership (several replicas): the :class:`LeaderGate` says whether this process polls
-   now. On PostgreSQL it is ``pg_try_advisory_xact_lock`` in the tick's own transaction,
-   held until that transaction ends; elsewhere a lease row taken by compare-and-set.
+   now. Every replica ticks; only the holder of the ``poller`` lease row polls. On
+   PostgreSQL the lease is taken and renewed inside the tick's own transaction under
+   ``pg_try_advisory_xact_lock`` (:class:`PostgresLeaseGate`); on SQLite by a
+   compare-and-set committed at once (:class:`LeaseGate`). The lease is extended again just
+   before the tick commits, so it runs for one lease period from the end of the last tick.
 2. Fetch from the source, outside any write: a slow source never holds SQLite's write lock.
 3. One transaction: the poll run row (written first, so that SQLite's write lock is taken
    before stored state is read), stored state, the diff, changed bot rows, transition
@@ -14,6 +17,10 @@ One tick, in order:
 A failed fetch (:class:`SourceError`) writes a failed poll run and changes no bot. Any other
 exception rolls the transaction back, is logged with its traceback and is recorded as a
 failed poll run in a transaction of its own: the scheduler's next tick runs as usual.
+
+A database that cannot be reached (refused, dropped mid-tick, pool exhausted) makes ``tick``
+raise :class:`StoreUnavailable`, with the driver's reason and no traceback or statement:
+nothing was stored, so nothing is lost; the next tick sees the same changes again.
 
 The stored fleet is kept in memory between ticks and re-read only when the bot table's
 fingerprint (row count, sum of versions) is not the one the last commit left, i.e. when
@@ -34,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,10 +92,26 @@ InTransaction = Callable[[AsyncSession, FleetDiff, PollRun, datetime], Awaitable
 
 
 class LeaderGate(Protocol):
-    """Decides, at the start of each tick, whether this process is the one that polls."""
+    """Decides, at the start of each tick, whether this process is the one that polls.
+
+    ``lease`` is how long leadership lasts without renewal (zero: the gate has no lease, it
+    only keeps ticks apart). The poller calls ``extend`` in the tick's transaction just
+    before committing it, and ``release`` on a clean shutdown.
+    """
+
+    @property
+    def lease(self) -> timedelta: ...
 
     async def acquire(self, session: AsyncSession) -> bool:
         """True to poll now. Runs first in the tick's session, before the fetch."""
+        ...
+
+    async def extend(self, session: AsyncSession) -> None:
+        """Renew the lease from now, in the tick's transaction (which the caller commits)."""
+        ...
+
+    async def release(self, session: AsyncSession) -> None:
+        """Give leadership up at once, so that another process need not wait for the lease."""
         ...
 
 
@@ -97,7 +121,12 @@ class AdvisoryLockGate:
     The lock lives exactly as long as that transaction (through the fetch and the writes)
     and is freed by commit, rollback or a dropped connection; it works behind PgBouncer's
     transaction pooling, unlike a session-level lock.
+
+    Alone it only keeps ticks apart; it is not sticky (whoever ticks next after a commit
+    polls again). ``chatops poll --once`` uses it; ``serve`` uses :class:`PostgresLeaseGate`.
     """
+
+    lease = timedelta(0)
 
     def __init__(self, name: str = POLLER_LOCK_NAME) -> None:
         self.key = advisory_lock_key(name)
@@ -109,6 +138,12 @@ class AdvisoryLockGate:
         )
         return bool(result.scalar_one())
 
+    async def extend(self, session: AsyncSession) -> None:
+        """Nothing to renew: the lock goes with the transaction."""
+
+    async def release(self, session: AsyncSession) -> None:
+        """Nothing to give up outside a tick."""
+
 
 class LeaseGate:
     """A lease row taken by compare-and-set, for backends without advisory locks (SQLite).
@@ -116,6 +151,8 @@ class LeaseGate:
     The holder renews the lease at every tick; if it stops ticking, another process takes
     over once ``ttl`` has passed. The compare-and-set is committed at once, so the fetch
     that follows does not hold SQLite's write lock.
+
+    Also the once-per-double-click lock of Start/Stop (chatops.slack.control).
     """
 
     def __init__(
@@ -130,6 +167,10 @@ class LeaseGate:
         self.ttl = ttl
         self.name = name
         self._clock = clock
+
+    @property
+    def lease(self) -> timedelta:
+        return self.ttl
 
     async def acquire(self, session: AsyncSession) -> bool:
         now = self._clock()
@@ -154,6 +195,14 @@ class LeaseGate:
         await session.commit()
         return acquired
 
+    async def extend(self, session: AsyncSession) -> None:
+        connection = await session.connection()
+        await connection.execute(
+            sa.update(LEASE)
+            .where(LEASE.c.name == self.name, LEASE.c.holder == self.holder)
+            .values(expires_at=self._clock() + self.ttl)
+        )
+
     async def release(self, session: AsyncSession) -> None:
         """Give the lease up (clean shutdown), so that another process need not wait."""
         connection = await session.connection()
@@ -165,17 +214,122 @@ class LeaseGate:
         await session.commit()
 
 
+class PostgresLeaseGate:
+    """PostgreSQL, several replicas: a lease row, taken under the tick's advisory xact lock.
+
+    Why both. The advisory lock alone keeps ticks apart but is not sticky: with three
+    replicas ticking every interval, whoever ticks right after a commit would poll again,
+    three polls per interval. The lease row makes one replica *the* poller: others skip
+    until it has not renewed for one lease period, so a replica killed with SIGKILL is
+    replaced within one lease period plus one poll interval (the next tick of another
+    replica). The lock serialises the contenders and the holder's own tick, and being
+    transaction-scoped it works behind PgBouncer's transaction pooling.
+
+    One tick: read the lease (a plain MVCC read: a replica that is not the holder and
+    finds the lease valid stops here, without touching the lock, so it never makes the
+    holder's try-lock fail); take ``pg_try_advisory_xact_lock``; compare-and-set the row
+    (``holder`` is us, or the lease expired); fetch and write; ``extend`` just before the
+    commit. Expiry is compared with the database's clock (``now()``, ``clock_timestamp()``),
+    so replicas on hosts whose clocks differ agree on it.
+    """
+
+    def __init__(
+        self,
+        holder: str,
+        lease: timedelta,
+        *,
+        name: str = "poller",
+        lock_name: str = POLLER_LOCK_NAME,
+    ) -> None:
+        self.holder = holder
+        self.lease = lease
+        self.name = name
+        # The same lock as ``chatops poll --once`` takes, so that it never polls beside a tick.
+        self._lock = AdvisoryLockGate(lock_name)
+
+    async def acquire(self, session: AsyncSession) -> bool:
+        connection = await session.connection()
+        current = (
+            await connection.execute(
+                sa.select(LEASE.c.holder, LEASE.c.expires_at > sa.func.now()).where(
+                    LEASE.c.name == self.name
+                )
+            )
+        ).first()
+        if current is not None and current[0] != self.holder and current[1]:
+            return False
+        if not await self._lock.acquire(session):
+            return False
+        expires_at = sa.func.now() + sa.literal(self.lease, sa.Interval)
+        claimed = await connection.execute(
+            sa.update(LEASE)
+            .where(
+                LEASE.c.name == self.name,
+                sa.or_(LEASE.c.holder == self.holder, LEASE.c.expires_at <= sa.func.now()),
+            )
+            .values(holder=self.holder, expires_at=expires_at)
+        )
+        if claimed.rowcount == 1:
+            return True
+        created = await connection.execute(
+            postgresql.insert(LEASE)
+            .values(name=self.name, holder=self.holder, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        return created.rowcount == 1
+
+    async def extend(self, session: AsyncSession) -> None:
+        connection = await session.connection()
+        await connection.execute(
+            sa.update(LEASE)
+            .where(LEASE.c.name == self.name, LEASE.c.holder == self.holder)
+            .values(expires_at=sa.func.clock_timestamp() + sa.literal(self.lease, sa.Interval))
+        )
+
+    async def release(self, session: AsyncSession) -> None:
+        connection = await session.connection()
+        await connection.execute(
+            sa.update(LEASE)
+            .where(LEASE.c.name == self.name, LEASE.c.holder == self.holder)
+            .values(expires_at=sa.func.now())
+        )
+        await session.commit()
+
+
 def process_identity() -> str:
     """Who holds a lease: host, pid and a random part (pids repeat across containers)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def leader_gate_for(dialect_name: str, *, interval: timedelta) -> LeaderGate:
-    """The gate suited to the backend: an advisory lock on PostgreSQL, a lease elsewhere."""
+def lease_period(interval: timedelta) -> timedelta:
+    """How long the poller's leadership lasts without renewal: 1.5 intervals, at least one
+    interval plus a second.
+
+    The holder renews at every tick, so it may be late by half an interval (or a second)
+    before losing the lease. Shorter than two intervals on purpose: a dead leader is then
+    replaced within 2.5 intervals, before /readyz (last successful poll younger than three
+    intervals) turns every replica unready.
+    """
+    return max(interval * 3 / 2, interval + timedelta(seconds=1))
+
+
+def leader_gate_for(
+    dialect_name: str, *, interval: timedelta, holder: str | None = None
+) -> LeaderGate:
+    """The gate suited to the backend: lease plus advisory lock on PostgreSQL, a lease row
+    by compare-and-set elsewhere (SQLite: one replica; the lease still guards a second
+    process started by mistake)."""
+    holder = holder or process_identity()
     if dialect_name == "postgresql":
-        return AdvisoryLockGate()
-    # Three missed ticks before another process may take over.
-    return LeaseGate(process_identity(), ttl=interval * 3)
+        return PostgresLeaseGate(holder, lease_period(interval))
+    return LeaseGate(holder, ttl=lease_period(interval))
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached during a tick; nothing was stored.
+
+    The message is the driver's reason (no SQL statement, no parameters, no password).
+    """
 
 
 class Poller:
@@ -201,15 +355,42 @@ class Poller:
         self._cache: StoredFleet | None = None
         # The scheduler never overlaps ticks, but a tick asked for by hand could.
         self._one_at_a_time = asyncio.Lock()
+        # Until when (time.monotonic) this process holds the lease, as of its last commit.
+        self._leading_until: float | None = None
+
+    def leads(self) -> bool:
+        """True while this process holds the poller lease (always, without a gate).
+
+        Measured from just before the last tick's commit, by this process's own clock: it
+        never outlasts the lease stored in the database, which started later.
+        """
+        if self._leader is None:
+            return True
+        return self._leading_until is not None and time.monotonic() < self._leading_until
 
     async def tick(self) -> PollResult | None:
         """Poll once; None when another process is the leader.
 
         A failing source, hook or write is logged and recorded as a failed poll run, and
-        the result says so; only a database that cannot record even that makes this raise.
+        the result says so. A database that cannot be reached raises StoreUnavailable.
         """
         async with self._one_at_a_time:
-            return await self._tick()
+            try:
+                return await self._tick()
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise StoreUnavailable(_reason(exc)) from None
+                raise
+
+    async def release_leadership(self) -> None:
+        """Give the lease up (clean shutdown): another replica takes over at its next tick."""
+        if self._leader is None:
+            return
+        async with self._one_at_a_time, self._sessions() as session:
+            await self._leader.release(session)
+        if self._leading_until is not None:
+            logger.info("gave up the poller lease")
+        self._leading_until = None
 
     async def _tick(self) -> PollResult | None:
         result = await self._attempt()
@@ -228,7 +409,7 @@ class Poller:
         started = time.monotonic()
         async with self._sessions() as session:
             if self._leader is not None and not await self._leader.acquire(session):
-                logger.debug("another process holds the poller lease; not polling")
+                self._not_leading()
                 return None
             try:
                 fetched = await self._source.fetch()
@@ -241,17 +422,42 @@ class Poller:
                 logger.exception("poll failed: the status source raised an unexpected error")
                 await session.rollback()
                 return await self._record_failure(
-                    session, started_at, started, _internal(exc), permanent=False
+                    session, started_at, started, _internal(exc), permanent=False, renew=False
                 )
             try:
                 result = await self._write(session, fetched, started_at, started)
             except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise
                 logger.exception("poll failed while storing its results; nothing was stored")
                 await session.rollback()
                 return await self._record_failure(
-                    session, started_at, started, _internal(exc), permanent=False
+                    session, started_at, started, _internal(exc), permanent=False, renew=False
                 )
         return result
+
+    async def _commit(self, session: AsyncSession, *, renew: bool = True) -> None:
+        """Commit the tick, renewing the lease in the same transaction.
+
+        ``renew`` is False after a rollback: the lease claim and the advisory lock went with
+        the rolled-back transaction, so this commit proves nothing about leadership.
+        """
+        deadline = None
+        if renew and self._leader is not None:
+            deadline = time.monotonic() + self._leader.lease.total_seconds()
+            await self._leader.extend(session)
+        await session.commit()
+        if deadline is not None:
+            if not self.leads() and self._leader is not None and self._leader.lease:
+                logger.info("this process now holds the poller lease: it polls and relays alerts")
+            self._leading_until = deadline
+
+    def _not_leading(self) -> None:
+        if self.leads():
+            logger.info("another process holds the poller lease now; this one stops polling")
+        else:
+            logger.debug("another process holds the poller lease; not polling")
+        self._leading_until = None
 
     async def _write(
         self,
@@ -278,7 +484,7 @@ class Poller:
             changed=len(diff.changed),
             transitions=len(records),
         )
-        await session.commit()
+        await self._commit(session)
         self._remember(fleet, diff)
         assert poll.id is not None
         return PollResult(
@@ -331,6 +537,7 @@ class Poller:
         error: str,
         *,
         permanent: bool,
+        renew: bool = True,
     ) -> PollResult:
         duration = time.monotonic() - started
         poll = await record_failed_poll(
@@ -341,7 +548,7 @@ class Poller:
             error=error,
             permanent=permanent,
         )
-        await session.commit()
+        await self._commit(session, renew=renew)
         assert poll.id is not None
         return PollResult(
             poll_id=poll.id,
@@ -385,3 +592,26 @@ def _diff(stored: Mapping[str, Snapshot], fetched: Mapping[str, Snapshot]) -> Fl
 
 def _internal(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be used at all (not a bad statement)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    # asyncpg raises OSError (refused, reset) unwrapped when it connects; the pool raises
+    # sqlalchemy's TimeoutError when every connection is busy.
+    return isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError)
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's statement, parameters and link."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _reason(exc: BaseException) -> str:
+    return f"the database is unavailable: {describe_database_error(exc)}"
