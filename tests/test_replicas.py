@@ -12,6 +12,7 @@ and a double click spread over two replicas stops the bot once.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections import Counter
@@ -395,6 +396,30 @@ def test_every_replica_answers_and_a_double_click_over_two_replicas_stops_the_bo
     outcomes = query(fresh_postgres_url, "SELECT outcome FROM audit ORDER BY outcome")
     assert [row[0] for row in outcomes] == ["duplicate", "ok"]
     assert fake_lp.fake.stop_count(victim["botId"]) == 1
+
+
+def test_a_leader_stopped_cleanly_hands_the_lease_over_at_once(
+    cluster: ReplicaCluster, fresh_postgres_url: str
+) -> None:
+    url = fresh_postgres_url
+    migrate_and_start(cluster, url)
+    leader = leader_of(cluster, url)
+
+    leader.process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then dies of the signal it caught, as it should.
+    assert leader.process.wait(timeout=15) == -signal.SIGTERM
+    stopped = utcnow()
+    messages = [line["message"] for line in leader.log_lines()]
+    assert "gave up the poller lease" in messages
+    assert "Application shutdown complete." in messages
+
+    # Given up, not left to run out: another replica may take it at its next tick.
+    ((holder, expired),) = query(url, "SELECT holder, expires_at <= now() FROM lease")
+    assert expired or int(holder.split(":")[1]) != leader.pid
+    wait_until(lambda: any(row.started_at > stopped for row in poll_rows(url)), 5, "another poller")
+    successor = leader_of(cluster, url)
+    assert successor is not leader and successor.alive()
+    assert successor.scrape().value("chatops_leader") == 1
 
 
 def test_replicas_started_on_an_unmigrated_database_refuse_and_say_how_to_fix_it(
