@@ -41,7 +41,9 @@ class Metrics:
         )
         self.polls = Counter(
             "chatops_polls_total",
-            "Polls of the status source, by outcome.",
+            "Polls by outcome: ok and failed (polls of the lease holder; failed ones are"
+            " recorded), db_unavailable (a tick that could not reach the database: nothing"
+            " stored).",
             ["outcome"],
             registry=r,
         )

@@ -454,7 +454,7 @@ class Poller:
 
     def _not_leading(self) -> None:
         if self.leads():
-            logger.info("another process holds the poller lease now; this one stops polling")
+            logger.info("the poller lease is not this process's now; it stops polling")
         else:
             logger.debug("another process holds the poller lease; not polling")
         self._leading_until = None
