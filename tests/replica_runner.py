@@ -268,12 +268,13 @@ class PollRow:
     finished_at: datetime | None
     ok: bool
     duration_ms: int
+    bots: int
 
 
 def poll_rows(database_url: str) -> list[PollRow]:
     rows = query(
         database_url,
-        "SELECT started_at, finished_at, ok, duration_ms FROM poll_run ORDER BY started_at",
+        "SELECT started_at, finished_at, ok, duration_ms, bots FROM poll_run ORDER BY started_at",
     )
     return [PollRow(*row) for row in rows]
 

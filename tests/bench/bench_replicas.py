@@ -239,7 +239,8 @@ def main() -> int:
         )
     if steady:
         print(
-            f"poll duration ({len(steady)} steady polls by the leader):"
+            f"poll duration ({len(steady)} steady polls of {polls[-1].bots:,} production bots"
+            " by the leader):"
             f" median {statistics.median(steady):.2f}s, max {max(steady):.2f}s;"
             f" first poll (inserting the fleet) {polls[0].duration_ms / 1000:.2f}s"
         )
