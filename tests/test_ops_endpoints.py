@@ -166,7 +166,14 @@ def test_metrics_after_real_traffic_show_every_metric_with_sensible_values(
     fake_lp.fake.set_fields(bots[1]["botId"], cbSocketStatus="NOT_CONNECTED")
     polled = app.poll()
     assert polled is not None and polled.ok
-    slack.wait_for(lambda: len(slack.messages(ALERTS)) >= 1, timeout=10)
+
+    # Two alerts: the manual stop's notice and the dropped connection. Slack records a post
+    # when it receives it, the relay counts it when the answer is back: wait for both.
+    def delivered() -> bool:
+        sent = scrape(app).value("chatops_alerts_total", outcome="sent")
+        return sent == len(slack.calls("chat.postMessage")) == 2
+
+    slack.wait_for(delivered, timeout=10)
 
     metrics = scrape(app)
 
