@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 import aiohttp
 import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -41,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from chatops.alerts.service import AlertService
-from chatops.config import Settings
+from chatops.config import ConfigError, Settings
 from chatops.logs import log_context, new_id
 from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
 from chatops.monitor.poll import (
@@ -371,12 +372,10 @@ def _database_problem(exc: Exception) -> str:
     return f"the database is unavailable: {describe_database_error(exc)}"
 
 
-def _secret(value: object) -> str:
-    from pydantic import SecretStr
-
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    raise ValueError("missing secret")
+def _secret(value: SecretStr | None, variable: str) -> str:
+    if value is None:
+        raise ConfigError(f"{variable} is not set")
+    return value.get_secret_value()
 
 
 def build_runtime(
@@ -393,7 +392,9 @@ def build_runtime(
     engine = make_engine(secrets.database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
-    client = slack_client(_secret(secrets.slack_bot_token), secrets.slack_api_url, metrics)
+    client = slack_client(
+        _secret(secrets.slack_bot_token, "SLACK_BOT_TOKEN"), secrets.slack_api_url, metrics
+    )
     permissions = PermissionResolver(
         settings.app.permissions, client, contact=settings.app.permissions_contact
     )
@@ -421,7 +422,7 @@ def build_runtime(
         poll=settings.app.poll,
         # The relay's own client has no retry handlers on purpose: it schedules retries
         # itself (Retry-After, backoff) instead of sleeping while it holds a claimed row.
-        slack_token=_secret(secrets.slack_bot_token),
+        slack_token=_secret(secrets.slack_bot_token, "SLACK_BOT_TOKEN"),
         slack_api_url=secrets.slack_api_url,
         clock=clock,
         is_leader=leads,

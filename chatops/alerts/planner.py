@@ -48,6 +48,7 @@ from chatops.domain import (
 )
 from chatops.store.alert_models import AlertIncident, AlertMute, BotAlert
 from chatops.store.models import AuditEntry, Bot, OutboxMessage, PollRun
+from chatops.store.repo import count_pcs_bots
 
 log = logging.getLogger(__name__)
 
@@ -169,15 +170,6 @@ async def bots_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Bot
         result = await session.exec(select(Bot).where(col(Bot.id).in_(part)))
         found.update((bot.id, bot) for bot in result.all())
     return found
-
-
-async def pcs_count(session: AsyncSession) -> int:
-    result = await session.exec(
-        select(sa.func.count())
-        .select_from(Bot)
-        .where(col(Bot.kind) == BotKind.PCS.value, col(Bot.removed_at).is_(None))
-    )
-    return int(result.one())
 
 
 @dataclass(slots=True)
@@ -409,7 +401,7 @@ class PollPlanner:
             actors = await recent_actors(session, now)
             decided = [(bot, row, _credit(decision, bot, actors)) for bot, row, decision in decided]
         needs_pcs = any(bot.kind == BotKind.PCS.value for bot, _, _ in decided)
-        pcs = await pcs_count(session) if needs_pcs else 0
+        pcs = await count_pcs_bots(session) if needs_pcs else 0
         plan = _Plan()
         for bot, row, decision in decided:
             incident = incidents.get(row.incident_id) if row.incident_id else None

@@ -19,7 +19,6 @@ from chatops.domain import BotKind
 from chatops.metrics import Metrics
 from chatops.monitor.poll import LeaseGate
 from chatops.permissions import AccessLookupError, PermissionResolver
-from chatops.slack.views import pcs_count as count_pcs_bots
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory
@@ -91,7 +90,7 @@ class ConnectorControl:
             bot = await session.get(Bot, bot_id)
             pcs_count = 0
             if bot is not None and bot.kind == BotKind.PCS.value:
-                pcs_count = await count_pcs_bots(session)
+                pcs_count = await repo.count_pcs_bots(session)
         try:
             access = await self.permissions.access(user_id)
         except AccessLookupError as exc:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import BotKind, Environment, Health
@@ -91,15 +90,6 @@ def _only(bots: list[Bot], visible: BotFilter | None) -> list[Bot]:
     return bots if visible is None else [bot for bot in bots if visible(bot)]
 
 
-async def pcs_count(session: AsyncSession) -> int:
-    result = await session.exec(
-        select(func.count())
-        .select_from(Bot)
-        .where(col(Bot.kind) == BotKind.PCS.value, col(Bot.removed_at).is_(None))
-    )
-    return int(result.one())
-
-
 class Views:
     """Builds every ``/botstatus`` reply and the App Home view from the store."""
 
@@ -153,7 +143,7 @@ class Views:
                 bots = _only(fleet.by_name(), visible)
                 return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
             if isinstance(command, grammar.Query):
-                return await self._query(session, fleet, command.query, access, visible, now)
+                return self._query(fleet, command.query, access, visible, now)
             if isinstance(command, grammar.History):
                 return await self._history(session, fleet, command.bot, visible, now)
         raise TypeError(f"not a read-only command: {command!r}")
@@ -178,9 +168,8 @@ class Views:
             stale_after=age.stale_after,
         )
 
-    async def _query(
+    def _query(
         self,
-        session: AsyncSession,
         fleet: Fleet,
         query: str,
         access: Access,
@@ -286,4 +275,4 @@ def _health(value: str) -> Health:
         return Health.UNKNOWN
 
 
-__all__ = ["DataAge", "Fleet", "Views", "pcs_count", "time_in_health", "view_filter"]
+__all__ = ["DataAge", "Fleet", "Views", "time_in_health", "view_filter"]

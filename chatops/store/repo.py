@@ -590,6 +590,16 @@ async def list_bots(
     return await _bots(session, condition, offset=offset, limit=limit)
 
 
+async def count_pcs_bots(session: AsyncSession) -> int:
+    """How many survey (PCS) bots share the account's one survey connector."""
+    result = await session.exec(
+        select(func.count())
+        .select_from(Bot)
+        .where(col(Bot.kind) == BotKind.PCS.value, col(Bot.removed_at).is_(None))
+    )
+    return int(result.one())
+
+
 async def get_bot(session: AsyncSession, bot_id: str) -> Bot | None:
     return await session.get(Bot, bot_id)
 
