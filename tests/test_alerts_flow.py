@@ -11,7 +11,7 @@ import pytest
 
 from chatops.config import Secrets
 from chatops.domain import parse_connector, parse_server
-from chatops.domain.status import Connector, Server
+from chatops.domain.status import ConnectorStatus, Server
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
@@ -26,7 +26,7 @@ def healthy_bots(fake_lp: LPServer, prefix: str = "") -> list[dict[str, Any]]:
         and "cbSocketStatus" in entry
         and "botName" in entry
         and str(entry["botName"]).startswith(prefix)
-        and parse_connector(entry["nodeStatus"]) is Connector.ONLINE
+        and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
         and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
         and str(entry["lpSocketStatus"]).lower() == "connected"
     ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chatops.domain import BotKind, Cloud, Connector, Environment, Health, Server, health
+from chatops.domain import BotKind, Cloud, ConnectorStatus, Environment, Health, Server, health
 from chatops.sandbox.slack import block_errors
 from chatops.slack import blocks, grammar
 from chatops.slack.limits import LimitsExceeded, Surface, assert_within_limits, violations
@@ -23,12 +23,12 @@ SIZES = [0, 1, 50, 10_000]
 
 # Statuses that give each health, so that rows are as the poller would store them.
 STATUSES_FOR = {
-    Health.OK: (Connector.ONLINE, Cloud.CONNECTED, Server.CONNECTED),
-    Health.DOWN: (Connector.ONLINE, Cloud.NOT_CONNECTED, Server.CONNECTED),
-    Health.AWAY: (Connector.ONLINE, Cloud.AWAY, Server.CONNECTED),
-    Health.STOPPED: (Connector.STOPPED, Cloud.NOT_CONNECTED, Server.NOT_CONNECTED),
-    Health.READY: (Connector.READY_TO_START, Cloud.NOT_CONNECTED, Server.NOT_CONNECTED),
-    Health.UNKNOWN: (Connector.UNKNOWN, Cloud.CONNECTED, Server.CONNECTED),
+    Health.OK: (ConnectorStatus.ONLINE, Cloud.CONNECTED, Server.CONNECTED),
+    Health.DOWN: (ConnectorStatus.ONLINE, Cloud.NOT_CONNECTED, Server.CONNECTED),
+    Health.AWAY: (ConnectorStatus.ONLINE, Cloud.AWAY, Server.CONNECTED),
+    Health.STOPPED: (ConnectorStatus.STOPPED, Cloud.NOT_CONNECTED, Server.NOT_CONNECTED),
+    Health.READY: (ConnectorStatus.READY_TO_START, Cloud.NOT_CONNECTED, Server.NOT_CONNECTED),
+    Health.UNKNOWN: (ConnectorStatus.UNKNOWN, Cloud.CONNECTED, Server.CONNECTED),
 }
 HEALTH_CYCLE = [Health.OK] * 6 + [Health.DOWN, Health.AWAY, Health.STOPPED, Health.UNKNOWN]
 
@@ -292,7 +292,7 @@ def test_an_unknown_status_shows_the_raw_value() -> None:
         [bot], NOW, query="bot", can_start=nobody, can_stop=nobody, pcs_count=0
     )
 
-    assert "*Bot Agent Connector*\nUnknown (`REBOOTING'&lt;x&gt;`)" in section_texts(details)
+    assert "*Bot Agent ConnectorStatus*\nUnknown (`REBOOTING'&lt;x&gt;`)" in section_texts(details)
     assert "Unknown (`REBOOTING'&lt;x&gt;`)" in blocks.compact_line(bot, NOW)
 
 
@@ -308,7 +308,7 @@ def test_details_show_each_status_since_when_kind_channel_environment_and_manual
     )
 
     assert (
-        f"*Bot Agent Connector*\nStopped\nsince <!date^{epoch}^{{date_short_pretty}} {{time}}"
+        f"*Bot Agent ConnectorStatus*\nStopped\nsince <!date^{epoch}^{{date_short_pretty}} {{time}}"
         "|2026-03-02 08:55 UTC> (3h 5m)"
     ) in text
     assert "*Conversational Cloud*\nNot Connected\nsince" in text
@@ -397,8 +397,8 @@ def test_many_matches_show_the_most_urgent_and_say_how_many_match() -> None:
     )
 
     assert "10,000 bots match `bot`; the 10 most urgent are shown" in section_texts(payload)
-    assert section_texts(payload).count("*Bot Agent Connector*") == blocks.MAX_DETAILED_BOTS
-    assert ":red_circle:" in section_texts(payload).split("*Bot Agent Connector*")[0]
+    assert section_texts(payload).count("*Bot Agent ConnectorStatus*") == blocks.MAX_DETAILED_BOTS
+    assert ":red_circle:" in section_texts(payload).split("*Bot Agent ConnectorStatus*")[0]
 
 
 def test_no_match_offers_the_closest_name() -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from chatops.cli import main
 from chatops.domain import parse_connector, parse_server
-from chatops.domain.status import Connector, Server
+from chatops.domain.status import ConnectorStatus, Server
 from chatops.sandbox.liveperson import RunningServer
 from chatops.store.engine import make_engine, make_session_factory
 from chatops.store.repo import list_bots
@@ -69,7 +69,7 @@ def healthy_production_bot(server: RunningServer) -> dict[str, str]:
         if (
             entry.get("environment") == "PRODUCTION"
             and "cbSocketStatus" in entry
-            and parse_connector(entry["nodeStatus"]) is Connector.ONLINE
+            and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
             and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
             and str(entry["lpSocketStatus"]).lower() == "connected"
         ):

@@ -12,7 +12,8 @@ from chatops.domain import (
     BotKind,
     Channel,
     Cloud,
-    Connector,
+    ConnectorKey,
+    ConnectorStatus,
     Dimension,
     Environment,
     Health,
@@ -46,9 +47,11 @@ def make_snapshot(
     name: str = "Billing Bot",
     updated_at: datetime | None = None,
     manual: ManualOperation | None = None,
+    bot_user: str = "",
 ) -> Snapshot:
     return Snapshot(
         bot_id=bot_id,
+        bot_user=bot_user,
         name=name,
         kind=BotKind.CUSTOM,
         channel=Channel.MESSAGING,
@@ -62,9 +65,14 @@ def make_snapshot(
 
 
 @st.composite
-def snapshots(draw: st.DrawFn, bot_id: str | st.SearchStrategy[str] = "b1") -> Snapshot:
+def snapshots(
+    draw: st.DrawFn,
+    bot_id: str | st.SearchStrategy[str] = "b1",
+    bot_user: str | st.SearchStrategy[str] = "",
+) -> Snapshot:
     return make_snapshot(
         bot_id if isinstance(bot_id, str) else draw(bot_id),
+        bot_user=bot_user if isinstance(bot_user, str) else draw(bot_user),
         connector=draw(raw_values(RAW_CONNECTOR)),
         cloud=draw(raw_values(RAW_CLOUD)),
         server=draw(raw_values(RAW_SERVER)),
@@ -149,29 +157,32 @@ def test_respelling_an_unknown_value_is_not_a_transition() -> None:
 
 def test_a_known_value_turning_unknown_is_a_transition() -> None:
     [transition] = diff(make_snapshot(connector="ONLINE"), make_snapshot(connector="RESTARTING"))
-    assert (transition.old, transition.new) == (Connector.ONLINE, Connector.UNKNOWN)
+    assert (transition.old, transition.new) == (ConnectorStatus.ONLINE, ConnectorStatus.UNKNOWN)
 
 
 def test_the_source_timestamp_alone_does_not_make_snapshots_differ() -> None:
     assert make_snapshot(updated_at=T0) == make_snapshot(updated_at=T0 + timedelta(minutes=5))
 
 
-BOT_IDS = st.sampled_from(["b1", "b2", "b3", "b4", "b5"])
+BOT_IDS = st.sampled_from(["b1", "b2", "b3"])
+BOT_USERS = st.sampled_from(["", "b_user_a", "b_user_b"])
 
 
-def fleets() -> st.SearchStrategy[dict[str, Snapshot]]:
-    return st.lists(snapshots(bot_id=BOT_IDS), max_size=5).map(lambda s: {x.bot_id: x for x in s})
+def fleets() -> st.SearchStrategy[dict[ConnectorKey, Snapshot]]:
+    return st.lists(snapshots(bot_id=BOT_IDS, bot_user=BOT_USERS), max_size=6).map(
+        lambda s: {x.key: x for x in s}
+    )
 
 
 @given(fleets(), fleets())
-def test_the_fleet_diff_partitions_the_fetched_bots(
-    stored: dict[str, Snapshot], fetched: dict[str, Snapshot]
+def test_the_fleet_diff_partitions_the_fetched_connectors(
+    stored: dict[ConnectorKey, Snapshot], fetched: dict[ConnectorKey, Snapshot]
 ) -> None:
     result = diff_fleet(stored, fetched.values())
-    added = {s.bot_id for s in result.added}
-    changed = {c.bot_id for c in result.changed}
-    refreshed = {s.bot_id for s in result.refreshed}
-    unchanged = {bot_id for bot_id, snap in fetched.items() if stored.get(bot_id) == snap}
+    added = {s.key for s in result.added}
+    changed = {c.key for c in result.changed}
+    refreshed = {s.key for s in result.refreshed}
+    unchanged = {key for key, snap in fetched.items() if stored.get(key) == snap}
     groups = [added, changed, refreshed, unchanged]
     assert sum(len(g) for g in groups) == len(fetched)
     assert set().union(*groups) == set(fetched)
@@ -180,25 +191,25 @@ def test_the_fleet_diff_partitions_the_fetched_bots(
 
 
 @given(fleets(), fleets())
-def test_changed_bots_carry_their_transitions_and_healths(
-    stored: dict[str, Snapshot], fetched: dict[str, Snapshot]
+def test_changed_connectors_carry_their_transitions_and_healths(
+    stored: dict[ConnectorKey, Snapshot], fetched: dict[ConnectorKey, Snapshot]
 ) -> None:
     result = diff_fleet(stored, fetched.values())
     for change in result.changed:
-        old, new = stored[change.bot_id], fetched[change.bot_id]
+        old, new = stored[change.key], fetched[change.key]
         assert list(change.transitions) == diff(old, new) != []
         assert (change.old_health, change.new_health) == (old.health, new.health)
         assert change.snapshot is new
         assert change.health_changed == (old.health is not new.health)
     for snapshot in result.refreshed:
-        assert diff(stored[snapshot.bot_id], snapshot) == []
-        assert stored[snapshot.bot_id] != snapshot
+        assert diff(stored[snapshot.key], snapshot) == []
+        assert stored[snapshot.key] != snapshot
     assert result.transitions == [t for c in result.changed for t in c.transitions]
 
 
 @given(fleets(), st.sampled_from([None, T0, T0 + timedelta(hours=1)]))
 def test_a_new_source_timestamp_alone_never_makes_a_bot_changed(
-    stored: dict[str, Snapshot], updated_at: datetime | None
+    stored: dict[ConnectorKey, Snapshot], updated_at: datetime | None
 ) -> None:
     fetched = [dataclasses.replace(s, updated_at=updated_at) for s in stored.values()]
     result = diff_fleet(stored, fetched)
@@ -207,7 +218,7 @@ def test_a_new_source_timestamp_alone_never_makes_a_bot_changed(
 
 
 def test_a_new_name_refreshes_the_bot_without_a_transition() -> None:
-    result = diff_fleet({"b1": make_snapshot()}, [make_snapshot(name="Billing Bot v2")])
+    result = diff_fleet({("b1", ""): make_snapshot()}, [make_snapshot(name="Billing Bot v2")])
     assert [s.name for s in result.refreshed] == ["Billing Bot v2"]
     assert result.changed == ()
     assert not result.is_empty
@@ -215,12 +226,12 @@ def test_a_new_name_refreshes_the_bot_without_a_transition() -> None:
 
 def test_a_new_manual_operation_refreshes_the_bot() -> None:
     stop = ManualOperation("stop", "Jane Ops", T0)
-    result = diff_fleet({"b1": make_snapshot()}, [make_snapshot(manual=stop)])
+    result = diff_fleet({("b1", ""): make_snapshot()}, [make_snapshot(manual=stop)])
     assert [s.manual for s in result.refreshed] == [stop]
 
 
 def test_a_bot_going_down_is_a_changed_bot_with_its_health() -> None:
-    stored = {"b1": make_snapshot(), "b2": make_snapshot("b2")}
+    stored = {("b1", ""): make_snapshot(), ("b2", ""): make_snapshot("b2")}
     fetched = [make_snapshot(server="NOT_CONNECTED"), make_snapshot("b2"), make_snapshot("b3")]
     result = diff_fleet(stored, fetched)
     [change] = result.changed
@@ -230,11 +241,16 @@ def test_a_bot_going_down_is_a_changed_bot_with_its_health() -> None:
 
 
 def test_a_bot_the_source_no_longer_lists_is_removed() -> None:
-    result = diff_fleet({"b1": make_snapshot(), "b2": make_snapshot("b2")}, [make_snapshot()])
-    assert result.removed == ("b2",)
+    result = diff_fleet(
+        {("b1", ""): make_snapshot(), ("b2", ""): make_snapshot("b2")}, [make_snapshot()]
+    )
+    assert result.removed == (("b2", ""),)
     assert result.added == result.changed == result.refreshed == ()
 
 
 def test_an_identical_fleet_is_an_empty_diff() -> None:
-    stored = {"b1": make_snapshot(), "b2": make_snapshot("b2", connector="STOPPED")}
+    stored = {
+        ("b1", ""): make_snapshot(),
+        ("b2", ""): make_snapshot("b2", connector="STOPPED"),
+    }
     assert diff_fleet(stored, list(stored.values())).is_empty

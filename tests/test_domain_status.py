@@ -13,7 +13,7 @@ from chatops.domain import (
     BotKind,
     Channel,
     Cloud,
-    Connector,
+    ConnectorStatus,
     Dimension,
     Environment,
     Health,
@@ -37,7 +37,7 @@ SEED_CLOUD = ["Not Connected", "Connected", "Online", "Offline", "Away"]
 SEED_SERVER = ["Not Connected", "Connected"]
 
 PARSERS = {
-    Dimension.CONNECTOR: (parse_connector, Connector, SEED_CONNECTOR),
+    Dimension.CONNECTOR: (parse_connector, ConnectorStatus, SEED_CONNECTOR),
     Dimension.CLOUD: (parse_cloud, Cloud, SEED_CLOUD),
     Dimension.SERVER: (parse_server, Server, [*SEED_SERVER, "N/A"]),
 }
@@ -71,7 +71,7 @@ def any_display(values: list[str]) -> st.SearchStrategy[tuple[str, str]]:
 
 
 def test_connector_display_strings_are_the_seeds_to_the_letter() -> None:
-    assert [c.value for c in Connector if c is not Connector.UNKNOWN] == SEED_CONNECTOR
+    assert [c.value for c in ConnectorStatus if c is not ConnectorStatus.UNKNOWN] == SEED_CONNECTOR
 
 
 def test_cloud_display_strings_are_the_seeds_plus_not_applicable() -> None:
@@ -87,7 +87,7 @@ def test_server_display_strings_are_the_seeds_plus_not_applicable() -> None:
 
 
 def test_every_dimension_has_an_unknown_spelled_unknown() -> None:
-    assert Connector.UNKNOWN.value == Cloud.UNKNOWN.value == Server.UNKNOWN.value == "Unknown"
+    assert ConnectorStatus.UNKNOWN.value == Cloud.UNKNOWN.value == Server.UNKNOWN.value == "Unknown"
 
 
 def test_dimension_labels_are_the_seeds_headings() -> None:
@@ -130,15 +130,15 @@ def test_every_server_spelling_parses_to_its_display_value(case: tuple[str, str]
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("NOT_CONNECTED", Connector.NOT_CONNECTED),
-        ("not-connected", Connector.NOT_CONNECTED),
-        ("Not  Connected", Connector.NOT_CONNECTED),
-        ("READY_TO_START", Connector.READY_TO_START),
-        ("ONLINE", Connector.ONLINE),
-        ("stopped", Connector.STOPPED),
+        ("NOT_CONNECTED", ConnectorStatus.NOT_CONNECTED),
+        ("not-connected", ConnectorStatus.NOT_CONNECTED),
+        ("Not  Connected", ConnectorStatus.NOT_CONNECTED),
+        ("READY_TO_START", ConnectorStatus.READY_TO_START),
+        ("ONLINE", ConnectorStatus.ONLINE),
+        ("stopped", ConnectorStatus.STOPPED),
     ],
 )
-def test_it_reads_the_spellings_the_source_uses(raw: str, expected: Connector) -> None:
+def test_it_reads_the_spellings_the_source_uses(raw: str, expected: ConnectorStatus) -> None:
     assert parse_connector(raw) is expected
 
 
@@ -152,11 +152,11 @@ def test_not_applicable_has_several_spellings(raw: str) -> None:
     "raw", ["", "   ", "Unknown", "OFFLINE_NOW", "Connectd", "Online!", "N/A", "ready"]
 )
 def test_an_unlisted_connector_spelling_is_unknown(raw: str) -> None:
-    assert parse_connector(raw) is Connector.UNKNOWN
+    assert parse_connector(raw) is ConnectorStatus.UNKNOWN
 
 
 def test_a_missing_value_is_unknown() -> None:
-    assert parse_connector(None) is Connector.UNKNOWN
+    assert parse_connector(None) is ConnectorStatus.UNKNOWN
     assert parse_cloud(None) is Cloud.UNKNOWN
     assert parse_server(None) is Server.UNKNOWN
 
@@ -164,7 +164,7 @@ def test_a_missing_value_is_unknown() -> None:
 def test_a_value_of_another_dimension_is_unknown_in_this_one() -> None:
     assert parse_server("Away") is Server.UNKNOWN
     assert parse_server("Online") is Server.UNKNOWN
-    assert parse_connector("Connected") is Connector.UNKNOWN
+    assert parse_connector("Connected") is ConnectorStatus.UNKNOWN
 
 
 @given(st.sampled_from(list(Dimension)), st.text(max_size=30))
@@ -208,7 +208,7 @@ def test_an_unknown_spelling_stays_visible_in_the_snapshot() -> None:
         raw_cloud="connected",
         raw_server="CONNECTED",
     )
-    assert snapshot.value(Dimension.CONNECTOR) is Connector.UNKNOWN
+    assert snapshot.value(Dimension.CONNECTOR) is ConnectorStatus.UNKNOWN
     assert snapshot.raw(Dimension.CONNECTOR) == "HIBERNATING"
     assert snapshot.health is Health.UNKNOWN
 
@@ -270,10 +270,10 @@ def test_it_reads_the_environment_with_production_as_the_default(
 # connection known to be down, then a connection we cannot read, then agents away.
 OK, AWAY, DOWN, UNKNOWN = Health.OK, Health.AWAY, Health.DOWN, Health.UNKNOWN
 NOT_ONLINE = {
-    Connector.NOT_CONNECTED: Health.DOWN,
-    Connector.READY_TO_START: Health.READY,
-    Connector.STOPPED: Health.STOPPED,
-    Connector.UNKNOWN: Health.UNKNOWN,
+    ConnectorStatus.NOT_CONNECTED: Health.DOWN,
+    ConnectorStatus.READY_TO_START: Health.READY,
+    ConnectorStatus.STOPPED: Health.STOPPED,
+    ConnectorStatus.UNKNOWN: Health.UNKNOWN,
 }
 SERVER_COLUMNS = (Server.CONNECTED, Server.NOT_CONNECTED, Server.NOT_APPLICABLE, Server.UNKNOWN)
 # fmt: off
@@ -290,14 +290,14 @@ ONLINE_GRID = {
 # fmt: on
 
 
-def expected_health(connector: Connector, cloud: Cloud, server: Server) -> Health:
-    if connector is not Connector.ONLINE:
+def expected_health(connector: ConnectorStatus, cloud: Cloud, server: Server) -> Health:
+    if connector is not ConnectorStatus.ONLINE:
         return NOT_ONLINE[connector]
     return ONLINE_GRID[cloud][SERVER_COLUMNS.index(server)]
 
 
 def test_the_health_table_covers_every_value() -> None:
-    assert set(NOT_ONLINE) | {Connector.ONLINE} == set(Connector)
+    assert set(NOT_ONLINE) | {ConnectorStatus.ONLINE} == set(ConnectorStatus)
     assert set(ONLINE_GRID) == set(Cloud)
     assert set(SERVER_COLUMNS) == set(Server)
 
@@ -305,26 +305,26 @@ def test_the_health_table_covers_every_value() -> None:
 def test_health_matches_the_table_for_every_combination() -> None:
     mismatches = [
         (connector, cloud, server, health(connector, cloud, server))
-        for connector, cloud, server in itertools.product(Connector, Cloud, Server)
+        for connector, cloud, server in itertools.product(ConnectorStatus, Cloud, Server)
         if health(connector, cloud, server) is not expected_health(connector, cloud, server)
     ]
     assert mismatches == []
 
 
 def test_down_wins_when_cloud_is_away_and_server_is_not_connected() -> None:
-    assert health(Connector.ONLINE, Cloud.AWAY, Server.NOT_CONNECTED) is Health.DOWN
+    assert health(ConnectorStatus.ONLINE, Cloud.AWAY, Server.NOT_CONNECTED) is Health.DOWN
 
 
 def test_unknown_wins_over_away_when_the_server_cannot_be_read() -> None:
-    assert health(Connector.ONLINE, Cloud.AWAY, Server.UNKNOWN) is Health.UNKNOWN
+    assert health(ConnectorStatus.ONLINE, Cloud.AWAY, Server.UNKNOWN) is Health.UNKNOWN
 
 
 def test_a_known_outage_wins_over_an_unreadable_connection() -> None:
-    assert health(Connector.ONLINE, Cloud.UNKNOWN, Server.NOT_CONNECTED) is Health.DOWN
+    assert health(ConnectorStatus.ONLINE, Cloud.UNKNOWN, Server.NOT_CONNECTED) is Health.DOWN
 
 
 def test_a_stopped_connector_is_stopped_whatever_its_connections_say() -> None:
-    healths = {health(Connector.STOPPED, c, s) for c, s in itertools.product(Cloud, Server)}
+    healths = {health(ConnectorStatus.STOPPED, c, s) for c, s in itertools.product(Cloud, Server)}
     assert healths == {Health.STOPPED}
 
 
@@ -341,5 +341,5 @@ def test_down_is_the_most_urgent_health_and_ok_the_least() -> None:
 
 def test_every_health_has_a_label_and_an_emoji() -> None:
     labels = {h.label for h in Health}
-    assert labels == {"OK", "Away", "Down", "Stopped", "Ready to Start", "Unknown"}
+    assert labels == {"OK", "Degraded", "Away", "Down", "Stopped", "Ready to Start", "Unknown"}
     assert all(h.emoji.startswith(":") and h.emoji.endswith(":") for h in Health)

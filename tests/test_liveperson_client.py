@@ -19,7 +19,7 @@ from chatops.domain import (
     BotKind,
     Channel,
     Cloud,
-    Connector,
+    ConnectorStatus,
     Environment,
     Health,
     ManualOperation,
@@ -180,7 +180,7 @@ async def test_it_reads_every_field_of_a_status_entry_into_the_snapshot(
         "Connected",
     )
     assert (snapshot.connector, snapshot.cloud, snapshot.server) == (
-        Connector.ONLINE,
+        ConnectorStatus.ONLINE,
         Cloud.NOT_CONNECTED,
         Server.CONNECTED,
     )
@@ -579,7 +579,7 @@ async def test_it_shows_a_missing_status_field_as_unknown_and_says_it_is_missing
     snapshot = by_id(await make_source(lp_secrets).fetch())[first["botId"]]
 
     assert snapshot.raw_connector == "(missing)"
-    assert snapshot.connector is Connector.UNKNOWN
+    assert snapshot.connector is ConnectorStatus.UNKNOWN
     assert snapshot.health is Health.UNKNOWN
 
 
@@ -607,7 +607,7 @@ async def test_it_keeps_an_unknown_spelling_raw_and_shows_it_as_unknown(
 
     snapshot = by_id(await make_source(lp_secrets).fetch())[entry["botId"]]
 
-    assert (snapshot.raw_connector, snapshot.connector) == ("WARMING_UP", Connector.UNKNOWN)
+    assert (snapshot.raw_connector, snapshot.connector) == ("WARMING_UP", ConnectorStatus.UNKNOWN)
     assert (snapshot.raw_server, snapshot.server) == ("half-open", Server.UNKNOWN)
 
 
@@ -616,10 +616,10 @@ async def test_it_understands_every_spelling_the_fake_fleet_uses(
 ) -> None:
     snapshots = await make_source(lp_secrets, [Environment.PRODUCTION, Environment.DEMO]).fetch()
 
-    spellings = {s.raw_connector for s in snapshots if s.connector is Connector.ONLINE}
+    spellings = {s.raw_connector for s in snapshots if s.connector is ConnectorStatus.ONLINE}
     assert len(spellings) >= 2
     assert all(
-        Connector.UNKNOWN not in (s.connector,)
+        ConnectorStatus.UNKNOWN not in (s.connector,)
         and s.cloud is not Cloud.UNKNOWN
         and s.server is not Server.UNKNOWN
         for s in snapshots
@@ -773,7 +773,7 @@ async def test_it_stops_a_bot_and_the_next_fetch_shows_who_stopped_it(
     snapshot = by_id(await source.fetch())[entry["botId"]]
 
     assert fake_lp.fake.stop_count(entry["botId"]) == 1
-    assert snapshot.connector is Connector.STOPPED
+    assert snapshot.connector is ConnectorStatus.STOPPED
     assert snapshot.health is Health.STOPPED
     assert snapshot.manual is not None
     assert (snapshot.manual.operation, snapshot.manual.performed_by) == ("stop", "chatops")
@@ -795,8 +795,8 @@ async def test_a_started_bot_is_ready_at_once_and_online_after_the_start_delay(
     started = by_id(await source.fetch())[entry["botId"]]
 
     assert fake_lp.fake.start_count(entry["botId"]) == 1
-    assert starting.connector is Connector.READY_TO_START
-    assert started.connector is Connector.ONLINE
+    assert starting.connector is ConnectorStatus.READY_TO_START
+    assert started.connector is ConnectorStatus.ONLINE
     assert started.health is Health.OK
     assert started.manual is not None and started.manual.operation == "start"
 
@@ -814,8 +814,8 @@ async def test_starting_or_stopping_one_pcs_bot_acts_on_every_pcs_bot(
     await source.start(surveys[0])
     starting = by_id(await source.fetch())
 
-    assert {stopped[s].connector for s in surveys} == {Connector.STOPPED}
-    assert {starting[s].connector for s in surveys} == {Connector.READY_TO_START}
+    assert {stopped[s].connector for s in surveys} == {ConnectorStatus.STOPPED}
+    assert {starting[s].connector for s in surveys} == {ConnectorStatus.READY_TO_START}
     assert [fake_lp.fake.stop_count(s) for s in surveys] == [1] + [0] * (len(surveys) - 1)
     assert len(requests_to(fake_lp, f"{MONITORING}/stop/{surveys[0]}")) == 1
 
@@ -903,7 +903,7 @@ async def test_it_fetches_ten_thousand_bots(
     assert len(snapshots) == 10_000
     assert {s.bot_id for s in snapshots} == {e["botId"] for e in server.fake.bots()}
     assert sum(s.kind is BotKind.PCS for s in snapshots) == 1250
-    assert not [s for s in snapshots if s.connector is Connector.UNKNOWN]
+    assert not [s for s in snapshots if s.connector is ConnectorStatus.UNKNOWN]
     assert all(not s.name.endswith("_user") and s.name != s.bot_id for s in snapshots)
 
 

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.config import Secrets
 from chatops.domain import Environment, FleetDiff, parse_connector, parse_server
-from chatops.domain.status import Connector, Server
+from chatops.domain.status import ConnectorStatus, Server
 from chatops.monitor.poll import AdvisoryLockGate, LeaseGate, Poller, PollResult
 from chatops.monitor.scheduler import build_scheduler
 from chatops.sandbox.liveperson import RunningServer
@@ -46,7 +46,7 @@ def healthy_bot(fake_lp: RunningServer) -> dict[str, Any]:
         if (
             entry.get("environment") == "PRODUCTION"
             and "cbSocketStatus" in entry
-            and parse_connector(entry["nodeStatus"]) is Connector.ONLINE
+            and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
             and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
             and str(entry["lpSocketStatus"]).lower() == "connected"
         ):

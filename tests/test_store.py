@@ -15,10 +15,11 @@ from chatops.domain import (
     Health,
     ManualOperation,
     Snapshot,
+    bot_changes,
     diff_fleet,
 )
 from chatops.store.engine import SessionFactory
-from chatops.store.models import AuditEntry, Bot, TransitionRecord
+from chatops.store.models import AuditEntry, Bot, Connector, TransitionRecord
 from chatops.store.repo import (
     add_audit,
     apply_fleet_diff,
@@ -74,8 +75,10 @@ async def store(
     """One successful poll's worth of writes, the way the poller does them."""
     async with sessions() as session:
         poll = await start_poll(session, now)
-        stored = await load_snapshots(session)
-        records = await apply_fleet_diff(session, diff_fleet(stored, fetched), poll, now)
+        stored = await load_fleet(session)
+        diff = diff_fleet(stored.snapshots, fetched)
+        changes = bot_changes(stored.bots, diff)
+        records = await apply_fleet_diff(session, diff, poll, now, changes)
         finish_poll(poll, finished_at=now, duration_ms=1, ok=True, bots=len(fetched))
         await session.commit()
         return records
@@ -88,13 +91,20 @@ async def bot_row(sessions: SessionFactory, bot_id: str) -> Bot:
         return bot
 
 
+async def connector_row(sessions: SessionFactory, bot_id: str, bot_user: str = "") -> Connector:
+    async with sessions() as session:
+        connector = await session.get(Connector, (bot_id, bot_user))
+        assert connector is not None
+        return connector
+
+
 async def test_new_bots_are_stored_as_a_baseline_without_transitions(
     sessions: SessionFactory,
 ) -> None:
     records = await store(sessions, [snap("a"), snap("b", connector="STOPPED")], T0)
 
     assert records == []
-    bot = await bot_row(sessions, "b")
+    bot = await connector_row(sessions, "b")
     assert (bot.connector, bot.health, bot.version) == ("Stopped", "stopped", 1)
     assert bot.first_seen == T0
     assert bot.health_since == bot.connector_since == bot.server_since == T0
@@ -112,7 +122,7 @@ async def test_a_change_writes_one_transition_and_moves_only_its_since(
         ("server", "Connected", "Not Connected", "ok", "down")
     ]
     assert records[0].id is not None and records[0].poll_id is not None
-    bot = await bot_row(sessions, "a")
+    bot = await connector_row(sessions, "a")
     assert (bot.server, bot.raw_server, bot.health, bot.version) == (
         "Not Connected",
         "NOT_CONNECTED",
@@ -131,7 +141,7 @@ async def test_a_change_that_keeps_the_health_keeps_health_since(
 
     await store(sessions, [snap("a", connector="STOPPED", server="not connected")], later)
 
-    bot = await bot_row(sessions, "a")
+    bot = await connector_row(sessions, "a")
     assert (bot.health, bot.health_since, bot.server_since) == ("stopped", T0, later)
 
 
@@ -143,7 +153,7 @@ async def test_a_respelling_refreshes_the_row_without_a_transition(
     records = await store(sessions, [snap("a", server="CONNECTED")], T0 + timedelta(minutes=1))
 
     assert records == []
-    bot = await bot_row(sessions, "a")
+    bot = await connector_row(sessions, "a")
     assert (bot.raw_server, bot.version, bot.server_since) == ("CONNECTED", 2, T0)
 
 
@@ -159,8 +169,9 @@ async def test_an_unchanged_fleet_costs_no_write_at_all(
     async with sessions() as session:
         poll = await start_poll(session, T0)
         writes.clear()
-        diff = diff_fleet(await load_snapshots(session), fleet)
-        await apply_fleet_diff(session, diff, poll, T0)
+        stored = await load_fleet(session)
+        diff = diff_fleet(stored.snapshots, fleet)
+        await apply_fleet_diff(session, diff, poll, T0, bot_changes(stored.bots, diff))
         await session.commit()
 
     assert writes.statements == []
@@ -179,8 +190,10 @@ async def test_writes_grow_with_the_changes_not_with_the_fleet(
 
     await store(sessions, fetched, T0 + timedelta(minutes=1))
 
-    assert writes.count(table="bot") == 1  # one batch...
-    assert writes.rows("UPDATE", "bot") == 3  # ...of one row per changed bot
+    assert writes.count(table="connector") == 1  # one batch...
+    assert writes.rows("UPDATE", "connector") == 3  # ...of one row per changed connector
+    assert writes.count(table="bot") == 1  # and their bots' roll-ups, one batch too
+    assert writes.rows("UPDATE", "bot") == 3
     # One statement per row on SQLite, one multi-row statement on PostgreSQL.
     assert 1 <= writes.count("INSERT", "transition") <= 3
     assert writes.count(table="poll_run") == 2  # insert, then the outcome
@@ -200,18 +213,20 @@ async def test_a_bot_the_source_stops_listing_is_marked_removed_and_can_come_bac
 
     await store(sessions, [snap("a")], gone_at)
 
+    assert writes.count(table="connector") == 1
     assert writes.count(table="bot") == 1
     assert (await bot_row(sessions, "b")).removed_at == gone_at
+    assert (await connector_row(sessions, "b")).removed_at == gone_at
     async with sessions() as session:
-        assert set(await load_snapshots(session)) == {"a"}
-        assert (await load_fleet(session)).removed == frozenset({"b"})
+        assert set(await load_snapshots(session)) == {("a", "")}
+        assert (await load_fleet(session)).removed == frozenset({("b", "")})
         assert await find_bots(session, "b") == []
 
     back_at = T0 + timedelta(minutes=2)
     records = await store(sessions, [snap("a"), snap("b", connector="STOPPED")], back_at)
 
     assert records == []
-    bot = await bot_row(sessions, "b")
+    bot = await connector_row(sessions, "b")
     assert (bot.removed_at, bot.connector, bot.health_since, bot.first_seen) == (
         None,
         "Stopped",
@@ -219,6 +234,7 @@ async def test_a_bot_the_source_stops_listing_is_marked_removed_and_can_come_bac
         T0,
     )
     assert bot.version == 3
+    assert (await bot_row(sessions, "b")).removed_at is None
 
 
 async def test_stored_snapshots_come_back_equal_to_what_was_stored(
@@ -234,9 +250,10 @@ async def test_stored_snapshots_come_back_equal_to_what_was_stored(
     async with sessions() as session:
         stored = await load_snapshots(session)
 
-    assert stored == {s.bot_id: s for s in fleet}
-    assert stored["a"].manual is not None and stored["a"].manual.at == manual.at
-    assert snapshot_of(await bot_row(sessions, "a")) == fleet[0]
+    assert stored == {s.key: s for s in fleet}
+    assert stored[("a", "bot_a")].manual is not None
+    assert stored[("a", "bot_a")].manual.at == manual.at
+    assert snapshot_of(await connector_row(sessions, "a", "bot_a")) == fleet[0]
 
 
 async def test_a_new_manual_operation_marks_that_polls_transitions_as_manual(
@@ -294,7 +311,7 @@ def test_over_long_strings_are_clipped_to_their_columns() -> None:
 async def test_over_long_values_are_stored_clipped(sessions: SessionFactory) -> None:
     await store(sessions, [storable(snap("a", server="x" * 300))], T0)
 
-    assert (await bot_row(sessions, "a")).raw_server == "x" * 200
+    assert (await connector_row(sessions, "a")).raw_server == "x" * 200
 
 
 @pytest.fixture
@@ -371,6 +388,7 @@ async def test_count_by_health_names_every_health(sessions: SessionFactory) -> N
 
     assert counts == {
         Health.OK: 2,
+        Health.DEGRADED: 0,
         Health.AWAY: 1,
         Health.DOWN: 1,
         Health.STOPPED: 1,

@@ -35,10 +35,10 @@ from chatops.alerts.routing import BotFacts, is_muted, route_for
 from chatops.config import AlertsConfig
 from chatops.domain import (
     BotAlertState,
+    BotChange,
     BotKind,
     Decision,
     DecisionKind,
-    FleetDiff,
     Health,
     ManualOperation,
     PolicyConfig,
@@ -47,8 +47,9 @@ from chatops.domain import (
     observe,
 )
 from chatops.store.alert_models import AlertIncident, AlertMute, BotAlert
+from chatops.store.cards import BotCard
 from chatops.store.models import AuditEntry, Bot, OutboxMessage, PollRun
-from chatops.store.repo import count_pcs_bots
+from chatops.store.repo import connectors_of, count_pcs_bots
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def policy_config(alerts: AlertsConfig) -> PolicyConfig:
     )
 
 
-def facts(bot: Bot) -> BotFacts:
+def facts(bot: Bot | BotCard) -> BotFacts:
     return BotFacts(bot.id, bot.name, bot.kind, bot.environment)
 
 
@@ -156,7 +157,7 @@ async def recent_actors(session: AsyncSession, now: datetime) -> dict[tuple[str,
     return actors
 
 
-def _credit(decision: Decision, bot: Bot, actors: dict[tuple[str, str], str]) -> Decision:
+def _credit(decision: Decision, bot: BotCard, actors: dict[tuple[str, str], str]) -> Decision:
     if decision.kind is not DecisionKind.NOTICE or not decision.manual_operation:
         return decision
     target = "pcs" if bot.kind == BotKind.PCS.value else bot.id
@@ -164,12 +165,17 @@ def _credit(decision: Decision, bot: Bot, actors: dict[tuple[str, str], str]) ->
     return replace(decision, performed_by=who) if who else decision
 
 
-async def bots_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Bot]:
+async def bots_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, BotCard]:
+    """The bots with these ids, each with its listed connectors."""
+    wanted = sorted(set(ids))
     found: dict[str, Bot] = {}
-    for part in chunks(sorted(set(ids))):
+    for part in chunks(wanted):
         result = await session.exec(select(Bot).where(col(Bot.id).in_(part)))
         found.update((bot.id, bot) for bot in result.all())
-    return found
+    connectors = await connectors_of(session, found)
+    return {
+        bot_id: BotCard(bot, tuple(connectors.get(bot_id, ()))) for bot_id, bot in found.items()
+    }
 
 
 @dataclass(slots=True)
@@ -191,7 +197,7 @@ class _StateRow:
 class _Item:
     """One alert for one channel, before digest grouping decides how it is sent."""
 
-    bot: Bot
+    bot: BotCard
     row: _StateRow
     decision: Decision
     channel: str
@@ -224,11 +230,11 @@ class PollPlanner:
         self.policy = policy_config(alerts)
 
     async def __call__(
-        self, session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+        self, session: AsyncSession, changes: Sequence[BotChange], poll: PollRun, now: datetime
     ) -> int:
         """Run the policy for this poll; return how many outbox rows were written."""
         assert poll.id is not None
-        rows, decided = await self._observe(session, diff, now)
+        rows, decided = await self._observe(session, changes, now)
         written = 0
         if decided:
             bots = await bots_by_id(session, {bot_id for bot_id, _, _ in decided})
@@ -243,18 +249,31 @@ class PollPlanner:
     # -- policy ----------------------------------------------------------------------------
 
     async def _observe(
-        self, session: AsyncSession, diff: FleetDiff, now: datetime
+        self, session: AsyncSession, changes: Sequence[BotChange], now: datetime
     ) -> tuple[list[_StateRow], list[tuple[str, _StateRow, Decision]]]:
-        """Observe every bot that needs it; return the state rows and the decisions."""
+        """Observe every bot that needs it; return the state rows and the decisions.
+
+        A bot's health is its connectors' roll-up (``degraded`` when some serve and some
+        do not); a manual operation leads it to the health it has once that connector (and
+        any other its operation reached at the same time) gets there.
+        """
         connection = await session.connection()
         current: dict[str, tuple[Health, ManualOperation | None]] = {}
-        for snapshot in (*diff.added, *diff.refreshed, *(c.snapshot for c in diff.changed)):
-            current[snapshot.bot_id] = (snapshot.health, snapshot.manual)
-        old_health = {change.bot_id: change.old_health for change in diff.changed}
+        targets: dict[str, Health | None] = {}
+        old_health: dict[str, Health] = {}
+        removed: set[str] = set()
+        for change in changes:
+            if change.new is None:
+                removed.add(change.bot_id)
+                continue
+            current[change.bot_id] = (change.new.health, change.new.manual)
+            targets[change.bot_id] = change.new.manual_target()
+            if change.old is not None:
+                old_health[change.bot_id] = change.old.health
         pending = await connection.execute(
             sa.select(STATE.c.bot_id).where(STATE.c.pending.is_(True))
         )
-        unchanged = set(pending.scalars()) - set(current) - set(diff.removed)
+        unchanged = set(pending.scalars()) - set(current) - removed
         for part in chunks(sorted(unchanged)):
             result = await connection.execute(
                 sa.select(
@@ -309,7 +328,14 @@ class PollPlanner:
                 rows.append(row)
                 if manual is None and health is state.observed and not needs_evaluation(state):
                     continue
-            state, decisions = observe(state, health, now, self.policy, manual=manual)
+            state, decisions = observe(
+                state,
+                health,
+                now,
+                self.policy,
+                manual=manual,
+                manual_target=targets.get(bot_id) if manual is not None else None,
+            )
             self._store(row, state)
             decided.extend((bot_id, row, decision) for decision in decisions)
         return rows, decided
@@ -381,7 +407,7 @@ class PollPlanner:
     async def _plan(
         self,
         session: AsyncSession,
-        decided: list[tuple[Bot, _StateRow, Decision]],
+        decided: list[tuple[BotCard, _StateRow, Decision]],
         now: datetime,
     ) -> _Plan:
         incident_ids = {
@@ -418,7 +444,7 @@ class PollPlanner:
     def _decide(
         self,
         plan: _Plan,
-        bot: Bot,
+        bot: BotCard,
         row: _StateRow,
         decision: Decision,
         incident: AlertIncident | None,
@@ -465,7 +491,7 @@ class PollPlanner:
             elif incident is not None:
                 self._recovered(plan, bot, row, decision, incident, now)
 
-    def _channel(self, bot: Bot) -> str | None:
+    def _channel(self, bot: BotCard) -> str | None:
         channel = route_for(facts(bot), self.alerts)
         if channel is None:
             log.warning(
@@ -475,7 +501,7 @@ class PollPlanner:
         return channel
 
     def _new_incident(
-        self, kind: str, bot: Bot, channel: str, health: Health, since: datetime, now: datetime
+        self, kind: str, bot: BotCard, channel: str, health: Health, since: datetime, now: datetime
     ) -> AlertIncident:
         return AlertIncident(
             kind=kind,
@@ -489,7 +515,7 @@ class PollPlanner:
     def _open(
         self,
         plan: _Plan,
-        bot: Bot,
+        bot: BotCard,
         row: _StateRow,
         decision: Decision,
         pcs: int,
@@ -525,7 +551,7 @@ class PollPlanner:
     def _changed(
         self,
         plan: _Plan,
-        bot: Bot,
+        bot: BotCard,
         row: _StateRow,
         decision: Decision,
         incident: AlertIncident,
@@ -552,7 +578,7 @@ class PollPlanner:
     def _recovered(
         self,
         plan: _Plan,
-        bot: Bot,
+        bot: BotCard,
         row: _StateRow,
         decision: Decision,
         incident: AlertIncident,
@@ -579,7 +605,7 @@ class PollPlanner:
     def _notice(
         self,
         plan: _Plan,
-        bot: Bot,
+        bot: BotCard,
         row: _StateRow,
         decision: Decision,
         incident: AlertIncident | None,
@@ -622,7 +648,7 @@ class PollPlanner:
             )
 
     def _flapping(
-        self, plan: _Plan, bot: Bot, row: _StateRow, decision: Decision, now: datetime
+        self, plan: _Plan, bot: BotCard, row: _StateRow, decision: Decision, now: datetime
     ) -> None:
         channel = self._channel(bot)
         if channel is None:

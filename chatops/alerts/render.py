@@ -32,7 +32,8 @@ from chatops.slack.blocks import (
     truncate,
 )
 from chatops.slack.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT, violations
-from chatops.store.models import Bot
+from chatops.store.cards import BotCard
+from chatops.store.models import Bot, Connector
 
 JSONDict = dict[str, Any]
 
@@ -43,6 +44,11 @@ RAW: Final = 80
 DIGEST_NAMES_PER_GROUP: Final = 60
 DIGEST_NAMES_TOTAL: Final = 200
 ERROR_TEXT: Final = 400
+# An alert lists at most this many connectors (problems first); the rest are counted.
+CONNECTORS_LISTED: Final = 20
+# The headline and fallback name at most this many connectors concerned.
+CONNECTORS_NAMED: Final = 3
+USER: Final = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,7 @@ def _message(text: str, blocks: list[JSONDict]) -> JSONDict:
     return message
 
 
-def _name(bot: Bot) -> str:
+def _name(bot: Bot | BotCard) -> str:
     return f"*{escape_within(bot.name, NAME)}*"
 
 
@@ -97,26 +103,113 @@ def health_of(value: str) -> Health:
         return Health.UNKNOWN
 
 
-def _facts(bot: Bot) -> JSONDict:
-    """The three statuses with their since, as section fields."""
-    rows = (
-        ("Bot Agent Connector", bot.connector, bot.raw_connector, bot.connector_since),
-        ("Conversational Cloud", bot.cloud, bot.raw_cloud, bot.cloud_since),
-        ("Bot Server", bot.server, bot.raw_server, bot.server_since),
+_GOOD: Final = {
+    "connector": ("Online",),
+    "cloud": ("Connected", "Online", "N/A"),
+    "server": ("Connected", "N/A"),
+}
+_LABELS: Final = {
+    "connector": "Bot Agent Connector",
+    "cloud": "Conversational Cloud",
+    "server": "Bot Server",
+}
+
+
+def _statuses(connector: Connector) -> tuple[tuple[str, str, str, datetime], ...]:
+    return (
+        ("connector", connector.connector, connector.raw_connector, connector.connector_since),
+        ("cloud", connector.cloud, connector.raw_cloud, connector.cloud_since),
+        ("server", connector.server, connector.raw_server, connector.server_since),
     )
-    fields = [
-        {
-            "type": "mrkdwn",
-            "text": (
-                f"*{label}*\n{status_text(value, raw, raw_limit=RAW)}\nsince {date_token(since)}"
-            ),
-        }
-        for label, value, raw, since in rows
+
+
+def _user(connector: Connector) -> str:
+    return code(connector.bot_user, USER)
+
+
+def _what_is_wrong(connector: Connector, *, plain: bool = False) -> str:
+    """``Bot Server Not Connected``: the statuses of a connector that are not as they should."""
+    wrong = [
+        (dimension, value, raw)
+        for dimension, value, raw, _ in _statuses(connector)
+        if value not in _GOOD[dimension]
     ]
-    return {"type": "section", "fields": fields}
+    if not wrong:
+        return health_of(connector.health).label
+    if plain:
+        return ", ".join(f"{_LABELS[d]} {value}" for d, value, _ in wrong)
+    return ", ".join(
+        f"{_LABELS[d]} *{status_text(value, raw, raw_limit=RAW)}*" for d, value, raw in wrong
+    )
 
 
-def _about(bot: Bot) -> str:
+def concerned(card: BotCard, *, plain: bool = False) -> str:
+    """``1 of 2 connectors; care_user_1b: Bot Server Not Connected`` (empty for one connector)."""
+    if len(card.connectors) <= 1:
+        return ""
+    problems = card.problem_connectors
+    total = len(card.connectors)
+    named = [
+        (
+            f"{escape(one_line(c.bot_user)[:USER])}: {_what_is_wrong(c, plain=True)}"
+            if plain
+            else f"{_user(c)}: {_what_is_wrong(c)}"
+        )
+        for c in problems[:CONNECTORS_NAMED]
+    ]
+    if len(problems) > CONNECTORS_NAMED:
+        named.append(f"{len(problems) - CONNECTORS_NAMED} more")
+    head = f"{len(problems)} of {total} connectors"
+    return f"{head}; {'; '.join(named)}" if named else f"{total} connectors OK"
+
+
+def _facts(card: BotCard) -> list[JSONDict]:
+    """The connectors' statuses: three fields for a one-connector bot, else a line each."""
+    if not card.connectors:
+        return []
+    if len(card.connectors) == 1:
+        fields = [
+            {
+                "type": "mrkdwn",
+                "text": (
+                    f"*{_LABELS[dimension]}*\n{status_text(value, raw, raw_limit=RAW)}\n"
+                    f"since {date_token(since)}"
+                ),
+            }
+            for dimension, value, raw, since in _statuses(card.connectors[0])
+        ]
+        return [{"type": "section", "fields": fields}]
+    ordered = [*card.problem_connectors]
+    ordered += [c for c in card.connectors if c.health == Health.OK.value]
+    lines = [
+        f"{health_of(c.health).emoji} {_user(c)}: "
+        + " · ".join(
+            f"{_LABELS[d]} *{status_text(value, raw, raw_limit=RAW)}*"
+            for d, value, raw, _ in _statuses(c)
+        )
+        + f" (since {date_token(c.health_since)})"
+        for c in ordered[:CONNECTORS_LISTED]
+    ]
+    if len(ordered) > CONNECTORS_LISTED:
+        lines.append(f"and {len(ordered) - CONNECTORS_LISTED} more connectors")
+    return [_section(part) for part in _pack(lines)]
+
+
+def _pack(lines: list[str]) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > MAX_SECTION_TEXT:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _about(bot: Bot | BotCard) -> str:
     kind = BotKind.PCS.label if bot.kind == BotKind.PCS.value else BotKind.CUSTOM.label
     try:
         environment = Environment(bot.environment).label
@@ -125,12 +218,14 @@ def _about(bot: Bot) -> str:
     return f"{kind} bot · {environment} · id {code(bot.id, 100)}"
 
 
-def _buttons(bot: Bot, pcs_count: int) -> list[JSONDict]:
+def _buttons(card: BotCard, pcs_count: int) -> list[JSONDict]:
+    """Start when a connector is not Online, Stop when one is not stopped (whole bot)."""
     buttons = []
-    if bot.connector != "Online":
-        buttons.append(start_button(bot, pcs_count=pcs_count))
-    if bot.connector not in ("Stopped", "Ready to Start"):
-        buttons.append(stop_button(bot, pcs_count=pcs_count))
+    statuses = {c.connector for c in card.connectors}
+    if statuses - {"Online"}:
+        buttons.append(start_button(card, pcs_count=pcs_count))
+    if statuses - {"Stopped", "Ready to Start"}:
+        buttons.append(stop_button(card, pcs_count=pcs_count))
     return [{"type": "actions", "elements": buttons}] if buttons else []
 
 
@@ -154,7 +249,7 @@ def reply(fallback: str, text: str) -> JSONDict:
 
 
 def problem(
-    bot: Bot,
+    bot: BotCard,
     health: Health,
     since: datetime,
     *,
@@ -162,21 +257,28 @@ def problem(
     pcs_count: int = 1,
     note: str | None = None,
 ) -> JSONDict:
-    """The first message of an outage: health, since when, three statuses, Start/Stop."""
+    """The first message of an outage: health, since when, the connectors concerned and
+    their statuses, Start/Stop."""
     headline = f"{health.emoji} {_name(bot)} is *{health.label}* since {date_token(since)}"
     if was is not None and was is not health:
         headline += f" (was {was.label})"
-    blocks = [_section(headline), _facts(bot), *_buttons(bot, pcs_count)]
+    which = concerned(bot)
+    if which:
+        headline += f": {which}"
+    blocks = [_section(headline), *_facts(bot), *_buttons(bot, pcs_count)]
     context = [_about(bot)]
     if note:
         context.append(note)
     blocks.append(_context(*context))
     fallback = f"{_plain_name(bot.name)} is {health.label}"
+    which_plain = concerned(bot, plain=True)
+    if which_plain:
+        fallback += f": {which_plain}"
     return _message(fallback, blocks)
 
 
 def resolved(
-    bot: Bot, incident_health: Health, since: datetime, at: datetime, how: str
+    bot: BotCard, incident_health: Health, since: datetime, at: datetime, how: str
 ) -> JSONDict:
     """What an outage's first message becomes once it is over (buttons removed).
 
@@ -187,11 +289,13 @@ def resolved(
         f":white_check_mark: {_name(bot)} was *{incident_health.label}* for {duration} "
         f"(from {date_token(since)} to {date_token(at)}): {how}."
     )
-    blocks = [_section(headline), _facts(bot), _context(_about(bot))]
+    blocks = [_section(headline), *_facts(bot), _context(_about(bot))]
     return _message(f"Resolved: {_plain_name(bot.name)} {how}", blocks)
 
 
-def recovered_reply(bot: Bot, incident_health: Health, since: datetime, at: datetime) -> JSONDict:
+def recovered_reply(
+    bot: Bot | BotCard, incident_health: Health, since: datetime, at: datetime
+) -> JSONDict:
     duration = format_duration(max(at - since, timedelta(0)))
     text = (
         f"{Health.OK.emoji} {_name(bot)} is *OK* again since {date_token(at)}, "
@@ -200,11 +304,14 @@ def recovered_reply(bot: Bot, incident_health: Health, since: datetime, at: date
     return _message(f"{_plain_name(bot.name)} is OK again", [_section(text)])
 
 
-def changed_reply(bot: Bot, health: Health, was: Health, since: datetime) -> JSONDict:
+def changed_reply(bot: BotCard, health: Health, was: Health, since: datetime) -> JSONDict:
     text = (
         f"{health.emoji} {_name(bot)} is now *{health.label}* (was {was.label}) "
         f"since {date_token(since)}."
     )
+    which = concerned(bot)
+    if which:
+        text += f" {which}."
     return _message(f"{_plain_name(bot.name)} is now {health.label}", [_section(text)])
 
 
@@ -217,7 +324,9 @@ def _performer(performed_by: str | None) -> str:
     return f" by {escape_within(performed_by, 100)}" if performed_by else " by hand"
 
 
-def notice(bot: Bot, operation: str | None, performed_by: str | None, at: datetime) -> JSONDict:
+def notice(
+    bot: Bot | BotCard, operation: str | None, performed_by: str | None, at: datetime
+) -> JSONDict:
     """A manual Start or Stop: news, never an outage."""
     verb, target = _manual_words(operation)
     emoji = Health.STOPPED.emoji if target is Health.STOPPED else Health.OK.emoji
@@ -233,7 +342,7 @@ def manual_resolution(operation: str | None, performed_by: str | None) -> str:
 
 
 def flapping(
-    bot: Bot, health: Health, since: datetime, changes: int, window: timedelta
+    bot: BotCard, health: Health, since: datetime, changes: int, window: timedelta
 ) -> JSONDict:
     text = (
         f":warning: {_name(bot)} is *flapping*: {changes} health changes since "
@@ -244,11 +353,13 @@ def flapping(
         "then one message says where it settled."
     )
     return _message(
-        f"{_plain_name(bot.name)} is flapping", [_section(text), _facts(bot), _context(context)]
+        f"{_plain_name(bot.name)} is flapping", [_section(text), *_facts(bot), _context(context)]
     )
 
 
-def flapping_over(bot: Bot, health: Health, since: datetime, at: datetime, how: str) -> JSONDict:
+def flapping_over(
+    bot: Bot | BotCard, health: Health, since: datetime, at: datetime, how: str
+) -> JSONDict:
     """What a flapping message becomes when the episode ends."""
     text = (
         f":white_check_mark: {_name(bot)} flapped from {date_token(since)} to {date_token(at)}; "
@@ -257,7 +368,7 @@ def flapping_over(bot: Bot, health: Health, since: datetime, at: datetime, how: 
     return _message(f"{_plain_name(bot.name)} stopped flapping", [_section(text)])
 
 
-def reminder(bot: Bot, health: Health, since: datetime, now: datetime) -> JSONDict:
+def reminder(bot: Bot | BotCard, health: Health, since: datetime, now: datetime) -> JSONDict:
     text = (
         f":alarm_clock: Still {health.emoji} *{health.label}*: {_name(bot)} since "
         f"{date_token(since)} ({age(now, since)})."

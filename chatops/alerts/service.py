@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,7 +51,7 @@ from chatops.alerts.relay import (
     Relay,
 )
 from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, PollConfig
-from chatops.domain import FleetDiff
+from chatops.domain import BotChange
 from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult
 from chatops.store.engine import SessionFactory
@@ -165,9 +165,9 @@ class AlertService:
     # -- poller hooks ------------------------------------------------------------------------
 
     async def in_transaction_hook(
-        self, session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+        self, session: AsyncSession, changes: Sequence[BotChange], poll: PollRun, now: datetime
     ) -> None:
-        await self.planner(session, diff, poll, now)
+        await self.planner(session, changes, poll, now)
         await upkeep.source_succeeded(session, now)
 
     async def on_commit(self, result: PollResult) -> None:

@@ -20,6 +20,7 @@ from chatops.alerts.routing import channels_for, is_muted, matches_target
 from chatops.config import AlertsConfig
 from chatops.domain import Health, reminder_due
 from chatops.store.alert_models import AlertIncident, AlertMute, SourceHealth
+from chatops.store.cards import BotCard
 from chatops.store.models import Bot, PollRun
 from chatops.store.repo import failed_polls_in_a_row, last_successful_poll
 
@@ -173,7 +174,7 @@ async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: date
 async def _reminder_message(
     session: AsyncSession,
     incident: AlertIncident,
-    bots: dict[str, Bot],
+    bots: dict[str, BotCard],
     mutes: list[str],
     now: datetime,
 ) -> render.JSONDict | None:
@@ -188,7 +189,7 @@ async def _reminder_message(
         counts = render.health_counts([render.health_of(h) for h in children.all()])
         return render.digest_reminder(counts, incident.opened_at, now) if counts else None
     bot = bots.get(incident.bot_id or "")
-    if bot is None or bot.removed_at is not None or is_muted(facts(bot), mutes):
+    if bot is None or bot.bot.removed_at is not None or is_muted(facts(bot), mutes):
         return None
     return render.reminder(bot, render.health_of(incident.health), incident.since, now)
 

@@ -1,7 +1,8 @@
-"""Pure domain model: statuses, snapshots, health, diff and the alert policy. No I/O."""
+"""Pure domain model: statuses, connectors, bot roll-ups, diff and the alert policy. No I/O."""
 
 from __future__ import annotations
 
+from chatops.domain.bots import BotChange, BotState, bot_changes, bot_health, bot_state, group_bots
 from chatops.domain.policy import (
     BotAlertState,
     Decision,
@@ -14,7 +15,8 @@ from chatops.domain.policy import (
     reminder_due,
 )
 from chatops.domain.snapshot import (
-    BotChange,
+    ConnectorChange,
+    ConnectorKey,
     FleetDiff,
     ManualOperation,
     Snapshot,
@@ -26,7 +28,7 @@ from chatops.domain.status import (
     BotKind,
     Channel,
     Cloud,
-    Connector,
+    ConnectorStatus,
     Dimension,
     Environment,
     Health,
@@ -46,9 +48,12 @@ __all__ = [
     "BotAlertState",
     "BotChange",
     "BotKind",
+    "BotState",
     "Channel",
     "Cloud",
-    "Connector",
+    "ConnectorChange",
+    "ConnectorKey",
+    "ConnectorStatus",
     "Decision",
     "DecisionKind",
     "Dimension",
@@ -61,8 +66,12 @@ __all__ = [
     "Snapshot",
     "StatusValue",
     "Transition",
+    "bot_changes",
+    "bot_health",
+    "bot_state",
     "diff",
     "diff_fleet",
+    "group_bots",
     "health",
     "initial_state",
     "manual_outcome",

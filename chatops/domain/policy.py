@@ -319,11 +319,14 @@ def observe(
     config: PolicyConfig,
     *,
     manual: ManualOperation | None = None,
+    manual_target: Health | None = None,
 ) -> tuple[BotAlertState, list[Decision]]:
     """Take one poll's health for a bot; return the next state and what to announce.
 
     ``manual`` is a manual Start or Stop that is new at this poll (ours, or one the source
-    reports): the caller passes each operation once.
+    reports): the caller passes each operation once. ``manual_target`` is the health it
+    leads the bot to when that is not ``manual_outcome`` (a Stop of one of a bot's two
+    connectors leads to ``degraded``, not ``stopped``).
     """
     # A clock that steps back is read as "no time passed" so nothing expires or reorders.
     now = max(now, state.last_observed_at)
@@ -337,7 +340,8 @@ def observe(
     )
 
     if manual is not None:
-        return _manual_notice(state, health, now, config, manual)
+        target = manual_target or manual_outcome(manual.operation)
+        return _manual_notice(state, health, now, config, manual, target)
 
     if state.manual_target is not None:
         assert state.manual_until is not None
@@ -410,8 +414,8 @@ def _manual_notice(
     now: datetime,
     config: PolicyConfig,
     manual: ManualOperation,
+    target: Health,
 ) -> tuple[BotAlertState, list[Decision]]:
-    target = manual_outcome(manual.operation)
     done_at = now if manual.at is None else min(manual.at, now)
     notice = Decision(
         DecisionKind.NOTICE,

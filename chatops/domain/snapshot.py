@@ -1,4 +1,9 @@
-"""A bot's observed state at one poll, and the diff between two observations."""
+"""One agent connector's observed state at one poll, and the diff between two observations.
+
+A connector is identified by ``(bot id, bot user)`` (:data:`ConnectorKey`): a bot has one or
+more connectors, each listed by the source as an entry of its own. The order in which a
+source lists them means nothing, so everything here is keyed, never positional.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from chatops.domain.status import (
     BotKind,
     Channel,
     Cloud,
-    Connector,
+    ConnectorStatus,
     Dimension,
     Environment,
     Health,
@@ -33,12 +38,18 @@ class ManualOperation:
     at: datetime | None
 
 
+ConnectorKey = tuple[str, str]
+"""A connector's identity: (bot id, bot user)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything the source says about one bot connector at one moment.
+    """Everything the source says about one agent connector at one moment.
 
     ``raw_*`` keep the strings the source sent, so a spelling we do not know is shown as
-    ``Unknown (raw)`` rather than lost.
+    ``Unknown (raw)`` rather than lost. ``bot_user`` is the connector's half of its identity:
+    LivePerson's ``lpAccountUser`` (``account_user``), or, for an entry without one, whatever
+    else names it uniquely (its ``appName``); it defaults to ``account_user``.
     """
 
     bot_id: str
@@ -54,14 +65,21 @@ class Snapshot:
     # unchanged bot costs no database write.
     updated_at: datetime | None = field(default=None, compare=False)
     account_user: str | None = None
-    connector: Connector = field(init=False)
+    bot_user: str = ""
+    connector: ConnectorStatus = field(init=False)
     cloud: Cloud = field(init=False)
     server: Server = field(init=False)
 
     def __post_init__(self) -> None:
+        if not self.bot_user:
+            object.__setattr__(self, "bot_user", self.account_user or "")
         object.__setattr__(self, "connector", parse_connector(self.raw_connector))
         object.__setattr__(self, "cloud", parse_cloud(self.raw_cloud))
         object.__setattr__(self, "server", parse_server(self.raw_server))
+
+    @property
+    def key(self) -> ConnectorKey:
+        return (self.bot_id, self.bot_user)
 
     @property
     def health(self) -> Health:
@@ -84,7 +102,7 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """One dimension of one bot changed value between two polls."""
+    """One dimension of one connector changed value between two polls."""
 
     bot_id: str
     dimension: Dimension
@@ -92,17 +110,29 @@ class Transition:
     new: StatusValue
     old_raw: str
     new_raw: str
+    bot_user: str = ""
+
+    @property
+    def key(self) -> ConnectorKey:
+        return (self.bot_id, self.bot_user)
 
 
 @dataclass(frozen=True, slots=True)
-class BotChange:
-    """What changed for one bot: its transitions and its health before and after."""
+class ConnectorChange:
+    """What changed for one connector: its transitions and its health before and after."""
 
-    bot_id: str
     transitions: tuple[Transition, ...]
     old_health: Health
     new_health: Health
     snapshot: Snapshot
+
+    @property
+    def key(self) -> ConnectorKey:
+        return self.snapshot.key
+
+    @property
+    def bot_id(self) -> str:
+        return self.snapshot.bot_id
 
     @property
     def health_changed(self) -> bool:
@@ -110,7 +140,7 @@ class BotChange:
 
 
 def diff(stored: Snapshot, fetched: Snapshot) -> list[Transition]:
-    """Per-dimension transitions from ``stored`` to ``fetched`` (same bot).
+    """Per-dimension transitions from ``stored`` to ``fetched`` (same connector).
 
     A dimension changes when its normalised value changes, or when it stays ``Unknown`` but
     the raw string means something else (an unknown state turned into another unknown
@@ -129,18 +159,20 @@ def diff(stored: Snapshot, fetched: Snapshot) -> list[Transition]:
             and normalise_key(old_raw) != normalise_key(new_raw)
         )
         if old != new or unknown_moved:
-            transitions.append(Transition(fetched.bot_id, dimension, old, new, old_raw, new_raw))
+            transitions.append(
+                Transition(fetched.bot_id, dimension, old, new, old_raw, new_raw, fetched.bot_user)
+            )
     return transitions
 
 
 @dataclass(frozen=True, slots=True)
 class FleetDiff:
-    """The result of comparing every stored bot with every fetched one."""
+    """The result of comparing every stored connector with every fetched one."""
 
     added: tuple[Snapshot, ...]
-    changed: tuple[BotChange, ...]
-    removed: tuple[str, ...]
-    # Bots whose statuses are unchanged but whose other fields (name, raw spelling,
+    changed: tuple[ConnectorChange, ...]
+    removed: tuple[ConnectorKey, ...]
+    # Connectors whose statuses are unchanged but whose other fields (name, raw spelling,
     # manual operation, ...) differ, so the stored row must be refreshed.
     refreshed: tuple[Snapshot, ...]
 
@@ -152,15 +184,24 @@ class FleetDiff:
     def is_empty(self) -> bool:
         return not (self.added or self.changed or self.removed or self.refreshed)
 
+    def bot_ids(self) -> set[str]:
+        """Every bot one of whose connectors was added, changed, refreshed or removed."""
+        ids = {snapshot.bot_id for snapshot in (*self.added, *self.refreshed)}
+        ids.update(change.bot_id for change in self.changed)
+        ids.update(bot_id for bot_id, _ in self.removed)
+        return ids
 
-def diff_fleet(stored: Mapping[str, Snapshot], fetched: Iterable[Snapshot]) -> FleetDiff:
+
+def diff_fleet(stored: Mapping[ConnectorKey, Snapshot], fetched: Iterable[Snapshot]) -> FleetDiff:
+    """Compare connectors by identity: the order of ``fetched`` changes nothing."""
     added: list[Snapshot] = []
-    changed: list[BotChange] = []
+    changed: list[ConnectorChange] = []
     refreshed: list[Snapshot] = []
-    seen: set[str] = set()
+    seen: set[ConnectorKey] = set()
     for snap in fetched:
-        seen.add(snap.bot_id)
-        old = stored.get(snap.bot_id)
+        key = snap.key
+        seen.add(key)
+        old = stored.get(key)
         if old is None:
             added.append(snap)
             continue
@@ -168,10 +209,17 @@ def diff_fleet(stored: Mapping[str, Snapshot], fetched: Iterable[Snapshot]) -> F
             continue
         transitions = diff(old, snap)
         if transitions:
-            changed.append(
-                BotChange(snap.bot_id, tuple(transitions), old.health, snap.health, snap)
-            )
+            changed.append(ConnectorChange(tuple(transitions), old.health, snap.health, snap))
         else:
             refreshed.append(snap)
-    removed = tuple(sorted(bot_id for bot_id in stored if bot_id not in seen))
-    return FleetDiff(tuple(added), tuple(changed), removed, tuple(refreshed))
+    removed = tuple(sorted(key for key in stored if key not in seen))
+    return FleetDiff(
+        tuple(sorted(added, key=_by_key)),
+        tuple(sorted(changed, key=lambda change: change.key)),
+        removed,
+        tuple(sorted(refreshed, key=_by_key)),
+    )
+
+
+def _by_key(snapshot: Snapshot) -> ConnectorKey:
+    return snapshot.key

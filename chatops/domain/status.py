@@ -1,4 +1,4 @@
-"""The Bots Status model: three status dimensions, bot attributes and derived health.
+"""The Bots Status model: three status dimensions per connector, bot attributes, health.
 
 Display strings are the seed's (LivePerson's Bots Status page) to the letter. Raw strings
 from a source are normalised case-insensitively with spaces, underscores and hyphens treated
@@ -29,7 +29,7 @@ _DIMENSION_LABELS = {
 }
 
 
-class Connector(StrEnum):
+class ConnectorStatus(StrEnum):
     """Bot Agent Connector status."""
 
     NOT_CONNECTED = "Not Connected"
@@ -60,7 +60,7 @@ class Server(StrEnum):
     UNKNOWN = "Unknown"
 
 
-StatusValue = Connector | Cloud | Server
+StatusValue = ConnectorStatus | Cloud | Server
 
 
 class BotKind(StrEnum):
@@ -96,7 +96,10 @@ class Environment(StrEnum):
 
 
 class Health(StrEnum):
+    """A connector's health, or a bot's rolled up from its connectors (``DEGRADED``: bots only)."""
+
     OK = "ok"
+    DEGRADED = "degraded"
     AWAY = "away"
     DOWN = "down"
     STOPPED = "stopped"
@@ -123,6 +126,7 @@ class Health(StrEnum):
 
 _HEALTH_ORDER = [
     Health.DOWN,
+    Health.DEGRADED,
     Health.UNKNOWN,
     Health.STOPPED,
     Health.READY,
@@ -131,6 +135,7 @@ _HEALTH_ORDER = [
 ]
 _HEALTH_EMOJI = {
     Health.OK: ":large_green_circle:",
+    Health.DEGRADED: ":large_orange_circle:",
     Health.AWAY: ":large_yellow_circle:",
     Health.DOWN: ":red_circle:",
     Health.STOPPED: ":black_circle:",
@@ -139,6 +144,7 @@ _HEALTH_EMOJI = {
 }
 _HEALTH_LABELS = {
     Health.OK: "OK",
+    Health.DEGRADED: "Degraded",
     Health.AWAY: "Away",
     Health.DOWN: "Down",
     Health.STOPPED: "Stopped",
@@ -163,7 +169,7 @@ def _table(values: list[StatusValue]) -> dict[str, StatusValue]:
     return table
 
 
-_CONNECTOR_TABLE = _table(list(Connector))
+_CONNECTOR_TABLE = _table(list(ConnectorStatus))
 _CLOUD_TABLE = _table(list(Cloud))
 _SERVER_TABLE = _table(list(Server))
 for _table_ in (_CLOUD_TABLE, _SERVER_TABLE):
@@ -174,9 +180,9 @@ for _table_ in (_CLOUD_TABLE, _SERVER_TABLE):
 
 # Sources send a handful of spellings 10,000 times a poll: the parsers are cached.
 @lru_cache(maxsize=4096)
-def parse_connector(raw: str | None) -> Connector:
+def parse_connector(raw: str | None) -> ConnectorStatus:
     value = _CONNECTOR_TABLE.get(normalise_key(raw or ""))
-    return value if isinstance(value, Connector) else Connector.UNKNOWN
+    return value if isinstance(value, ConnectorStatus) else ConnectorStatus.UNKNOWN
 
 
 @lru_cache(maxsize=4096)
@@ -212,15 +218,15 @@ def parse_environment(raw: str | None) -> Environment:
     return Environment.DEMO if key in {"demo", "staging"} else Environment.PRODUCTION
 
 
-def health(connector: Connector, cloud: Cloud, server: Server) -> Health:
-    """Derive a bot's health from its three statuses (ARCHITECTURE.md section 1)."""
-    if connector is Connector.STOPPED:
+def health(connector: ConnectorStatus, cloud: Cloud, server: Server) -> Health:
+    """Derive a connector's health from its three statuses (ARCHITECTURE.md section 1)."""
+    if connector is ConnectorStatus.STOPPED:
         return Health.STOPPED
-    if connector is Connector.READY_TO_START:
+    if connector is ConnectorStatus.READY_TO_START:
         return Health.READY
-    if connector is Connector.NOT_CONNECTED:
+    if connector is ConnectorStatus.NOT_CONNECTED:
         return Health.DOWN
-    if connector is Connector.UNKNOWN:
+    if connector is ConnectorStatus.UNKNOWN:
         return Health.UNKNOWN
     # The connector is Online: its two connections decide.
     if cloud in (Cloud.NOT_CONNECTED, Cloud.OFFLINE) or server is Server.NOT_CONNECTED:

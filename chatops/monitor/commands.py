@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from chatops.config import ConfigError, Settings, format_duration
-from chatops.domain import Dimension, Health, StatusValue, Transition
-from chatops.domain.snapshot import BotChange
+from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
 from chatops.monitor.poll import AdvisoryLockGate, LeaderGate, Poller, PollResult
 from chatops.store.engine import make_engine, make_session_factory
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
-from chatops.store.models import Bot, PollRun, utcnow
+from chatops.store.models import Bot, Connector, PollRun, utcnow
 from chatops.store.repo import (
+    connectors_of,
     count_by_health,
     failed_polls_in_a_row,
     find_bots,
@@ -79,20 +79,30 @@ def value_label(value: StatusValue, raw: str) -> str:
     return f"{value.value} ({raw})" if value.value == "Unknown" else value.value
 
 
+def _health_value(health: Health | None) -> str:
+    return health.value if health is not None else "none"
+
+
 def transition_line(name: str, change: BotChange, transition: Transition) -> str:
+    """``care-bot-1  care_user_1b  Bot Server: Connected -> Not Connected (bot ok -> degraded)``."""
     old = value_label(transition.old, transition.old_raw)
     new = value_label(transition.new, transition.new_raw)
     return (
-        f"{name}  {transition.dimension.label}: {old} -> {new}"
-        f"  (health {change.old_health.value} -> {change.new_health.value})"
+        f"{name}  {transition.bot_user or '-'}  {transition.dimension.label}: {old} -> {new}"
+        f"  (bot {_health_value(change.old_health)} -> {_health_value(change.new_health)})"
     )
+
+
+def _name(change: BotChange) -> str:
+    state = change.new or change.old
+    return state.name if state is not None else change.bot_id
 
 
 def transition_lines(changes: Sequence[BotChange]) -> list[str]:
     return [
-        transition_line(change.snapshot.name, change, transition)
-        for change in sorted(changes, key=lambda change: (change.snapshot.name, change.bot_id))
-        for transition in change.transitions
+        transition_line(_name(change), change, transition)
+        for change in sorted(changes, key=lambda change: (_name(change), change.bot_id))
+        for transition in sorted(change.transitions, key=lambda t: (t.bot_user, t.dimension))
     ]
 
 
@@ -103,6 +113,7 @@ def _count(number: int, noun: str) -> str:
 def summary_line(result: PollResult) -> str:
     parts = [
         _count(result.bots, "bot"),
+        _count(result.connectors, "connector"),
         _count(len(result.transitions), "transition"),
         f"{result.added} added",
     ]
@@ -128,6 +139,7 @@ async def status_command(settings: Settings, query: str) -> int:
         sessions = make_session_factory(engine)
         async with sessions() as session:
             bots = await find_bots(session, query) if query.strip() else await list_bots(session)
+            connectors = await connectors_of(session, [bot.id for bot in bots])
             counts = await count_by_health(session)
             latest = await last_poll(session)
             success = await last_successful_poll(session)
@@ -146,7 +158,7 @@ async def status_command(settings: Settings, query: str) -> int:
         print(f"no bot matches {query.strip()!r}")
         return 1
     print()
-    for line in status_table(bots, now, stale=stale):
+    for line in status_table(bots, connectors, now, stale=stale):
         print(line)
     if not query.strip():
         print()
@@ -196,7 +208,7 @@ def data_age_line(
 
 
 _HEADERS = (
-    "BOT",
+    "BOT / BOT USER",
     "KIND",
     "ENV",
     "CONNECTOR",
@@ -212,33 +224,61 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _health_text(health: Health, *, stale: bool) -> str:
+    # Polls are failing: what is stored may no longer be true (ARCHITECTURE.md section 2).
+    return f"{Health.UNKNOWN.label} (was {health.label})" if stale else health.label
+
+
 def status_row(bot: Bot, now: datetime, *, stale: bool = False) -> tuple[str, ...]:
+    """A bot's line: its roll-up (``Degraded, 1 of 2 OK``), no statuses of its own."""
     health = Health(bot.health)
-    health_text = health.label
-    if stale:
-        # Polls are failing: what is stored may no longer be true (ARCHITECTURE.md section 2).
-        health_text = f"{Health.UNKNOWN.label} (was {health.label})"
+    health_text = _health_text(health, stale=stale)
+    if bot.connectors > 1 and not stale:
+        health_text += f", {bot.connectors_ok} of {bot.connectors} OK"
     return (
         _clip(bot.name, _MAX_NAME),
         "PCS" if bot.kind == "pcs" else "Custom",
         bot.environment.capitalize(),
-        _status_text(bot, Dimension.CONNECTOR),
-        _status_text(bot, Dimension.CLOUD),
-        _status_text(bot, Dimension.SERVER),
+        "",
+        "",
+        "",
         health_text,
         age(bot.health_since, now),
     )
 
 
-def _status_text(bot: Bot, dimension: Dimension) -> str:
-    value: str = getattr(bot, dimension.value)
-    raw: str = getattr(bot, f"raw_{dimension.value}")
+def connector_row(connector: Connector, now: datetime, *, stale: bool = False) -> tuple[str, ...]:
+    """A connector's line under its bot: its bot user and its three statuses."""
+    return (
+        "  " + _clip(connector.bot_user, _MAX_NAME - 2),
+        "",
+        "",
+        _status_text(connector, Dimension.CONNECTOR),
+        _status_text(connector, Dimension.CLOUD),
+        _status_text(connector, Dimension.SERVER),
+        _health_text(Health(connector.health), stale=stale),
+        age(connector.health_since, now),
+    )
+
+
+def _status_text(connector: Connector, dimension: Dimension) -> str:
+    value: str = getattr(connector, dimension.value)
+    raw: str = getattr(connector, f"raw_{dimension.value}")
     return _clip(f"{value} ({raw})" if value == "Unknown" else value, 32)
 
 
-def status_table(bots: Sequence[Bot], now: datetime, *, stale: bool = False) -> list[str]:
-    """Fixed-width columns sized to their content, two spaces apart."""
-    rows = [_HEADERS, *(status_row(bot, now, stale=stale) for bot in bots)]
+def status_table(
+    bots: Sequence[Bot],
+    connectors: dict[str, list[Connector]],
+    now: datetime,
+    *,
+    stale: bool = False,
+) -> list[str]:
+    """Each bot, then its connectors indented under it; columns sized to their content."""
+    rows: list[tuple[str, ...]] = [_HEADERS]
+    for bot in bots:
+        rows.append(status_row(bot, now, stale=stale))
+        rows.extend(connector_row(c, now, stale=stale) for c in connectors.get(bot.id, ()))
     widths = [max(len(row[column]) for row in rows) for column in range(len(_HEADERS))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

@@ -45,7 +45,15 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.domain import BotChange, FleetDiff, Snapshot, Transition, diff_fleet
+from chatops.domain import (
+    BotChange,
+    ConnectorKey,
+    FleetDiff,
+    Snapshot,
+    Transition,
+    bot_changes,
+    diff_fleet,
+)
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store.engine import SessionFactory
 from chatops.store.models import Lease, PollRun, utcnow
@@ -70,7 +78,11 @@ POLLER_LOCK_NAME = "chatops.poller"
 
 @dataclass(frozen=True)
 class PollResult:
-    """What one tick did. ``ok`` is False when the source (or the tick itself) failed."""
+    """What one tick did. ``ok`` is False when the source (or the tick itself) failed.
+
+    ``changes`` are the bots whose roll-up changed (a connector's statuses, a connector
+    added or removed); ``added`` and ``removed`` count connectors.
+    """
 
     poll_id: int
     ok: bool
@@ -81,6 +93,7 @@ class PollResult:
     removed: int
     bots: int
     duration: float
+    connectors: int = 0
 
     @property
     def transitions(self) -> list[Transition]:
@@ -88,7 +101,8 @@ class PollResult:
 
 
 OnCommit = Callable[[PollResult], Awaitable[None]]
-InTransaction = Callable[[AsyncSession, FleetDiff, PollRun, datetime], Awaitable[None]]
+# Runs in the poll's transaction with the bots whose roll-up changed (the alert planner).
+InTransaction = Callable[[AsyncSession, Sequence[BotChange], PollRun, datetime], Awaitable[None]]
 
 
 class LeaderGate(Protocol):
@@ -471,32 +485,37 @@ class Poller:
         now = self._clock()
         fleet = await self._stored_fleet(session)
         diff = _diff(fleet.snapshots, snapshots)
-        records = await apply_fleet_diff(session, diff, poll, now)
+        changes = bot_changes(fleet.bots, diff)
+        _report_disagreements(changes)
+        records = await apply_fleet_diff(session, diff, poll, now, changes)
         for hook in self._in_transaction:
-            await hook(session, diff, poll, now)
+            await hook(session, changes, poll, now)
         duration = time.monotonic() - started
+        bots = len({bot_id for bot_id, _ in snapshots})
         finish_poll(
             poll,
             finished_at=self._clock(),
             duration_ms=round(duration * 1000),
             ok=True,
-            bots=len(snapshots),
+            bots=bots,
+            connectors=len(snapshots),
             changed=len(diff.changed),
             transitions=len(records),
         )
         await self._commit(session)
-        self._remember(fleet, diff)
+        self._remember(fleet, diff, changes)
         assert poll.id is not None
         return PollResult(
             poll_id=poll.id,
             ok=True,
             error=None,
             permanent=False,
-            changes=diff.changed,
+            changes=changes,
             added=len(diff.added),
             removed=len(diff.removed),
-            bots=len(snapshots),
+            bots=bots,
             duration=duration,
+            connectors=len(snapshots),
         )
 
     async def _stored_fleet(self, session: AsyncSession) -> StoredFleet:
@@ -504,30 +523,36 @@ class Poller:
         if cache is not None and await fleet_fingerprint(session) == cache.fingerprint:
             return cache
         if cache is not None:
-            logger.info("bot table changed outside this poller; reloading stored state")
+            logger.info("connector table changed outside this poller; reloading stored state")
         return await load_fleet(session)
 
-    def _remember(self, fleet: StoredFleet, diff: FleetDiff) -> None:
+    def _remember(self, fleet: StoredFleet, diff: FleetDiff, changes: Sequence[BotChange]) -> None:
         """Carry the committed changes into the cached fleet and its expected fingerprint."""
         snapshots = fleet.snapshots
         removed = set(fleet.removed)
-        returning = sum(1 for snapshot in diff.added if snapshot.bot_id in removed)
+        returning = sum(1 for snapshot in diff.added if snapshot.key in removed)
         for snapshot in diff.added:
-            snapshots[snapshot.bot_id] = snapshot
-            removed.discard(snapshot.bot_id)
+            snapshots[snapshot.key] = snapshot
+            removed.discard(snapshot.key)
         for change in diff.changed:
-            snapshots[change.bot_id] = change.snapshot
+            snapshots[change.key] = change.snapshot
         for snapshot in diff.refreshed:
-            snapshots[snapshot.bot_id] = snapshot
-        for bot_id in diff.removed:
-            snapshots.pop(bot_id, None)
-            removed.add(bot_id)
+            snapshots[snapshot.key] = snapshot
+        for key in diff.removed:
+            snapshots.pop(key, None)
+            removed.add(key)
+        bots = fleet.bots
+        for bot in changes:
+            if bot.new is None:
+                bots.pop(bot.bot_id, None)
+            else:
+                bots[bot.bot_id] = bot.new
         new_rows = len(diff.added) - returning
         # apply_fleet_diff: new rows start at version 1, every other written row gets +1.
         bumps = new_rows + returning + len(diff.changed) + len(diff.refreshed) + len(diff.removed)
         before = fleet.fingerprint
         expected = FleetFingerprint(before.rows + new_rows, before.version_sum + bumps)
-        self._cache = StoredFleet(snapshots, frozenset(removed), expected)
+        self._cache = StoredFleet(snapshots, frozenset(removed), expected, bots)
 
     async def _record_failure(
         self,
@@ -563,31 +588,43 @@ class Poller:
         )
 
 
-def _unique(fetched: Sequence[Snapshot]) -> dict[str, Snapshot]:
-    """Snapshots by bot id; a source listing one id twice keeps the first."""
-    snapshots = {snapshot.bot_id: snapshot for snapshot in reversed(fetched)}
+def _unique(fetched: Sequence[Snapshot]) -> dict[ConnectorKey, Snapshot]:
+    """Snapshots by connector; a source listing one connector twice keeps the first."""
+    snapshots = {snapshot.key: snapshot for snapshot in reversed(fetched)}
     if len(snapshots) != len(fetched):
         logger.warning(
-            "the source listed %d bots under %d ids; kept the first of each",
+            "the source listed %d connectors under %d (bot, bot user) keys; kept the first of each",
             len(fetched),
             len(snapshots),
         )
     return snapshots
 
 
-def _diff(stored: Mapping[str, Snapshot], fetched: Mapping[str, Snapshot]) -> FleetDiff:
+def _diff(
+    stored: Mapping[ConnectorKey, Snapshot], fetched: Mapping[ConnectorKey, Snapshot]
+) -> FleetDiff:
     """``diff_fleet``, with the unchanged majority set aside by one equality test each.
 
     Only the snapshots that differ from the stored ones are made storable (clipped) and
     diffed; one equal to what is stored is storable already.
     """
     candidates = [
-        storable(snapshot) for bot_id, snapshot in fetched.items() if stored.get(bot_id) != snapshot
+        storable(snapshot) for key, snapshot in fetched.items() if stored.get(key) != snapshot
     ]
-    known = {s.bot_id: stored[s.bot_id] for s in candidates if s.bot_id in stored}
+    known = {s.key: stored[s.key] for s in candidates if s.key in stored}
     found = diff_fleet(known, candidates)
     removed = tuple(sorted(stored.keys() - fetched.keys()))
     return FleetDiff(found.added, found.changed, removed, found.refreshed)
+
+
+def _report_disagreements(changes: Sequence[BotChange]) -> None:
+    """Log, once per new disagreement, a bot whose connectors disagree on its attributes."""
+    for change in changes:
+        new = change.new
+        if new is None or new.disagreement is None:
+            continue
+        if change.old is None or change.old.disagreement != new.disagreement:
+            logger.warning("%s; showing the majority's", new.disagreement)
 
 
 def _internal(exc: Exception) -> str:

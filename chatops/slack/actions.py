@@ -16,12 +16,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from chatops.config import format_duration
-from chatops.domain import Connector, Environment
+from chatops.domain import ConnectorStatus, Environment
 from chatops.slack import blocks, grammar
 from chatops.slack.app import SlackServices
 from chatops.slack.commands import answer
 from chatops.slack.control import Action, ActionResult, Outcome
 from chatops.store.models import Bot
+from chatops.store.repo import connectors_of
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ async def _follow_start(services: SlackServices, bot: Bot, respond: AsyncRespond
     while services.clock() < deadline:
         await asyncio.sleep(services.start_followup_every.total_seconds())
         async with services.sessions() as session:
-            current = await session.get(Bot, bot.id)
-        if current is not None and current.connector == Connector.ONLINE.value:
+            current = (await connectors_of(session, [bot.id])).get(bot.id, [])
+        if current and all(c.connector == ConnectorStatus.ONLINE.value for c in current):
             await respond(
                 response_type="ephemeral",
                 replace_original=False,

@@ -22,7 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from chatops.config import format_duration
 from chatops.domain import BotKind, Channel, Dimension, Environment, Health
@@ -35,10 +35,11 @@ from chatops.slack.limits import (
     MAX_SECTION_TEXT,
     assert_within_limits,
 )
-from chatops.store.models import Bot, TransitionRecord
+from chatops.store.cards import BotCard
+from chatops.store.models import Bot, Connector, TransitionRecord
 
 JSONDict = dict[str, Any]
-Action = Literal["start", "stop"]
+Action = Literal["start", "stop", "restart"]
 Outcome = Literal["ok", "failed", "duplicate"]
 
 ACTION_START: Final = "bot_start"
@@ -175,10 +176,12 @@ def _message(text: str, blocks: list[JSONDict]) -> JSONDict:
     return message
 
 
+AnyBot = TypeVar("AnyBot", Bot, BotCard)
+
 # -- reading rows ------------------------------------------------------------------------
 
 
-def bot_health(bot: Bot) -> Health:
+def bot_health(bot: Bot | Connector | BotCard) -> Health:
     try:
         return Health(bot.health)
     except ValueError:
@@ -199,19 +202,33 @@ def status_text(value: str, raw: str, *, raw_limit: int) -> str:
     return escape_within(value, 40)
 
 
-def _statuses(bot: Bot) -> tuple[tuple[Dimension, str, str, datetime], ...]:
+def _statuses(connector: Connector) -> tuple[tuple[Dimension, str, str, datetime], ...]:
     return (
-        (Dimension.CONNECTOR, bot.connector, bot.raw_connector, bot.connector_since),
-        (Dimension.CLOUD, bot.cloud, bot.raw_cloud, bot.cloud_since),
-        (Dimension.SERVER, bot.server, bot.raw_server, bot.server_since),
+        (
+            Dimension.CONNECTOR,
+            connector.connector,
+            connector.raw_connector,
+            connector.connector_since,
+        ),
+        (Dimension.CLOUD, connector.cloud, connector.raw_cloud, connector.cloud_since),
+        (Dimension.SERVER, connector.server, connector.raw_server, connector.server_since),
     )
 
 
-def _is_pcs(bot: Bot) -> bool:
+def connectors_text(bot: Bot | BotCard) -> str:
+    """``2 of 3 connectors OK`` (``1 connector`` for a bot with one)."""
+    total = bot.connectors if isinstance(bot, Bot) else len(bot.connectors)
+    ok = bot.connectors_ok if isinstance(bot, Bot) else bot.ok_count
+    if total == 1:
+        return "1 connector"
+    return f"{ok} of {total:,} connectors OK"
+
+
+def _is_pcs(bot: Bot | BotCard) -> bool:
     return bot.kind == BotKind.PCS.value
 
 
-def problem_first(bots: Iterable[Bot]) -> list[Bot]:
+def problem_first(bots: Iterable[AnyBot]) -> list[AnyBot]:
     """Most urgent health first; within one health the newest change first, then by name."""
     return sorted(
         bots,
@@ -223,16 +240,14 @@ def problem_first(bots: Iterable[Bot]) -> list[Bot]:
     )
 
 
-def by_name(bots: Iterable[Bot]) -> list[Bot]:
+def by_name(bots: Iterable[AnyBot]) -> list[AnyBot]:
     return sorted(bots, key=lambda bot: (bot.name.casefold(), bot.id))
 
 
 def compact_line(bot: Bot, now: datetime) -> str:
-    """One bot on one line: health, name, how long, the three statuses, kind, environment."""
+    """One bot on one line: health, name, how long, its connectors, kind, environment."""
     health = bot_health(bot)
-    statuses = " / ".join(
-        status_text(value, raw, raw_limit=RAW_IN_LIST) for _, value, raw, _ in _statuses(bot)
-    )
+    statuses = connectors_text(bot)
     extras = []
     if _is_pcs(bot):
         extras.append(BotKind.PCS.label)
@@ -299,7 +314,7 @@ def _pcs_sentence(action: Action, pcs_count: int) -> str:
     return f"{_PCS_SHARED}: every survey bot of the account will {verb}."
 
 
-def start_button(bot: Bot, *, pcs_count: int) -> JSONDict:
+def start_button(bot: Bot | BotCard, *, pcs_count: int) -> JSONDict:
     """Start; a PCS bot's button asks first, because every survey bot starts with it."""
     button = _button("Start", ACTION_START, bot.id, style="primary")
     if _is_pcs(bot):
@@ -313,7 +328,7 @@ def start_button(bot: Bot, *, pcs_count: int) -> JSONDict:
     return button
 
 
-def stop_button(bot: Bot, *, pcs_count: int) -> JSONDict:
+def stop_button(bot: Bot | BotCard, *, pcs_count: int) -> JSONDict:
     """Stop, always behind a confirm dialog (ARCHITECTURE.md section 4)."""
     name = escape_within(bot.name, 60)
     if _is_pcs(bot):
@@ -446,12 +461,12 @@ def summary(
 
 
 def bot_details(
-    bots: Sequence[Bot],
+    bots: Sequence[BotCard],
     now: datetime,
     *,
     query: str,
-    can_start: Callable[[Bot], bool],
-    can_stop: Callable[[Bot], bool],
+    can_start: Callable[[BotCard], bool],
+    can_stop: Callable[[BotCard], bool],
     pcs_count: int,
     suggestion: str | None = None,
     shareable: bool = True,
@@ -496,19 +511,24 @@ def bot_details(
 
 
 def _detail_blocks(
-    bot: Bot, now: datetime, *, can_start: bool, can_stop: bool, pcs_count: int
+    bot: BotCard, now: datetime, *, can_start: bool, can_stop: bool, pcs_count: int
 ) -> list[JSONDict]:
-    health = bot_health(bot)
+    health = bot_health(bot.bot)
     lines = [
         f"{health.emoji} *{escape_within(bot.name, DETAIL_NAME)}*",
-        f"*{health.label}* since {date_token(bot.health_since)} ({age(now, bot.health_since)})",
+        f"*{health.label}* since {date_token(bot.health_since)} ({age(now, bot.health_since)})"
+        f" · {connectors_text(bot)}",
     ]
-    if bot.removed_at is not None:
-        lines.append(f":ghost: No longer listed by the source since {date_token(bot.removed_at)}.")
+    if bot.bot.removed_at is not None:
+        lines.append(
+            f":ghost: No longer listed by the source since {date_token(bot.bot.removed_at)}."
+        )
     fields = [
         f"*{dimension.label}*\n{status_text(value, raw, raw_limit=RAW_IN_DETAIL)}\n"
         f"since {date_token(since)} ({age(now, since)})"
-        for dimension, value, raw, since in _statuses(bot)
+        for dimension, value, raw, since in (
+            _statuses(bot.connectors[0]) if len(bot.connectors) == 1 else ()
+        )
     ]
     kind = _label(BotKind, bot.kind)
     if _is_pcs(bot):
@@ -522,11 +542,15 @@ def _detail_blocks(
     section = _section("\n".join(lines))
     section["fields"] = [_mrkdwn(truncate(field, MAX_FIELD_TEXT)) for field in fields]
     blocks = [section]
+    if len(bot.connectors) > 1:
+        blocks += [
+            _section(text) for text in _pack(_connector_line(c, now) for c in bot.connectors)
+        ]
     buttons = []
-    connector = bot.connector
-    if can_start and connector != "Online":
+    statuses = {c.connector for c in bot.connectors}
+    if can_start and statuses - {"Online"}:
         buttons.append(start_button(bot, pcs_count=pcs_count))
-    if can_stop and connector not in ("Stopped", "Ready to Start"):
+    if can_stop and statuses - {"Stopped", "Ready to Start"}:
         buttons.append(stop_button(bot, pcs_count=pcs_count))
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
@@ -534,7 +558,19 @@ def _detail_blocks(
     return blocks
 
 
-def _manual_text(bot: Bot) -> str:
+def _connector_line(connector: Connector, now: datetime) -> str:
+    """A connector of a bot on one line: health, bot user, its three statuses, since when."""
+    health = bot_health(connector)
+    statuses = " / ".join(
+        status_text(value, raw, raw_limit=RAW_IN_LIST) for _, value, raw, _ in _statuses(connector)
+    )
+    return (
+        f"{health.emoji} {code(connector.bot_user, 80)} {health.label} for "
+        f"{age(now, connector.health_since)} · {statuses}"
+    )
+
+
+def _manual_text(bot: Bot | BotCard) -> str:
     if not bot.manual_operation:
         return "None recorded"
     text = escape_within(bot.manual_operation.capitalize(), 20)
@@ -716,7 +752,7 @@ def refusal(message: str) -> JSONDict:
 
 
 def action_result(
-    bot: Bot,
+    bot: Bot | BotCard,
     action: Action,
     user_id: str,
     at: datetime,
@@ -732,10 +768,12 @@ def action_result(
     if _is_pcs(bot):
         others = f"all {pcs_count:,} survey bots" if pcs_count > 1 else "every survey bot"
         what = f"the shared survey connector ({name} and {others})"
-    past = "stopped" if action == "stop" else "started"
+    past = {"stop": "stopped", "start": "started", "restart": "restarted"}[action]
     when = date_token(at)
     if outcome == "ok":
-        emoji = ":black_circle:" if action == "stop" else ":large_green_circle:"
+        emoji = {"stop": ":black_circle:", "start": ":large_green_circle:"}.get(
+            action, ":arrows_counterclockwise:"
+        )
         text = f"{emoji} {who} {past} {what} at {when}."
         note = "The statuses here change at the next poll."
     elif outcome == "duplicate":
@@ -746,7 +784,7 @@ def action_result(
     else:
         text = f":x: {who} tried to {action} {what} at {when}, but it failed."
         note = escape_within(detail, 1000) if detail else "The status source did not say why."
-    health = bot_health(bot)
+    health = bot_health(bot.bot if isinstance(bot, BotCard) else bot)
     status = f"Before: {health.emoji} {health.label} since {date_token(bot.health_since)}"
     plain_who = f"<@{user_id}>" if _SLACK_ID.match(user_id) else "someone"
     fallback_verb = {

@@ -11,7 +11,7 @@ import asyncio
 import gc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,8 +20,9 @@ from chatops.domain import BotKind, Environment, Health
 from chatops.permissions import Access
 from chatops.slack import blocks, grammar
 from chatops.store import repo
+from chatops.store.cards import cards
 from chatops.store.engine import SessionFactory
-from chatops.store.models import Bot, TransitionRecord
+from chatops.store.models import Bot, Connector, TransitionRecord
 
 JSONDict = dict[str, object]
 BotFilter = Callable[[Bot], bool]
@@ -51,6 +52,7 @@ class Fleet:
 
     poll_id: int | None
     bots: list[Bot]
+    connectors: dict[str, list[Connector]] = field(default_factory=dict)
     _counts: dict[Health, int] | None = None
     _by_name: list[Bot] | None = None
     _problems: list[Bot] | None = None
@@ -59,7 +61,11 @@ class Fleet:
 
     def index(self) -> repo.BotIndex:
         if self._index is None:
-            self._index = repo.BotIndex(self.bots)
+            users = {
+                bot_id: [c.bot_user for c in connectors]
+                for bot_id, connectors in self.connectors.items()
+            }
+            self._index = repo.BotIndex(self.bots, users)
         return self._index
 
     def counts(self) -> dict[Health, int]:
@@ -118,7 +124,11 @@ class Views:
             async with self._loading:
                 fleet = self._fleet
                 if fleet is None or fleet.poll_id != poll_id:
-                    fleet = Fleet(poll_id, await repo.list_bots(session))
+                    fleet = Fleet(
+                        poll_id,
+                        await repo.list_bots(session),
+                        await repo.all_connectors(session),
+                    )
                     self._fleet = fleet
                     # 10,000 long-lived rows would be walked by every full collection
                     # (stalls of a few hundred ms under load): park them outside the GC
@@ -182,7 +192,7 @@ class Views:
             names = [bot.name for bot in _only(fleet.bots, visible)]
             suggestion = grammar.suggest(query, names)
         return blocks.bot_details(
-            bots,
+            cards(bots, fleet.connectors),
             now,
             query=query,
             can_start=lambda bot: access.can("start", bot.name),

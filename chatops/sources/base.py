@@ -33,19 +33,37 @@ class UnknownBotError(SourceError):
         self.bot_id = bot_id
 
 
+class UnknownConnectorError(SourceError):
+    """The source knows the bot but has no connector with that bot user."""
+
+    def __init__(self, bot_id: str, bot_user: str) -> None:
+        super().__init__(
+            f"the status source lists no connector {bot_user!r} for bot {bot_id!r}",
+            permanent=True,
+        )
+        self.bot_id = bot_id
+        self.bot_user = bot_user
+
+
 class StatusSource(Protocol):
-    """Fetch every bot's snapshot for the configured environments; start; stop."""
+    """Fetch every connector's snapshot for the configured environments; start; stop.
+
+    A connector is named by its bot id and its bot user (``Snapshot.bot_user``).
+    """
 
     async def fetch(self) -> Sequence[Snapshot]:
-        """Every bot's current snapshot. Raises SourceError; never returns a partial fleet."""
+        """Every connector's current snapshot, one per status entry, in any order.
+
+        Raises SourceError; never returns a partial fleet.
+        """
         ...
 
-    async def start(self, bot_id: str) -> None:
-        """Ask the source to start the bot's connector (PCS: the shared survey connector)."""
+    async def start(self, bot_id: str, bot_user: str) -> None:
+        """Ask the source to start one connector (PCS: the shared survey connector)."""
         ...
 
-    async def stop(self, bot_id: str) -> None:
-        """Ask the source to stop the bot's connector (PCS: the shared survey connector)."""
+    async def stop(self, bot_id: str, bot_user: str) -> None:
+        """Ask the source to stop one connector (PCS: the shared survey connector)."""
         ...
 
     async def check(self) -> str:

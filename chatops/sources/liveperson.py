@@ -44,6 +44,7 @@ from chatops.config import ConfigError, Secrets, Settings
 from chatops.domain import (
     BotKind,
     Channel,
+    ConnectorKey,
     Environment,
     ManualOperation,
     Snapshot,
@@ -51,7 +52,7 @@ from chatops.domain import (
     parse_environment,
     parse_kind,
 )
-from chatops.sources.base import SourceError, UnknownBotError
+from chatops.sources.base import SourceError, UnknownBotError, UnknownConnectorError
 
 logger = logging.getLogger(__name__)
 
@@ -188,13 +189,18 @@ class LivePersonSource:
         self._endpoints: _Endpoints | None = None
         self._session: _Session | None = None
         self._login_lock = asyncio.Lock()
-        # From the last successful fetch: what start and stop must send for each bot.
-        self._accounts: dict[str, tuple[str, str]] = {}
+        # From the last successful fetch: what start and stop must send for each connector.
+        self._accounts: dict[ConnectorKey, tuple[str, str]] = {}
         self._platform: dict[str, _PlatformBot] = {}
         self._platform_loaded_at = float("-inf")
-        # The last snapshot built for each bot, by the entry fields it was built from: a
-        # poll where nothing changed rebuilds nothing (most of a steady poll's cost).
-        self._built: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
+        # The last snapshot built for each status entry, by the entry fields it was built
+        # from: a poll where nothing changed rebuilds nothing (most of a steady poll's cost).
+        self._built: dict[tuple[str, str, bool], tuple[tuple[Any, ...], Snapshot]] = {}
+        # Duplicate and user-less entries of the last fetch, logged when they change.
+        self._oddities: tuple[frozenset[ConnectorKey], frozenset[ConnectorKey]] = (
+            frozenset(),
+            frozenset(),
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LivePersonSource:
@@ -208,16 +214,20 @@ class LivePersonSource:
     # ----------------------------------------------------------------- public
 
     async def fetch(self) -> list[Snapshot]:
-        """Every bot's snapshot in the configured environments, or one SourceError."""
+        """Every connector's snapshot in the configured environments, or one SourceError."""
         return await self._within_deadline(self._fetch)
 
-    async def start(self, bot_id: str) -> None:
-        """Start the bot's connector; for a PCS bot, the connector all PCS bots share."""
-        await self._within_deadline(lambda deadline: self._operate(bot_id, "start", deadline))
+    async def start(self, bot_id: str, bot_user: str) -> None:
+        """Start one connector of the bot; for a PCS bot, the one all PCS bots share."""
+        await self._within_deadline(
+            lambda deadline: self._operate(bot_id, bot_user, "start", deadline)
+        )
 
-    async def stop(self, bot_id: str) -> None:
-        """Stop the bot's connector; for a PCS bot, the connector all PCS bots share."""
-        await self._within_deadline(lambda deadline: self._operate(bot_id, "stop", deadline))
+    async def stop(self, bot_id: str, bot_user: str) -> None:
+        """Stop one connector of the bot; for a PCS bot, the one all PCS bots share."""
+        await self._within_deadline(
+            lambda deadline: self._operate(bot_id, bot_user, "stop", deadline)
+        )
 
     async def check(self) -> str:
         """Log in, read the status lists, and say what was reached (``check-config``)."""
@@ -228,7 +238,8 @@ class LivePersonSource:
         environments = ", ".join(env.label for env in self._environments)
         return (
             f"logged in to LivePerson account {self._account} as {self._username} with "
-            f"{method}; Bots Status at {where} lists {len(snapshots)} bots ({environments})"
+            f"{method}; Bots Status at {where} lists {len({s.bot_id for s in snapshots})} bots"
+            f" with {len(snapshots)} connectors ({environments})"
         )
 
     async def aclose(self) -> None:
@@ -282,24 +293,60 @@ class LivePersonSource:
         }
         await self._refresh_platform(nameless, deadline)
 
-        snapshots: dict[str, Snapshot] = {}
-        accounts: dict[str, tuple[str, str]] = {}
-        built: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
+        # Every entry is a connector of its own, never merged with another: a bot has one
+        # per bot user (lpAccountUser), and the list's order means nothing.
+        snapshots: dict[ConnectorKey, Snapshot] = {}
+        from_pcs: set[ConnectorKey] = set()
+        accounts: dict[ConnectorKey, tuple[str, str]] = {}
+        built: dict[tuple[str, str, bool], tuple[tuple[Any, ...], Snapshot]] = {}
+        duplicates: set[ConnectorKey] = set()
+        userless: set[ConnectorKey] = set()
         for entry, listed_in, pcs in listed:
             snapshot = self._cached_snapshot(entry, listed_in, pcs, built)
             if snapshot.environment not in self._environments:
                 continue
-            # A bot listed twice (custom and PCS lists) is taken from the PCS list.
-            if snapshot.bot_id in snapshots and not pcs:
-                continue
-            snapshots[snapshot.bot_id] = snapshot
+            key = snapshot.key
+            if key in snapshots:
+                # A connector listed in both the custom and the PCS list is taken from the
+                # PCS list; listed twice in one list, the first entry is kept.
+                if not pcs or key in from_pcs:
+                    duplicates.add(key)
+                    continue
+            snapshots[key] = snapshot
+            if pcs:
+                from_pcs.add(key)
             user = _text(entry.get("lpAccountUser"))
             if user:
-                accounts[snapshot.bot_id] = (_text(entry.get("lpAccountId")) or self._account, user)
+                accounts[key] = (_text(entry.get("lpAccountId")) or self._account, user)
+            else:
+                userless.add(key)
+        self._report_oddities(duplicates, userless)
         self._accounts = accounts
         self._built = built
-        logger.debug("LivePerson listed %d bots", len(snapshots))
+        logger.debug("LivePerson listed %d connectors", len(snapshots))
         return list(snapshots.values())
+
+    def _report_oddities(self, duplicates: set[ConnectorKey], userless: set[ConnectorKey]) -> None:
+        """Log, once each until they change, entries listed twice and entries without a user."""
+        oddities = (frozenset(duplicates), frozenset(userless))
+        if oddities == self._oddities:
+            return
+        self._oddities = oddities
+        if duplicates:
+            logger.warning(
+                "LivePerson listed %d connectors twice (same botId and lpAccountUser), e.g. %s;"
+                " kept the first entry of each",
+                len(duplicates),
+                _some(duplicates),
+            )
+        if userless:
+            logger.warning(
+                "LivePerson listed %d connectors without a bot user (lpAccountUser), e.g. %s;"
+                " each is a connector of its own, named by its appName, and cannot be started"
+                " or stopped from here",
+                len(userless),
+                _some(userless),
+            )
 
     async def _status_entries(self, call: _Call, deadline: _Deadline) -> list[JSONDict]:
         response = await self._send(call, deadline)
@@ -327,7 +374,7 @@ class LivePersonSource:
         entry: JSONDict,
         environment: Environment | None,
         pcs: bool,
-        built: dict[str, tuple[tuple[Any, ...], Snapshot]],
+        built: dict[tuple[str, str, bool], tuple[tuple[Any, ...], Snapshot]],
     ) -> Snapshot:
         """``_snapshot``, reused from the last fetch when its source fields are the same.
 
@@ -336,13 +383,14 @@ class LivePersonSource:
         until something else about the bot changes.
         """
         bot_id = str(entry["botId"])
-        key = (pcs, environment, self._platform.get(bot_id), *map(entry.get, SNAPSHOT_FIELDS))
-        previous = self._built.get(bot_id)
+        entry_key = (bot_id, _bot_user(entry), pcs)
+        key = (environment, self._platform.get(bot_id), *map(entry.get, SNAPSHOT_FIELDS))
+        previous = self._built.get(entry_key)
         if previous is not None and previous[0] == key:
-            built[bot_id] = previous
+            built[entry_key] = previous
             return previous[1]
         snapshot = self._snapshot(entry, environment, pcs)
-        built[bot_id] = (key, snapshot)
+        built[entry_key] = (key, snapshot)
         return snapshot
 
     def _snapshot(self, entry: JSONDict, environment: Environment | None, pcs: bool) -> Snapshot:
@@ -383,6 +431,7 @@ class LivePersonSource:
             manual=_manual(entry),
             updated_at=_epoch_ms(entry.get("updateTime")),
             account_user=_text(entry.get("lpAccountUser")),
+            bot_user=_bot_user(entry),
         )
 
     async def _refresh_platform(self, nameless: set[str], deadline: _Deadline) -> None:
@@ -457,14 +506,18 @@ class LivePersonSource:
 
     # ----------------------------------------------------------- start / stop
 
-    async def _operate(self, bot_id: str, operation: str, deadline: _Deadline) -> None:
+    async def _operate(
+        self, bot_id: str, bot_user: str, operation: str, deadline: _Deadline
+    ) -> None:
         if not bot_id:
             raise UnknownBotError(bot_id)
         endpoints = await self._resolve(deadline)
-        account = self._accounts.get(bot_id) or await self._lookup_account(bot_id, deadline)
+        account = self._accounts.get((bot_id, bot_user)) or await self._lookup_account(
+            bot_id, bot_user, deadline
+        )
         account_id, account_user = account
         call = _Call(
-            f"the {operation} of bot {bot_id}",
+            f"the {operation} of connector {account_user} of bot {bot_id}",
             "PUT",
             f"{endpoints.monitoring}{MONITORING_PATH}/{operation}/{quote(bot_id, safe='')}",
             body={"lpAccountId": account_id, "lpAccountUser": account_user},
@@ -483,8 +536,10 @@ class LivePersonSource:
             )
         logger.info("asked LivePerson to %s bot %s (bot user %s)", operation, bot_id, account_user)
 
-    async def _lookup_account(self, bot_id: str, deadline: _Deadline) -> tuple[str, str]:
-        """The bot user a start or stop must name, for a bot no fetch has listed yet."""
+    async def _lookup_account(
+        self, bot_id: str, bot_user: str, deadline: _Deadline
+    ) -> tuple[str, str]:
+        """The account a start or stop must name, for a connector no fetch has listed yet."""
         endpoints = await self._resolve(deadline)
         call = _Call(
             f"the status of bot {bot_id}",
@@ -498,16 +553,24 @@ class LivePersonSource:
         data = self._json(call, response)
         if isinstance(data, dict) and isinstance(data.get("successResult"), dict):
             data = data["successResult"]
+        entries: list[Any] = [data]
         if isinstance(data, dict) and isinstance(data.get("statusList"), list):
-            data = next(iter(data["statusList"]), None)
-        user = _text(data.get("lpAccountUser")) if isinstance(data, dict) else None
-        if not isinstance(data, dict) or not user:
-            raise self._fail(
-                f"LivePerson lists bot {bot_id} without its bot user (lpAccountUser),"
-                " so it cannot be started or stopped from here",
-                permanent=True,
-            )
-        return _text(data.get("lpAccountId")) or self._account, user
+            entries = data["statusList"]
+        elif isinstance(data, list):
+            entries = data
+        for entry in entries:
+            if isinstance(entry, dict) and _bot_user(entry) == bot_user:
+                user = _text(entry.get("lpAccountUser"))
+                if not user:
+                    break
+                return _text(entry.get("lpAccountId")) or self._account, user
+        else:
+            raise UnknownConnectorError(bot_id, bot_user)
+        raise self._fail(
+            f"LivePerson lists connector {bot_user} of bot {bot_id} without its bot user"
+            " (lpAccountUser), so it cannot be started or stopped from here",
+            permanent=True,
+        )
 
     # ------------------------------------------------------ domains and login
 
@@ -942,7 +1005,21 @@ SNAPSHOT_FIELDS = (
     "manualOperationPerformedByName",
     "manualOperationTs",
     "lpAccountUser",
+    "appName",
 )
+
+
+def _bot_user(entry: JSONDict) -> str:
+    """A connector's name within its bot: lpAccountUser, else its appName, else the bot id."""
+    return (
+        _text(entry.get("lpAccountUser"))
+        or _text(entry.get("appName"))
+        or str(entry.get("botId") or "")
+    )
+
+
+def _some(keys: set[ConnectorKey], count: int = 3) -> str:
+    return ", ".join(f"{bot_id}/{user}" for bot_id, user in sorted(keys)[:count])
 
 
 def _text(value: Any) -> str | None:

@@ -49,7 +49,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Bot(SQLModel, table=True):
-    """One bot connector and its current state (the last successful poll's view)."""
+    """One bot as its agent connectors add up at the last successful poll (a roll-up).
+
+    Written by the poller in the same transaction as the bot's ``connector`` rows and derived
+    from them alone (``chatops.domain.bots``): ``health`` is the bot's rolled-up health
+    (``degraded`` when some connectors are OK and some not), ``connectors`` how many the
+    source lists and ``connectors_ok`` how many of those are OK. The manual operation is the
+    latest any of its connectors reports.
+    """
 
     __tablename__ = "bot"
 
@@ -58,6 +65,37 @@ class Bot(SQLModel, table=True):
     kind: str = Field(max_length=16)
     channel: str = Field(max_length=16)
     environment: str = Field(index=True, max_length=16)
+    health: str = Field(index=True, max_length=16)
+    health_since: datetime = Field(sa_type=UTCDateTime)
+    connectors: int = 0
+    connectors_ok: int = 0
+    manual_operation: str | None = Field(default=None, max_length=16)
+    manual_by: str | None = Field(default=None, max_length=300)
+    manual_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+    # Set when the source stops listing every connector of the bot; cleared if one comes back.
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Bumped on every stored change.
+    version: int = 0
+
+
+class Connector(SQLModel, table=True):
+    """One agent connector (a bot user of a bot) and its state at the last successful poll.
+
+    Its identity is ``(bot_id, bot_user)``; ``bot_user`` is LivePerson's ``lpAccountUser``
+    (or, for an entry without one, its ``appName``). ``connector``, ``cloud`` and ``server``
+    are its three statuses (Bot Agent Connector, Conversational Cloud, Bot Server), each
+    with the raw string the source sent and the time it last changed.
+    """
+
+    __tablename__ = "connector"
+
+    bot_id: str = Field(primary_key=True, max_length=200)
+    bot_user: str = Field(primary_key=True, max_length=300)
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    environment: str = Field(max_length=16)
     connector: str = Field(max_length=32)
     cloud: str = Field(max_length=32)
     server: str = Field(max_length=32)
@@ -72,23 +110,28 @@ class Bot(SQLModel, table=True):
     manual_operation: str | None = Field(default=None, max_length=16)
     manual_by: str | None = Field(default=None, max_length=300)
     manual_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # LivePerson's lpAccountUser, which start and stop name; None when the source sent none.
     account_user: str | None = Field(default=None, max_length=300)
     source_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_seen: datetime = Field(sa_type=UTCDateTime)
-    # Set when the source stops listing the bot; cleared if it comes back.
+    # Set when the source stops listing the connector; cleared if it comes back.
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped on every stored change; optimistic concurrency and outbox de-duplication keys.
     version: int = 0
 
 
 class TransitionRecord(SQLModel, table=True):
-    """One dimension of one bot changed value (the healthchecks ``Flip``)."""
+    """One dimension of one connector changed value (the healthchecks ``Flip``).
+
+    ``old_health`` and ``new_health`` are the connector's; ``bot_user`` names the connector.
+    """
 
     __tablename__ = "transition"
     __table_args__ = (sa.Index("ix_transition_bot_id_at", "bot_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     bot_id: str = Field(max_length=200)
+    bot_user: str = Field(default="", max_length=300)
     poll_id: int | None = Field(default=None, index=True)
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     dimension: str = Field(max_length=16)
@@ -113,6 +156,7 @@ class PollRun(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     permanent: bool = False
     bots: int = 0
+    connectors: int = 0
     changed: int = 0
     transitions: int = 0
     duration_ms: int = 0
@@ -129,6 +173,7 @@ class AuditEntry(SQLModel, table=True):
     user_name: str | None = Field(default=None, max_length=300)
     action: str = Field(max_length=32)  # start, stop, mute, unmute, ...
     target: str = Field(max_length=300)  # bot id or glob
+    bot_user: str | None = Field(default=None, max_length=300)  # the connector acted on
     outcome: str = Field(max_length=32)  # ok, refused, failed, duplicate, ...
     detail: str | None = Field(default=None, max_length=2000)
     # De-duplicates a double click: the same action on the same bot from one message.

@@ -1,17 +1,18 @@
 """Repositories: small async functions over an AsyncSession. The caller owns the transaction.
 
-Bot rows hold the last successful poll's view of each bot. Every function here that changes
-a bot row bumps its ``version``; anything else that writes bot rows must do the same, because
-the poller trusts its in-memory copy of the fleet only while the table's
-:class:`FleetFingerprint` (row count and sum of versions) is the one it expects.
+Connector rows hold the last successful poll's view of each agent connector, bot rows the
+roll-up of each bot's connectors. Every function here that changes a connector row bumps its
+``version``; anything else that writes connector rows must do the same, because the poller
+trusts its in-memory copy of the fleet only while the table's :class:`FleetFingerprint` (row
+count and sum of versions) is the one it expects.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,18 +22,23 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import (
+    BotChange,
     BotKind,
+    BotState,
     Channel,
+    ConnectorKey,
     Dimension,
     Environment,
     FleetDiff,
     Health,
     ManualOperation,
     Snapshot,
+    group_bots,
 )
-from chatops.store.models import AuditEntry, Bot, PollRun, TransitionRecord
+from chatops.store.models import AuditEntry, Bot, Connector, PollRun, TransitionRecord
 
 BOT = Bot.__table__  # type: ignore[attr-defined]
+CONNECTOR = Connector.__table__  # type: ignore[attr-defined]
 TRANSITION = TransitionRecord.__table__  # type: ignore[attr-defined]
 # Both SQLite (32766 variables) and asyncpg (32767 arguments) cap bound parameters.
 _CHUNK = 900
@@ -48,7 +54,7 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[start : start + size]
 
 
-# -- Snapshots in and out of bot rows ------------------------------------------------------
+# -- Snapshots in and out of connector rows ------------------------------------------------
 
 # Column lengths of the strings a snapshot carries (chatops/store/models.py).
 _NAME, _RAW, _PERSON, _OPERATION = 300, 200, 300, 16
@@ -59,19 +65,20 @@ def _clip(value: str | None, limit: int) -> str | None:
 
 
 def storable(snapshot: Snapshot) -> Snapshot:
-    """The snapshot as the bot table can hold it: over-long strings clipped to their column.
+    """The snapshot as the connector table can hold it: over-long strings clipped.
 
     The poller diffs storable snapshots, so a source sending a 500-character status does
     not look changed at every poll against the clipped value stored last time.
     """
     manual = snapshot.manual
-    # The common case first, written out: this runs for every bot at every poll.
+    # The common case first, written out: this runs for every connector at every poll.
     if (
         len(snapshot.name) <= _NAME
         and len(snapshot.raw_connector) <= _RAW
         and len(snapshot.raw_cloud) <= _RAW
         and len(snapshot.raw_server) <= _RAW
         and len(snapshot.account_user or "") <= _PERSON
+        and len(snapshot.bot_user) <= _PERSON
         and (
             manual is None
             or (len(manual.operation) <= _OPERATION and len(manual.performed_by or "") <= _PERSON)
@@ -85,6 +92,7 @@ def storable(snapshot: Snapshot) -> Snapshot:
         raw_cloud=snapshot.raw_cloud[:_RAW],
         raw_server=snapshot.raw_server[:_RAW],
         account_user=_clip(snapshot.account_user, _PERSON),
+        bot_user=snapshot.bot_user[:_PERSON],
         manual=ManualOperation(
             manual.operation[:_OPERATION], _clip(manual.performed_by, _PERSON), manual.at
         )
@@ -94,7 +102,7 @@ def storable(snapshot: Snapshot) -> Snapshot:
 
 
 def _state_values(snapshot: Snapshot) -> dict[str, object]:
-    """The bot columns that come straight from a snapshot (not the since/version book-keeping)."""
+    """The connector columns that come straight from a snapshot (not the book-keeping)."""
     manual = snapshot.manual
     return {
         "name": snapshot.name,
@@ -137,25 +145,26 @@ _STATE_COLUMNS = (
 _SINCE_COLUMNS = ("connector_since", "cloud_since", "server_since", "health_since")
 
 _SNAPSHOT_COLUMNS = (
-    BOT.c.id,
-    BOT.c.name,
-    BOT.c.kind,
-    BOT.c.channel,
-    BOT.c.environment,
-    BOT.c.raw_connector,
-    BOT.c.raw_cloud,
-    BOT.c.raw_server,
-    BOT.c.manual_operation,
-    BOT.c.manual_by,
-    BOT.c.manual_at,
-    BOT.c.source_updated_at,
-    BOT.c.account_user,
+    CONNECTOR.c.bot_id,
+    CONNECTOR.c.name,
+    CONNECTOR.c.kind,
+    CONNECTOR.c.channel,
+    CONNECTOR.c.environment,
+    CONNECTOR.c.raw_connector,
+    CONNECTOR.c.raw_cloud,
+    CONNECTOR.c.raw_server,
+    CONNECTOR.c.manual_operation,
+    CONNECTOR.c.manual_by,
+    CONNECTOR.c.manual_at,
+    CONNECTOR.c.source_updated_at,
+    CONNECTOR.c.account_user,
+    CONNECTOR.c.bot_user,
 )
 
 
 def _snapshot_from_row(row: Sequence[Any]) -> Snapshot:
     (bot_id, name, kind, channel, environment, raw_connector, raw_cloud, raw_server) = row[:8]
-    manual_operation, manual_by, manual_at, updated_at, account_user = row[8:]
+    manual_operation, manual_by, manual_at, updated_at, account_user, bot_user = row[8:]
     manual = (
         ManualOperation(manual_operation, manual_by, manual_at)
         if manual_operation is not None
@@ -173,12 +182,13 @@ def _snapshot_from_row(row: Sequence[Any]) -> Snapshot:
         manual=manual,
         updated_at=updated_at,
         account_user=account_user,
+        bot_user=bot_user,
     )
 
 
-def snapshot_of(bot: Bot) -> Snapshot:
-    """Rebuild the snapshot a bot row was stored from."""
-    return _snapshot_from_row([getattr(bot, column.name) for column in _SNAPSHOT_COLUMNS])
+def snapshot_of(connector: Connector) -> Snapshot:
+    """Rebuild the snapshot a connector row was stored from."""
+    return _snapshot_from_row([getattr(connector, column.name) for column in _SNAPSHOT_COLUMNS])
 
 
 # -- Loading the fleet ---------------------------------------------------------------------
@@ -186,7 +196,7 @@ def snapshot_of(bot: Bot) -> Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class FleetFingerprint:
-    """Changes whenever a bot row is inserted, deleted or has its version bumped."""
+    """Changes whenever a connector row is inserted, deleted or has its version bumped."""
 
     rows: int
     version_sum: int
@@ -194,9 +204,12 @@ class FleetFingerprint:
 
 @dataclass(frozen=True, slots=True)
 class StoredFleet:
-    snapshots: dict[str, Snapshot]  # bots the source still lists
-    removed: frozenset[str]  # bots it stopped listing (rows kept, removed_at set)
+    """The stored connectors the source still lists, by key, and the bots they make up."""
+
+    snapshots: dict[ConnectorKey, Snapshot]
+    removed: frozenset[ConnectorKey]  # connectors it stopped listing (rows kept)
     fingerprint: FleetFingerprint
+    bots: dict[str, BotState] = field(default_factory=dict)
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:
@@ -206,29 +219,30 @@ async def _connection(session: AsyncSession) -> AsyncConnection:
 async def fleet_fingerprint(session: AsyncSession) -> FleetFingerprint:
     connection = await _connection(session)
     result = await connection.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(BOT.c.version), 0))
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(CONNECTOR.c.version), 0))
     )
     rows, version_sum = result.one()
     return FleetFingerprint(int(rows), int(version_sum))
 
 
 async def load_fleet(session: AsyncSession) -> StoredFleet:
-    """Every stored bot as snapshots, the removed ones apart, with the fingerprint it matches."""
+    """Every stored connector as a snapshot, the removed apart, with its fingerprint."""
     connection = await _connection(session)
     fingerprint = await fleet_fingerprint(session)
-    result = await connection.execute(sa.select(*_SNAPSHOT_COLUMNS, BOT.c.removed_at))
-    snapshots: dict[str, Snapshot] = {}
-    removed: set[str] = set()
+    result = await connection.execute(sa.select(*_SNAPSHOT_COLUMNS, CONNECTOR.c.removed_at))
+    snapshots: dict[ConnectorKey, Snapshot] = {}
+    removed: set[ConnectorKey] = set()
     for row in result:
         if row[-1] is None:
-            snapshots[row[0]] = _snapshot_from_row(row[:-1])
+            snapshot = _snapshot_from_row(row[:-1])
+            snapshots[snapshot.key] = snapshot
         else:
-            removed.add(row[0])
-    return StoredFleet(snapshots, frozenset(removed), fingerprint)
+            removed.add((row[0], row[-2]))
+    return StoredFleet(snapshots, frozenset(removed), fingerprint, group_bots(snapshots.values()))
 
 
-async def load_snapshots(session: AsyncSession) -> dict[str, Snapshot]:
-    """The stored snapshot of every bot that is not marked removed, by bot id."""
+async def load_snapshots(session: AsyncSession) -> dict[ConnectorKey, Snapshot]:
+    """The stored snapshot of every connector that is not marked removed, by key."""
     return (await load_fleet(session)).snapshots
 
 
@@ -236,24 +250,30 @@ async def load_snapshots(session: AsyncSession) -> dict[str, Snapshot]:
 
 
 async def apply_fleet_diff(
-    session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+    session: AsyncSession,
+    diff: FleetDiff,
+    poll: PollRun,
+    now: datetime,
+    bots: Sequence[BotChange] = (),
 ) -> list[TransitionRecord]:
-    """Write what one poll found, and nothing for bots that did not change.
+    """Write what one poll found, and nothing for connectors that did not change.
 
-    New bots: inserted, with no transition rows (first sight is a baseline, not a change).
-    A bot that comes back after being removed is updated in place, also without
-    transitions, since nobody saw what happened in between. Changed bots: updated, plus
-    one transition row per dimension that moved; ``<dimension>_since`` and
-    ``health_since`` move only when that value did. Removed bots: ``removed_at`` set.
-    Transitions of a bot whose manual operation is new in this poll are marked manual.
+    New connectors: inserted, with no transition rows (first sight is a baseline, not a
+    change). A connector that comes back after being removed is updated in place, also
+    without transitions, since nobody saw what happened in between. Changed connectors:
+    updated, plus one transition row per dimension that moved; ``<dimension>_since`` and
+    ``health_since`` move only when that value did. Removed connectors: ``removed_at`` set.
+    Transitions of a connector whose manual operation is new in this poll are marked manual.
+    ``bots`` are the roll-ups of the bots concerned (``chatops.domain.bot_changes``), written
+    to the bot table.
 
     Each kind of write is one batched statement (executemany), so a poll costs a few
-    round trips however many bots changed. The transition records returned carry their
-    ids but are not attached to the session.
+    round trips however many connectors changed. The transition records returned carry
+    their ids but are not attached to the session.
     """
     connection = await _connection(session)
     returning = await _write_added(connection, diff.added, now)
-    previous_manual = await _manual_operations(connection, [c.bot_id for c in diff.changed])
+    previous_manual = await _manual_operations(connection, [c.key for c in diff.changed])
     updates: list[dict[str, object]] = []
     transitions: list[dict[str, Any]] = []
     for change in diff.changed:
@@ -270,7 +290,7 @@ async def apply_fleet_diff(
             )
         )
         manual = snapshot.manual
-        by_hand = manual is not None and previous_manual.get(snapshot.bot_id) != (
+        by_hand = manual is not None and previous_manual.get(snapshot.key) != (
             manual.operation,
             manual.at,
         )
@@ -278,6 +298,7 @@ async def apply_fleet_diff(
             transitions.append(
                 {
                     "bot_id": transition.bot_id,
+                    "bot_user": transition.bot_user[:_PERSON],
                     "poll_id": poll.id,
                     "at": now,
                     "dimension": transition.dimension.value,
@@ -297,13 +318,18 @@ async def apply_fleet_diff(
         for snapshot in returning
     )
     if updates:
-        await connection.execute(_UPDATE_BOT, updates)
-    for ids in _chunks(diff.removed):
+        await connection.execute(_UPDATE_CONNECTOR, updates)
+    if diff.removed:
         await connection.execute(
-            sa.update(BOT)
-            .where(BOT.c.id.in_(ids))
-            .values(removed_at=now, version=BOT.c.version + 1)
+            sa.update(CONNECTOR)
+            .where(
+                CONNECTOR.c.bot_id == sa.bindparam("p_bot_id"),
+                CONNECTOR.c.bot_user == sa.bindparam("p_bot_user"),
+            )
+            .values(removed_at=now, version=CONNECTOR.c.version + 1),
+            [{"p_bot_id": bot_id, "p_bot_user": user} for bot_id, user in diff.removed],
         )
+    await _write_bots(connection, bots, now)
     if not transitions:
         return []
     inserted = await connection.execute(
@@ -315,25 +341,33 @@ async def apply_fleet_diff(
 
 
 def _update_statement() -> sa.Update:
-    """UPDATE one bot from a snapshot, moving each ``*_since`` only when told to.
+    """UPDATE one connector from a snapshot, moving each ``*_since`` only when told to.
 
     Every row of a batch has the same parameters, so changed, respelled and returning
-    bots all go in one executemany.
+    connectors all go in one executemany.
     """
     values: dict[str, object] = {
-        column: sa.bindparam(f"p_{column}", type_=BOT.c[column].type) for column in _STATE_COLUMNS
+        column: sa.bindparam(f"p_{column}", type_=CONNECTOR.c[column].type)
+        for column in _STATE_COLUMNS
     }
     for since in _SINCE_COLUMNS:
         values[since] = sa.case(
             (
                 sa.bindparam(f"move_{since}", type_=sa.Boolean),
-                sa.bindparam("p_now", type_=BOT.c[since].type),
+                sa.bindparam("p_now", type_=CONNECTOR.c[since].type),
             ),
-            else_=BOT.c[since],
+            else_=CONNECTOR.c[since],
         )
     values["removed_at"] = None
-    values["version"] = BOT.c.version + 1
-    return sa.update(BOT).where(BOT.c.id == sa.bindparam("p_id")).values(values)
+    values["version"] = CONNECTOR.c.version + 1
+    return (
+        sa.update(CONNECTOR)
+        .where(
+            CONNECTOR.c.bot_id == sa.bindparam("p_bot_id"),
+            CONNECTOR.c.bot_user == sa.bindparam("p_bot_user"),
+        )
+        .values(values)
+    )
 
 
 def _update_params(
@@ -347,7 +381,8 @@ def _update_params(
 ) -> dict[str, object]:
     params = {f"p_{column}": value for column, value in _state_values(snapshot).items()}
     params.update(
-        p_id=snapshot.bot_id,
+        p_bot_id=snapshot.bot_id,
+        p_bot_user=snapshot.bot_user,
         p_now=now,
         move_connector_since=connector,
         move_cloud_since=cloud,
@@ -357,19 +392,31 @@ def _update_params(
     return params
 
 
+async def _existing(
+    connection: AsyncConnection, table: sa.Table, column: str, bot_ids: Sequence[str]
+) -> list[Any]:
+    found: list[Any] = []
+    for ids in _chunks(sorted(set(bot_ids))):
+        if column == "bot_id":
+            statement = sa.select(table.c.bot_id, table.c.bot_user)
+        else:
+            statement = sa.select(table.c[column])
+        result = await connection.execute(statement.where(table.c[column].in_(ids)))
+        found.extend(tuple(row) if column == "bot_id" else row[0] for row in result)
+    return found
+
+
 async def _write_added(
     connection: AsyncConnection, added: Sequence[Snapshot], now: datetime
 ) -> list[Snapshot]:
-    """Insert the bots never seen before; return the others (removed once, now back)."""
+    """Insert the connectors never seen before; return the others (removed once, now back)."""
     if not added:
         return []
-    known: set[str] = set()
-    for ids in _chunks([snapshot.bot_id for snapshot in added]):
-        result = await connection.execute(sa.select(BOT.c.id).where(BOT.c.id.in_(ids)))
-        known.update(result.scalars())
+    known = set(await _existing(connection, CONNECTOR, "bot_id", [s.bot_id for s in added]))
     rows = [
         {
-            "id": snapshot.bot_id,
+            "bot_id": snapshot.bot_id,
+            "bot_user": snapshot.bot_user,
             "first_seen": now,
             "version": 1,
             "health_since": now,
@@ -379,26 +426,116 @@ async def _write_added(
             **_state_values(snapshot),
         }
         for snapshot in added
-        if snapshot.bot_id not in known
+        if snapshot.key not in known
     ]
     if rows:
-        await connection.execute(sa.insert(BOT), rows)
-    return [snapshot for snapshot in added if snapshot.bot_id in known]
+        await connection.execute(sa.insert(CONNECTOR), rows)
+    return [snapshot for snapshot in added if snapshot.key in known]
 
 
-_UPDATE_BOT = _update_statement()
+_UPDATE_CONNECTOR = _update_statement()
+
+
+def _bot_values(bot: BotState) -> dict[str, object]:
+    manual = bot.manual
+    return {
+        "name": bot.name[:_NAME],
+        "kind": bot.kind.value,
+        "channel": bot.channel.value,
+        "environment": bot.environment.value,
+        "health": bot.health.value,
+        "connectors": bot.total,
+        "connectors_ok": bot.ok_count,
+        "manual_operation": manual.operation if manual else None,
+        "manual_by": manual.performed_by if manual else None,
+        "manual_at": manual.at if manual else None,
+    }
+
+
+def _update_bot_statement() -> sa.Update:
+    columns = (
+        "name",
+        "kind",
+        "channel",
+        "environment",
+        "health",
+        "connectors",
+        "connectors_ok",
+        "manual_operation",
+        "manual_by",
+        "manual_at",
+    )
+    values: dict[str, object] = {
+        column: sa.bindparam(f"p_{column}", type_=BOT.c[column].type) for column in columns
+    }
+    values["health_since"] = sa.case(
+        (
+            sa.bindparam("move_health_since", type_=sa.Boolean),
+            sa.bindparam("p_now", type_=BOT.c.health_since.type),
+        ),
+        else_=BOT.c.health_since,
+    )
+    values["removed_at"] = None
+    values["version"] = BOT.c.version + 1
+    return sa.update(BOT).where(BOT.c.id == sa.bindparam("p_id")).values(values)
+
+
+_UPDATE_BOT = _update_bot_statement()
+
+
+async def _write_bots(
+    connection: AsyncConnection, changes: Sequence[BotChange], now: datetime
+) -> None:
+    """Insert, update or mark removed the bot roll-ups of ``changes``."""
+    if not changes:
+        return
+    listed = [change for change in changes if change.new is not None]
+    known = set(await _existing(connection, BOT, "id", [c.bot_id for c in listed]))
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for change in listed:
+        assert change.new is not None
+        values = _bot_values(change.new)
+        if change.bot_id not in known:
+            inserts.append(
+                {"id": change.bot_id, "first_seen": now, "health_since": now, "version": 1} | values
+            )
+            continue
+        moved = change.old is None or change.old.health is not change.new.health
+        updates.append(
+            {f"p_{key}": value for key, value in values.items()}
+            | {"p_id": change.bot_id, "p_now": now, "move_health_since": moved}
+        )
+    if inserts:
+        await connection.execute(sa.insert(BOT), inserts)
+    if updates:
+        await connection.execute(_UPDATE_BOT, updates)
+    gone = [change.bot_id for change in changes if change.new is None]
+    for ids in _chunks(gone):
+        await connection.execute(
+            sa.update(BOT)
+            .where(BOT.c.id.in_(ids))
+            .values(removed_at=now, version=BOT.c.version + 1)
+        )
 
 
 async def _manual_operations(
-    connection: AsyncConnection, bot_ids: Sequence[str]
-) -> dict[str, tuple[str | None, datetime | None]]:
-    stored: dict[str, tuple[str | None, datetime | None]] = {}
-    for ids in _chunks(bot_ids):
+    connection: AsyncConnection, keys: Sequence[ConnectorKey]
+) -> dict[ConnectorKey, tuple[str | None, datetime | None]]:
+    wanted = set(keys)
+    stored: dict[ConnectorKey, tuple[str | None, datetime | None]] = {}
+    for ids in _chunks(sorted({bot_id for bot_id, _ in wanted})):
         result = await connection.execute(
-            sa.select(BOT.c.id, BOT.c.manual_operation, BOT.c.manual_at).where(BOT.c.id.in_(ids))
+            sa.select(
+                CONNECTOR.c.bot_id,
+                CONNECTOR.c.bot_user,
+                CONNECTOR.c.manual_operation,
+                CONNECTOR.c.manual_at,
+            ).where(CONNECTOR.c.bot_id.in_(ids))
         )
-        for bot_id, operation, at in result:
-            stored[bot_id] = (operation, at)
+        for bot_id, bot_user, operation, at in result:
+            if (bot_id, bot_user) in wanted:
+                stored[(bot_id, bot_user)] = (operation, at)
     return stored
 
 
@@ -422,6 +559,7 @@ def finish_poll(
     error: str | None = None,
     permanent: bool = False,
     bots: int = 0,
+    connectors: int = 0,
     changed: int = 0,
     transitions: int = 0,
 ) -> None:
@@ -432,6 +570,7 @@ def finish_poll(
     poll.error = error[:2000] if error is not None else None
     poll.permanent = permanent
     poll.bots = bots
+    poll.connectors = connectors
     poll.changed = changed
     poll.transitions = transitions
 
@@ -508,42 +647,64 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 class BotIndex:
-    """Bots in order with their folded names and ids, for repeated ``match_bots`` calls.
+    """Bots in order with their folded names, ids and bot users, for repeated ``match_bots``.
 
     Reading an attribute of an ORM row is slow next to a plain tuple; the Slack surface
-    matches every query against one index per poll.
+    matches every query against one index per poll. ``users`` are each bot's connectors'
+    bot users, so that a query can name a connector.
     """
 
-    def __init__(self, bots: Sequence[Bot]) -> None:
+    def __init__(
+        self, bots: Sequence[Bot], users: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self.bots = list(bots)
-        self.rows = [(bot.id, bot.name.casefold(), bot.id.casefold(), bot) for bot in self.bots]
+        users = users or {}
+        self.rows = [
+            (
+                bot.id,
+                bot.name.casefold(),
+                bot.id.casefold(),
+                tuple(user.casefold() for user in users.get(bot.id, ())),
+                bot,
+            )
+            for bot in self.bots
+        ]
 
 
 def match_bots(bots: Sequence[Bot] | BotIndex, query: str) -> list[Bot]:
     """The bots matching ``query``, by the first rule that finds any, in the given order.
 
-    An exact id, then an exact name (ignoring case), then a glob with ``*`` and ``?`` on
-    name or id (ignoring case), else a case-insensitive substring of the name. Pure, so the
-    Slack surface can match against its cached fleet without a query per command.
+    An exact id, then an exact name or bot user (ignoring case), then a glob with ``*`` and
+    ``?`` on name, id or bot user (ignoring case), else a case-insensitive substring of the
+    name or of a bot user. Pure, so the Slack surface can match against its cached fleet
+    without a query per command.
     """
     index = bots if isinstance(bots, BotIndex) else BotIndex(bots)
     query = query.strip()
     if not query:
         return []
     rows = index.rows
-    by_id = [bot for bot_id, _, _, bot in rows if bot_id == query]
+    by_id = [bot for bot_id, _, _, _, bot in rows if bot_id == query]
     if by_id:
         return by_id
     folded = query.casefold()
-    by_name = [bot for _, name, _, bot in rows if name == folded]
+    by_name = [bot for _, name, _, users, bot in rows if name == folded or folded in users]
     if by_name:
         return by_name
     if is_glob(query):
         glob = _glob_regex(folded)
         return [
-            bot for _, name, bot_id, bot in rows if glob.fullmatch(name) or glob.fullmatch(bot_id)
+            bot
+            for _, name, bot_id, users, bot in rows
+            if glob.fullmatch(name)
+            or glob.fullmatch(bot_id)
+            or any(glob.fullmatch(user) for user in users)
         ]
-    return [bot for _, name, _, bot in rows if folded in name]
+    return [
+        bot
+        for _, name, _, users, bot in rows
+        if folded in name or any(folded in user for user in users)
+    ]
 
 
 async def find_bots(
@@ -643,6 +804,7 @@ async def add_audit(
     user_name: str | None = None,
     detail: str | None = None,
     request_key: str | None = None,
+    bot_user: str | None = None,
 ) -> AuditEntry:
     """Record an attempted action. A repeated ``request_key`` raises IntegrityError on flush."""
     entry = AuditEntry(
@@ -651,6 +813,7 @@ async def add_audit(
         user_name=user_name,
         action=action,
         target=target[:300],
+        bot_user=_clip(bot_user, _PERSON),
         outcome=outcome,
         detail=detail[:2000] if detail is not None else None,
         request_key=request_key,
@@ -660,7 +823,43 @@ async def add_audit(
     return entry
 
 
-def dimension_since(bot: Bot, dimension: Dimension) -> datetime:
-    """When the bot's ``dimension`` took its current value."""
-    since: datetime = getattr(bot, f"{dimension.value}_since")
+def dimension_since(connector: Connector, dimension: Dimension) -> datetime:
+    """When the connector's ``dimension`` took its current value."""
+    since: datetime = getattr(connector, f"{dimension.value}_since")
     return since
+
+
+# -- Reading connectors --------------------------------------------------------------------
+
+
+async def connectors_of(
+    session: AsyncSession, bot_ids: Iterable[str]
+) -> dict[str, list[Connector]]:
+    """The listed connectors of each of these bots, in bot user order (no key: none listed)."""
+    found: dict[str, list[Connector]] = {}
+    for ids in _chunks(sorted(set(bot_ids))):
+        result = await session.exec(
+            select(Connector)
+            .where(col(Connector.bot_id).in_(ids), col(Connector.removed_at).is_(None))
+            .order_by(col(Connector.bot_id), col(Connector.bot_user))
+        )
+        for connector in result:
+            found.setdefault(connector.bot_id, []).append(connector)
+    return found
+
+
+async def all_connectors(session: AsyncSession) -> dict[str, list[Connector]]:
+    """Every listed connector, by bot id, in bot user order."""
+    result = await session.exec(
+        select(Connector)
+        .where(col(Connector.removed_at).is_(None))
+        .order_by(col(Connector.bot_id), col(Connector.bot_user))
+    )
+    found: dict[str, list[Connector]] = {}
+    for connector in result:
+        found.setdefault(connector.bot_id, []).append(connector)
+    return found
+
+
+async def get_connector(session: AsyncSession, bot_id: str, bot_user: str) -> Connector | None:
+    return await session.get(Connector, (bot_id, bot_user))

@@ -1,0 +1,90 @@
+"""A bot row with its listed connector rows: what renderers show of one bot.
+
+Alerts and ``/botstatus`` details speak of a bot and name its connectors; a :class:`BotCard`
+carries both, read once, so a renderer never queries. Its attributes that a bot row has
+(``id``, ``name``, ``kind``, ...) read through to the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from chatops.domain import Health
+from chatops.store.models import Bot, Connector
+
+
+def _health(value: str) -> Health:
+    try:
+        return Health(value)
+    except ValueError:
+        return Health.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class BotCard:
+    bot: Bot
+    connectors: tuple[Connector, ...]
+
+    @property
+    def id(self) -> str:
+        return self.bot.id
+
+    @property
+    def name(self) -> str:
+        return self.bot.name
+
+    @property
+    def kind(self) -> str:
+        return self.bot.kind
+
+    @property
+    def channel(self) -> str:
+        return self.bot.channel
+
+    @property
+    def environment(self) -> str:
+        return self.bot.environment
+
+    @property
+    def health(self) -> str:
+        return self.bot.health
+
+    @property
+    def health_since(self) -> datetime:
+        return self.bot.health_since
+
+    @property
+    def manual_operation(self) -> str | None:
+        return self.bot.manual_operation
+
+    @property
+    def manual_by(self) -> str | None:
+        return self.bot.manual_by
+
+    @property
+    def manual_at(self) -> datetime | None:
+        return self.bot.manual_at
+
+    @property
+    def problem_connectors(self) -> tuple[Connector, ...]:
+        """Its connectors that are not OK, most urgent first, then by bot user."""
+        return tuple(
+            sorted(
+                (c for c in self.connectors if c.health != Health.OK.value),
+                key=lambda c: (_health(c.health).severity, c.bot_user),
+            )
+        )
+
+    @property
+    def ok_count(self) -> int:
+        return sum(1 for c in self.connectors if c.health == Health.OK.value)
+
+    def connector(self, bot_user: str) -> Connector | None:
+        return next((c for c in self.connectors if c.bot_user == bot_user), None)
+
+
+def cards(bots: Iterable[Bot], connectors: Mapping[str, Sequence[Connector]]) -> list[BotCard]:
+    """One card per bot, in the order given, with the connectors found for it."""
+    return [BotCard(bot, tuple(connectors.get(bot.id, ()))) for bot in bots]
