@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,126 @@ def test_db_upgrade_fails_clearly_when_the_database_cannot_be_opened(
 
     assert upgrade_command(_settings(url)) == 1
     assert "cannot reach the database" in capsys.readouterr().err
+
+
+def _alembic(target: str, *, down: bool = False) -> object:
+    def work(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, target)
+
+    return work
+
+
+_BOT_COLUMNS = (
+    "id, name, kind, channel, environment, connector, cloud, server, raw_connector, raw_cloud,"
+    " raw_server, health, health_since, connector_since, cloud_since, server_since,"
+    " manual_operation, manual_by, manual_at, account_user, source_updated_at, first_seen,"
+    " removed_at, version"
+)
+
+
+def _populate_0002(connection: Connection) -> None:
+    """Bots and history as chatops stored them before connectors (revision 0002)."""
+    at = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+    if connection.dialect.name == "sqlite":
+        at = at.replace(tzinfo=None)  # as models.UTCDateTime stores it there
+    rows = [
+        ("care-bot-1", "Care Bot", "care_user_1", "Online", "Connected", "Not Connected", "down"),
+        ("survey-1", "Survey 1", "Survey Connector", "Online", "Connected", "Connected", "ok"),
+        ("old-bot", "Old Bot", None, "Stopped", "Connected", "Connected", "stopped"),
+    ]
+    for bot_id, name, user, connector, cloud, server, health in rows:
+        connection.execute(
+            text(
+                f"INSERT INTO bot ({_BOT_COLUMNS}) VALUES (:id, :name, 'custom', 'messaging',"
+                " 'production', :connector, :cloud, :server, :connector, :cloud, :server,"
+                " :health, :at, :at, :at, :at, NULL, NULL, NULL, :user, NULL, :at, NULL, 3)"
+            ),
+            {
+                "id": bot_id,
+                "name": name,
+                "connector": connector,
+                "cloud": cloud,
+                "server": server,
+                "health": health,
+                "at": at,
+                "user": user,
+            },
+        )
+    connection.execute(
+        text(
+            "INSERT INTO transition (bot_id, poll_id, at, dimension, old, new, old_raw, new_raw,"
+            " old_health, new_health, manual, performed_by) VALUES ('care-bot-1', 1, :at,"
+            " 'server', 'Connected', 'Not Connected', 'connected', 'not connected', 'ok',"
+            " 'down', false, NULL)"
+        ),
+        {"at": at},
+    )
+
+
+def _read_upgraded(connection: Connection) -> dict[str, object]:
+    connectors = connection.execute(
+        text(
+            "SELECT bot_id, bot_user, connector, server, health, version FROM connector"
+            " ORDER BY bot_id"
+        )
+    ).all()
+    bots = connection.execute(
+        text("SELECT id, health, connectors, connectors_ok FROM bot ORDER BY id")
+    ).all()
+    history = connection.execute(text("SELECT bot_id, bot_user, dimension FROM transition")).all()
+    return {
+        "connectors": [tuple(row) for row in connectors],
+        "bots": [tuple(row) for row in bots],
+        "history": [tuple(row) for row in history],
+    }
+
+
+async def test_upgrading_a_populated_database_carries_each_bot_over_as_one_connector(
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    await _run(url, _alembic("0002"))
+    await _run(url, _populate_0002)
+
+    await upgrade(url)
+
+    upgraded = await _run(url, _read_upgraded)
+    assert upgraded == {
+        "connectors": [
+            ("care-bot-1", "care_user_1", "Online", "Not Connected", "down", 3),
+            ("old-bot", "old-bot", "Stopped", "Connected", "stopped", 3),
+            ("survey-1", "Survey Connector", "Online", "Connected", "ok", 3),
+        ],
+        "bots": [
+            ("care-bot-1", "down", 1, 0),
+            ("old-bot", "stopped", 1, 0),
+            ("survey-1", "ok", 1, 1),
+        ],
+        "history": [("care-bot-1", "care_user_1", "server")],
+    }
+    assert await _run(url, _differences) == []
+
+
+async def test_downgrading_the_connectors_keeps_each_bots_first_connector(
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    await _run(url, _alembic("0002"))
+    await _run(url, _populate_0002)
+    await upgrade(url)
+
+    await _run(url, _alembic("0002", down=True))
+
+    def read(connection: Connection) -> list[tuple[object, ...]]:
+        rows = connection.execute(
+            text("SELECT id, server, health, account_user FROM bot ORDER BY id")
+        ).all()
+        return [tuple(row) for row in rows]
+
+    assert await _run(url, read) == [
+        ("care-bot-1", "Not Connected", "down", "care_user_1"),
+        ("old-bot", "Connected", "stopped", None),
+        ("survey-1", "Connected", "ok", "Survey Connector"),
+    ]
