@@ -103,6 +103,9 @@ class Route(_Strict):
     bots: tuple[str, ...] = ()
     kind: Literal["custom", "pcs"] | None = None
     environment: Environment | None = None
+    # Degraded bots (some connectors OK, some not): a channel of their own, or false for no
+    # alert until the bot is down; unset, they go to ``channel`` like any alert.
+    degraded: str | bool | None = None
 
 
 class FlappingConfig(_Strict):
@@ -117,6 +120,8 @@ class AlertsConfig(_Strict):
     flapping: FlappingConfig = FlappingConfig()
     digest_after: int = Field(default=5, ge=1)
     remind_every: Duration = timedelta(hours=4)
+    # Alert when a bot is degraded (some connectors OK, some not); false: only when it is down.
+    degraded: bool = True
 
 
 Permission = Literal["view", "start", "stop", "mute"]

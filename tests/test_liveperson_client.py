@@ -110,7 +110,14 @@ def requests_to(
 
 
 def by_id(snapshots: Sequence[Snapshot]) -> dict[str, Snapshot]:
-    return {snapshot.bot_id: snapshot for snapshot in snapshots}
+    """Snapshots by bot id, for a fleet whose bots have one connector each."""
+    found = {snapshot.bot_id: snapshot for snapshot in snapshots}
+    assert len(found) == len(snapshots), "a bot with several connectors: use by_key"
+    return found
+
+
+def by_key(snapshots: Sequence[Snapshot]) -> dict[tuple[str, str], Snapshot]:
+    return {snapshot.key: snapshot for snapshot in snapshots}
 
 
 def custom_bot(server: RunningServer, **match: Any) -> dict[str, Any]:
@@ -769,7 +776,7 @@ async def test_it_stops_a_bot_and_the_next_fetch_shows_who_stopped_it(
     entry = custom_bot(fake_lp, environment="PRODUCTION")
     await source.fetch()
 
-    await source.stop(entry["botId"])
+    await source.stop(entry["botId"], entry["lpAccountUser"])
     snapshot = by_id(await source.fetch())[entry["botId"]]
 
     assert fake_lp.fake.stop_count(entry["botId"]) == 1
@@ -787,9 +794,9 @@ async def test_a_started_bot_is_ready_at_once_and_online_after_the_start_delay(
     source = make_source(lp_secrets)
     entry = custom_bot(fake_lp, environment="PRODUCTION")
     await source.fetch()
-    await source.stop(entry["botId"])
+    await source.stop(entry["botId"], entry["lpAccountUser"])
 
-    await source.start(entry["botId"])
+    await source.start(entry["botId"], entry["lpAccountUser"])
     starting = by_id(await source.fetch())[entry["botId"]]
     await asyncio.sleep(0.25)
     started = by_id(await source.fetch())[entry["botId"]]
@@ -809,9 +816,9 @@ async def test_starting_or_stopping_one_pcs_bot_acts_on_every_pcs_bot(
     assert len(surveys) >= 2
     await source.fetch()
 
-    await source.stop(surveys[0])
+    await source.stop(surveys[0], "Survey Connector")
     stopped = by_id(await source.fetch())
-    await source.start(surveys[0])
+    await source.start(surveys[0], "Survey Connector")
     starting = by_id(await source.fetch())
 
     assert {stopped[s].connector for s in surveys} == {ConnectorStatus.STOPPED}
@@ -825,7 +832,7 @@ async def test_it_looks_up_the_bot_user_of_a_bot_no_fetch_has_listed(
 ) -> None:
     entry = custom_bot(fake_lp)
 
-    await make_source(lp_secrets).stop(entry["botId"])
+    await make_source(lp_secrets).stop(entry["botId"], entry["lpAccountUser"])
 
     assert len(requests_to(fake_lp, f"{MONITORING}/status-v2/{entry['botId']}")) == 1
     assert fake_lp.fake.stop_count(entry["botId"]) == 1
@@ -840,7 +847,7 @@ async def test_it_raises_unknown_bot_for_an_id_the_source_does_not_know(
         await source.fetch()
 
     with pytest.raises(UnknownBotError) as failure:
-        await source.start("no-such-bot")
+        await source.start("no-such-bot", "no_such_user")
 
     assert failure.value.bot_id == "no-such-bot"
     assert failure.value.permanent
@@ -854,7 +861,7 @@ async def test_it_repeats_a_stop_once_after_logging_in_again(
     await source.fetch()
     fake_lp.fake.expire_tokens()
 
-    await source.stop(entry["botId"])
+    await source.stop(entry["botId"], entry["lpAccountUser"])
 
     stops = requests_to(fake_lp, f"{MONITORING}/stop/{entry['botId']}")
     assert [r["status"] for r in stops] == [401, 200]
@@ -870,10 +877,11 @@ async def test_it_does_not_send_a_start_twice_when_the_first_timed_out(
     fake_lp.fake.add_fault("latency", seconds=0.4, path="/instance/start/")
 
     with pytest.raises(SourceError) as failure:
-        await source.start(entry["botId"])
+        await source.start(entry["botId"], entry["lpAccountUser"])
 
     assert str(failure.value) == (
-        f"LivePerson did not answer the start of bot {entry['botId']} within 0.2 s"
+        f"LivePerson did not answer the start of connector {entry['lpAccountUser']} of bot"
+        f" {entry['botId']} within 0.2 s"
     )
     for _ in range(60):  # the slow request finishes on the server after the client gave up
         if fake_lp.fake.start_count(entry["botId"]):
@@ -927,7 +935,8 @@ async def test_no_credential_or_token_reaches_the_logs_or_the_errors(
     await by_app_key.fetch()
     fake.expire_tokens()
     await by_password.fetch()
-    await by_password.stop(custom_bot(fake_lp)["botId"])
+    stopped = custom_bot(fake_lp)
+    await by_password.stop(stopped["botId"], stopped["lpAccountUser"])
     for kind, status in (("status", 401), ("status", 500), ("html", 502), ("malformed", 200)):
         fake.add_fault(kind, status=status, times=-1)
         with pytest.raises(SourceError) as failure:
@@ -966,7 +975,8 @@ async def test_check_says_what_it_reached(
 
     assert verdict == (
         "logged in to LivePerson account 12345678 as chatops with a password; Bots Status"
-        f" at {fake_lp.url} lists {len(production)} bots (Production)"
+        f" at {fake_lp.url} lists {len({e['botId'] for e in production})} bots with"
+        f" {len(production)} connectors (Production)"
     )
 
 

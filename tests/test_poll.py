@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,14 +16,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.config import Secrets
-from chatops.domain import Environment, FleetDiff, parse_connector, parse_server
+from chatops.domain import BotChange, Environment, parse_connector, parse_server
 from chatops.domain.status import ConnectorStatus, Server
 from chatops.monitor.poll import AdvisoryLockGate, LeaseGate, Poller, PollResult
 from chatops.monitor.scheduler import build_scheduler
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
-from chatops.store.models import Bot, OutboxMessage, PollRun, TransitionRecord
+from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, TransitionRecord
 from tests.fixtures.db import WriteLog
 from tests.fixtures.liveperson import secrets_for
 
@@ -52,6 +52,12 @@ def healthy_bot(fake_lp: RunningServer) -> dict[str, Any]:
         ):
             return entry
     raise AssertionError("the fake fleet has no healthy production bot")
+
+
+async def connector_rows(sessions: SessionFactory) -> list[Connector]:
+    async with sessions() as session:
+        statement = select(Connector).order_by(col(Connector.bot_id), col(Connector.bot_user))
+        return list((await session.exec(statement)).all())
 
 
 async def bot_rows(sessions: SessionFactory) -> list[Bot]:
@@ -208,7 +214,7 @@ class FailOnce:
         self.calls = 0
 
     async def __call__(
-        self, session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+        self, session: AsyncSession, changes: Sequence[BotChange], poll: PollRun, now: datetime
     ) -> None:
         self.calls += 1
         if self.calls == 1:
@@ -236,7 +242,7 @@ async def test_an_error_while_storing_rolls_everything_back_and_is_recorded(
     assert any(record.exc_info for record in caplog.records)
     assert await transition_rows(sessions) == []
     assert [p.ok for p in await poll_rows(sessions)] == [True, False]
-    stored = {row.id: row for row in await bot_rows(sessions)}
+    stored = {row.bot_id: row for row in await connector_rows(sessions)}
     assert stored[bot["botId"]].server == "Connected"
 
     # Nothing was committed, so the next tick finds the change again.
@@ -250,9 +256,11 @@ async def test_in_transaction_hooks_write_with_the_poll_and_on_commit_hooks_foll
     seen_after_commit: list[tuple[int, bool]] = []
 
     async def add_outbox_row(
-        session: AsyncSession, diff: FleetDiff, poll: PollRun, now: datetime
+        session: AsyncSession, changes: Sequence[BotChange], poll: PollRun, now: datetime
     ) -> None:
-        for change in diff.changed:
+        for change in changes:
+            if change.old is None:
+                continue  # first sight of a bot: a baseline, not a change
             session.add(
                 OutboxMessage(
                     dedupe_key=f"{change.bot_id}:{poll.id}",
@@ -319,7 +327,7 @@ async def test_a_poller_notices_bots_stored_by_another_process(
     assert len(await transition_rows(sessions)) == 1
 
 
-async def test_a_poller_notices_a_bot_row_changed_by_hand(
+async def test_a_poller_notices_a_connector_row_changed_by_hand(
     fake_lp: RunningServer, source: LivePersonSource, sessions: SessionFactory
 ) -> None:
     poller = Poller(source, sessions)
@@ -327,9 +335,11 @@ async def test_a_poller_notices_a_bot_row_changed_by_hand(
     bot = healthy_bot(fake_lp)
     async with sessions() as session:
         await session.exec(
-            update(Bot)
-            .where(col(Bot.id) == bot["botId"])
-            .values(raw_server="NOT_CONNECTED", server="Not Connected", version=Bot.version + 1)
+            update(Connector)
+            .where(col(Connector.bot_id) == bot["botId"])
+            .values(
+                raw_server="NOT_CONNECTED", server="Not Connected", version=Connector.version + 1
+            )
         )
         await session.commit()
 

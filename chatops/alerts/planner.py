@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
-from chatops.alerts.routing import BotFacts, is_muted, route_for
+from chatops.alerts.routing import BotFacts, alerts_degraded, is_muted, route_for
 from chatops.config import AlertsConfig
 from chatops.domain import (
     BotAlertState,
@@ -263,13 +263,16 @@ class PollPlanner:
         old_health: dict[str, Health] = {}
         removed: set[str] = set()
         for change in changes:
-            if change.new is None:
+            new = change.new
+            if new is None:
                 removed.add(change.bot_id)
                 continue
-            current[change.bot_id] = (change.new.health, change.new.manual)
-            targets[change.bot_id] = change.new.manual_target()
+            bot = BotFacts(new.bot_id, new.name, new.kind.value, new.environment.value)
+            current[change.bot_id] = (self._judged(bot, new.health), new.manual)
+            target = new.manual_target()
+            targets[change.bot_id] = self._judged(bot, target) if target is not None else None
             if change.old is not None:
-                old_health[change.bot_id] = change.old.health
+                old_health[change.bot_id] = self._judged(bot, change.old.health)
         pending = await connection.execute(
             sa.select(STATE.c.bot_id).where(STATE.c.pending.is_(True))
         )
@@ -277,12 +280,20 @@ class PollPlanner:
         for part in chunks(sorted(unchanged)):
             result = await connection.execute(
                 sa.select(
-                    BOT.c.id, BOT.c.health, BOT.c.manual_operation, BOT.c.manual_by, BOT.c.manual_at
+                    BOT.c.id,
+                    BOT.c.name,
+                    BOT.c.kind,
+                    BOT.c.environment,
+                    BOT.c.health,
+                    BOT.c.manual_operation,
+                    BOT.c.manual_by,
+                    BOT.c.manual_at,
                 ).where(BOT.c.id.in_(part), BOT.c.removed_at.is_(None))
             )
-            for bot_id, health, operation, by, at in result:
+            for bot_id, name, kind, environment, health, operation, by, at in result:
                 stored_manual = ManualOperation(operation, by, at) if operation else None
-                current[bot_id] = (render.health_of(health), stored_manual)
+                bot = BotFacts(bot_id, name, kind, environment)
+                current[bot_id] = (self._judged(bot, render.health_of(health)), stored_manual)
         if not current:
             return [], []
         stored: dict[str, _StateRow] = {}
@@ -339,6 +350,13 @@ class PollPlanner:
             self._store(row, state)
             decided.extend((bot_id, row, decision) for decision in decisions)
         return rows, decided
+
+    def _judged(self, bot: BotFacts, health: Health) -> Health:
+        """The health the policy sees: a degraded bot is OK to it where degraded is not
+        alerted, so that only its fall to down (or back) is news."""
+        if health is Health.DEGRADED and not alerts_degraded(bot, self.alerts):
+            return Health.OK
+        return health
 
     def _load(self, row: _StateRow, health: Health, now: datetime) -> BotAlertState:
         try:
@@ -491,8 +509,8 @@ class PollPlanner:
             elif incident is not None:
                 self._recovered(plan, bot, row, decision, incident, now)
 
-    def _channel(self, bot: BotCard) -> str | None:
-        channel = route_for(facts(bot), self.alerts)
+    def _channel(self, bot: BotCard, health: Health | None = None) -> str | None:
+        channel = route_for(facts(bot), self.alerts, health)
         if channel is None:
             log.warning(
                 "no channel for an alert about bot %s: set alerts.channel or a route for it",
@@ -522,7 +540,7 @@ class PollPlanner:
         now: datetime,
         note: str | None = None,
     ) -> None:
-        channel = self._channel(bot)
+        channel = self._channel(bot, decision.new)
         if channel is None:
             return
         incident = self._new_incident("bot", bot, channel, decision.new, decision.since, now)
@@ -738,7 +756,16 @@ class PollPlanner:
     async def _write_digest(
         self, writer: _RowWriter, channel: str, items: list[_Item], plan: _Plan
     ) -> None:
-        digest_items = [render.DigestItem(item.bot.name, item.group, item.health) for item in items]
+        digest_items = [
+            render.DigestItem(
+                item.bot.name,
+                item.group,
+                item.health,
+                len(item.bot.problem_connectors),
+                len(item.bot.connectors),
+            )
+            for item in items
+        ]
         message = render.digest(digest_items, writer.now)
         for item in items:
             follows = item.follows

@@ -58,6 +58,9 @@ class DigestItem:
     bot_name: str
     group: str  # problem, recovered, flapping, stopped_by_hand, started_by_hand, settled
     health: Health
+    # How many of the bot's connectors are not OK, and how many it has.
+    connectors_down: int = 0
+    connectors: int = 1
 
 
 _GROUP_TITLES: Final = {
@@ -393,13 +396,18 @@ def digest(items: Sequence[DigestItem], at: datetime) -> JSONDict:
     """Many alerts of one poll for one channel: counts per group, then the names."""
     groups: dict[tuple[int, str, str], list[str]] = {}
     for item in items:
-        groups.setdefault(_group_title(item), []).append(item.bot_name)
+        name = item.bot_name
+        if item.connectors > 1 and item.group in ("problem", "settled"):
+            name = f"{name} ({item.connectors_down} of {item.connectors} connectors)"
+        groups.setdefault(_group_title(item), []).append(name)
     ordered = sorted(groups.items())
     total = len(items)
     counts = "   ".join(f"{emoji} *{len(names):,}* {title}" for (_, emoji, title), names in ordered)
-    blocks = [
-        _section(f":rotating_light: *{total:,} bot alerts* at {date_token(at)}\n{counts}"),
-    ]
+    connectors = sum(item.connectors_down for item in items if item.group in ("problem", "settled"))
+    heading = f":rotating_light: *{total:,} bot alerts* at {date_token(at)}"
+    if connectors:
+        heading += f", {connectors:,} connectors not OK"
+    blocks = [_section(f"{heading}\n{counts}")]
     listed = 0
     for (_, emoji, title), names in ordered:
         room = min(DIGEST_NAMES_PER_GROUP, DIGEST_NAMES_TOTAL - listed)

@@ -1,7 +1,9 @@
 """Which channel a bot's alerts go to, and which mutes silence it. Pure.
 
 Routes are tried in order; the first whose every given criterion matches wins (bot name
-glob, kind, environment); otherwise the default ``alerts.channel``. Globs use ``*`` and
+glob, kind, environment); otherwise the default ``alerts.channel``. A degraded bot (some of
+its connectors OK, some not) is alerted like any problem unless ``alerts.degraded`` or its
+route's ``degraded`` is false; its route may name a channel of its own for it. Globs use ``*`` and
 ``?`` and ignore case, as ``/botstatus`` queries do.
 """
 
@@ -12,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chatops.config import AlertsConfig, Route
+from chatops.domain import Health
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,29 @@ def _route_matches(route: Route, bot: BotFacts) -> bool:
     return route.environment is None or route.environment.value == bot.environment
 
 
-def route_for(bot: BotFacts, config: AlertsConfig) -> str | None:
-    """The channel for ``bot``'s alerts; None when nothing matches and there is no default."""
-    for route in config.routes:
-        if _route_matches(route, bot):
-            return route.channel
-    return config.channel
+def _route(bot: BotFacts, config: AlertsConfig) -> Route | None:
+    return next((route for route in config.routes if _route_matches(route, bot)), None)
+
+
+def route_for(bot: BotFacts, config: AlertsConfig, health: Health | None = None) -> str | None:
+    """The channel for ``bot``'s alerts; None when nothing matches and there is no default.
+
+    An alert about a degraded bot goes to its route's ``degraded`` channel when it has one.
+    """
+    route = _route(bot, config)
+    if route is None:
+        return config.channel
+    if health is Health.DEGRADED and isinstance(route.degraded, str):
+        return route.degraded
+    return route.channel
+
+
+def alerts_degraded(bot: BotFacts, config: AlertsConfig) -> bool:
+    """Whether a degraded ``bot`` is alerted (``alerts.degraded``, its route's ``degraded``)."""
+    route = _route(bot, config)
+    if route is not None and route.degraded is not None and not isinstance(route.degraded, str):
+        return route.degraded
+    return config.degraded
 
 
 def matches_target(target: str, bot: BotFacts) -> bool:
