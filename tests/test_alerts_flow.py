@@ -157,7 +157,7 @@ async def test_a_manual_stop_is_a_notice_and_closes_an_open_outage(
     await rig.poll()
     fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
     await rig.polls(2)
-    await rig.source.stop(bot["botId"])
+    await rig.source.stop(bot["botId"], bot["lpAccountUser"])
     await rig.polls(3)
     await rig.deliver_all()
 
@@ -172,7 +172,7 @@ async def test_a_manual_stop_of_a_healthy_bot_is_one_notice_and_no_outage(
 ) -> None:
     bot = healthy_bots(fake_lp, "billing")[0]
     await rig.poll()
-    await rig.source.stop(bot["botId"])
+    await rig.source.stop(bot["botId"], bot["lpAccountUser"])
     await rig.polls(4)
     await rig.deliver_all()
 

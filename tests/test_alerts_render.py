@@ -11,32 +11,70 @@ from chatops.alerts import render
 from chatops.domain import Health
 from chatops.sandbox.slack import block_errors
 from chatops.slack.limits import violations
-from chatops.store.models import Bot
+from chatops.store.cards import BotCard
+from chatops.store.models import Bot, Connector
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 NASTY = "<!channel> & <@U0ALICE> `billing` *bot* " + "é" * 400
 
 
-def bot(name: str = "billing-bot-1", *, kind: str = "custom", connector: str = "Online") -> Bot:
-    return Bot(
-        id="9cef" + "x" * 150,
-        name=name,
-        kind=kind,
+BOT_ID = "9cef" + "x" * 150
+
+
+def connector_row(
+    bot_user: str, *, connector: str = "Online", server: str = "Not Connected", health: str = "down"
+) -> Connector:
+    return Connector(
+        bot_id=BOT_ID,
+        bot_user=bot_user,
+        name="billing-bot-1",
+        kind="custom",
         channel="messaging",
         environment="production",
         connector=connector,
         cloud="Unknown",
-        server="Not Connected",
+        server=server,
         raw_connector="ONLINE",
         raw_cloud="<weird> " * 40,
         raw_server="not-connected",
-        health="down",
+        health=health,
         health_since=NOW,
         connector_since=NOW,
         cloud_since=NOW,
         server_since=NOW,
         first_seen=NOW,
     )
+
+
+def bot(
+    name: str = "billing-bot-1",
+    *,
+    kind: str = "custom",
+    connector: str = "Online",
+    connectors: int = 1,
+    ok: int = 0,
+) -> BotCard:
+    """A bot of ``connectors`` connectors, the first ``ok`` of them OK, the rest down."""
+    rows = tuple(
+        connector_row(f"{NASTY[:20]}_{n}", connector=connector)
+        if n >= ok
+        else connector_row(f"{NASTY[:20]}_{n}", server="Connected", health="ok")
+        for n in range(connectors)
+    )
+    health = "ok" if ok == connectors else "degraded" if ok else "down"
+    row = Bot(
+        id=BOT_ID,
+        name=name,
+        kind=kind,
+        channel="messaging",
+        environment="production",
+        health=health,
+        health_since=NOW,
+        connectors=connectors,
+        connectors_ok=ok,
+        first_seen=NOW,
+    )
+    return BotCard(row, rows)
 
 
 def mrkdwn_texts(value: Any) -> list[str]:
@@ -55,7 +93,7 @@ def pings(message: dict[str, Any]) -> bool:
     return any("<!channel>" in text or "<@U0ALICE> `" in text for text in texts)
 
 
-def all_messages(subject: Bot) -> list[dict[str, Any]]:
+def all_messages(subject: BotCard) -> list[dict[str, Any]]:
     since = NOW - timedelta(minutes=12)
     return [
         render.problem(subject, Health.DOWN, since, was=Health.OK, pcs_count=40, note="n"),
@@ -75,10 +113,13 @@ def all_messages(subject: Bot) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("connectors", [1, 2, 10])
 @pytest.mark.parametrize("kind", ["custom", "pcs"])
 @pytest.mark.parametrize("name", ["billing-bot-1", NASTY])
-def test_every_alert_message_fits_slack_and_pings_nobody(name: str, kind: str) -> None:
-    for message in all_messages(bot(name, kind=kind)):
+def test_every_alert_message_fits_slack_and_pings_nobody(
+    name: str, kind: str, connectors: int
+) -> None:
+    for message in all_messages(bot(name, kind=kind, connectors=connectors, ok=connectors // 2)):
         assert violations(message) == []
         assert block_errors(message["blocks"]) == []
         assert not pings(message)
@@ -100,7 +141,7 @@ def test_an_outage_message_has_start_or_stop_as_the_bot_allows() -> None:
     assert buttons(online) == ["bot_stop"]
     assert buttons(stopped) == ["bot_start"]
     assert buttons(not_connected) == ["bot_start", "bot_stop"]
-    stop = online["blocks"][2]["elements"][0]
+    (stop,) = [e for b in online["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert stop["value"] == bot().id
     assert stop["confirm"]["confirm"]["text"] == "Stop"
 
@@ -143,3 +184,42 @@ def test_a_digest_reminder_counts_what_is_still_open() -> None:
     message = render.digest_reminder({Health.DOWN: 1500, Health.UNKNOWN: 3}, NOW, NOW)
     assert "*1,503* bots" in message["blocks"][0]["text"]["text"]
     assert violations(message) == []
+
+
+def test_a_degraded_alert_names_the_connectors_concerned_and_their_statuses() -> None:
+    card = bot("care-bot-1", connectors=2, ok=1)
+    message = render.problem(card, Health.DEGRADED, NOW)
+
+    headline = message["blocks"][0]["text"]["text"]
+    assert "*care-bot-1* is *Degraded*" in headline
+    assert "1 of 2 connectors" in headline
+    assert "Bot Server *Not Connected*" in headline
+    assert message["text"].startswith("care-bot-1 is Degraded: 1 of 2 connectors; ")
+    assert message["text"].endswith(": Conversational Cloud Unknown, Bot Server Not Connected")
+    listed = str(message["blocks"][1])
+    assert listed.index("_1") < listed.index("_0")  # the connector that is down comes first
+
+
+def test_an_alert_about_a_bot_of_many_connectors_lists_twenty_and_counts_the_rest() -> None:
+    card = bot("big-bot", connectors=45, ok=40)
+    message = render.problem(card, Health.DEGRADED, NOW)
+
+    assert violations(message) == []
+    text = str(message["blocks"])
+    assert "5 of 45 connectors" in message["blocks"][0]["text"]["text"]
+    assert "and 25 more connectors" in text
+
+
+def test_a_digest_says_how_many_connectors_of_each_bot_are_not_ok() -> None:
+    items = [
+        render.DigestItem("care-bot-1", "problem", Health.DEGRADED, 1, 2),
+        render.DigestItem("care-bot-2", "problem", Health.DOWN, 4, 4),
+        render.DigestItem("solo-bot", "problem", Health.DOWN, 1, 1),
+    ]
+    message = render.digest(items, NOW)
+
+    text = str(message["blocks"])
+    assert "care-bot-1 (1 of 2 connectors)" in text
+    assert "care-bot-2 (4 of 4 connectors)" in text
+    assert "solo-bot" in text and "solo-bot (" not in text
+    assert "6 connectors not OK" in message["blocks"][0]["text"]["text"]

@@ -53,6 +53,12 @@ def _downgrade_to_0001(connection: Connection) -> None:
     command.downgrade(config, "0001")
 
 
+def _downgrade_to_0002(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0002")
+
+
 async def test_migration_0002_builds_exactly_the_alert_models(empty_database_url: str) -> None:
     await upgrade(empty_database_url)
 
@@ -62,6 +68,7 @@ async def test_migration_0002_builds_exactly_the_alert_models(empty_database_url
 
 async def test_downgrading_0002_removes_only_the_alert_tables(empty_database_url: str) -> None:
     await upgrade(empty_database_url)
+    await _run(empty_database_url, _downgrade_to_0002)
     before = await _run(empty_database_url, _tables)
 
     await _run(empty_database_url, _downgrade_to_0001)

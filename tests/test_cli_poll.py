@@ -23,7 +23,7 @@ from chatops.domain import parse_connector, parse_server
 from chatops.domain.status import ConnectorStatus, Server
 from chatops.sandbox.liveperson import RunningServer
 from chatops.store.engine import make_engine, make_session_factory
-from chatops.store.repo import list_bots
+from chatops.store.repo import all_connectors
 from tests.fixtures.liveperson import MakeFakeLP
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,9 +91,11 @@ def test_poll_stores_the_fleet_then_prints_exactly_the_one_change_then_nothing(
     assert first.returncode == 0, first.stderr
     *lines, summary = first.stdout.splitlines()
     assert lines == []
-    bots = int(summary.split()[0])
-    assert bots > 100
-    assert summary.startswith(f"{bots} bots, 0 transitions, {bots} added")
+    bots, connectors = int(summary.split()[0]), int(summary.split()[2])
+    assert bots > 100 and connectors >= bots
+    assert summary.startswith(
+        f"{bots} bots, {connectors} connectors, 0 transitions, {connectors} added"
+    )
 
     bot = healthy_production_bot(fleet)
     patched = httpx.patch(
@@ -103,20 +105,27 @@ def test_poll_stores_the_fleet_then_prints_exactly_the_one_change_then_nothing(
     second = chatops(env, tmp_path, "poll", "--once")
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines()[:-1] == [
-        f"{bot['botName']}  Bot Server: Connected -> Not Connected  (health ok -> down)"
+        f"{bot['botName']}  {bot['lpAccountUser']}  Bot Server: Connected -> Not Connected"
+        "  (bot ok -> down)"
     ]
-    assert second.stdout.splitlines()[-1].startswith(f"{bots} bots, 1 transition, 0 added")
+    assert second.stdout.splitlines()[-1].startswith(
+        f"{bots} bots, {connectors} connectors, 1 transition, 0 added"
+    )
 
     third = chatops(env, tmp_path, "poll", "--once")
     assert third.returncode == 0, third.stderr
     assert third.stdout.splitlines() == [third.stdout.splitlines()[-1]]
-    assert third.stdout.startswith(f"{bots} bots, 0 transitions, 0 added")
+    assert third.stdout.startswith(f"{bots} bots, {connectors} connectors, 0 transitions, 0 added")
 
     status = chatops(env, tmp_path, "status", bot["botName"])
     assert status.returncode == 0, status.stderr
-    (row,) = [line for line in status.stdout.splitlines() if line.startswith(bot["botName"] + " ")]
-    assert row.split("  ")[0] == bot["botName"]
-    assert "Not Connected" in row and " Down " in row
+    lines = status.stdout.splitlines()
+    (at,) = [n for n, line in enumerate(lines) if line.startswith(bot["botName"] + " ")]
+    assert lines[at].split("  ")[0] == bot["botName"]
+    assert " Down " in lines[at]
+    connector = lines[at + 1]
+    assert connector.startswith(f"  {bot['lpAccountUser']} ")
+    assert "Not Connected" in connector and " Down " in connector
 
 
 def test_a_failing_source_exits_1_with_the_reason_and_changes_no_status(
@@ -143,10 +152,14 @@ async def stored_statuses(url: str) -> list[tuple[str, ...]]:
     engine = make_engine(url)
     try:
         async with make_session_factory(engine)() as session:
-            bots = await list_bots(session)
+            connectors = await all_connectors(session)
     finally:
         await engine.dispose()
-    return [(b.id, b.connector, b.cloud, b.server, b.health, str(b.version)) for b in bots]
+    return [
+        (c.bot_id, c.bot_user, c.connector, c.cloud, c.server, c.health, str(c.version))
+        for bot_id in sorted(connectors)
+        for c in connectors[bot_id]
+    ]
 
 
 def run_main(
@@ -244,9 +257,9 @@ def test_status_shows_problems_first_with_raw_values_of_unknown_statuses(
     assert code == 0
     header, _, columns, *rows = every.splitlines()
     assert header.startswith("data from poll #1, ")
-    assert columns.split("  ")[0] == "BOT"
+    assert columns.split("  ")[0] == "BOT / BOT USER"
     assert [c.strip() for c in columns.split("  ") if c.strip()] == [
-        "BOT",
+        "BOT / BOT USER",
         "KIND",
         "ENV",
         "CONNECTOR",
@@ -255,7 +268,7 @@ def test_status_shows_problems_first_with_raw_values_of_unknown_statuses(
         "HEALTH",
         "SINCE",
     ]
-    table = rows[: rows.index("")]
+    table = [row for row in rows[: rows.index("")] if not row.startswith("  ")]
     healths = [row[columns.index("HEALTH") :].split("  ")[0].strip() for row in table]
     # Problems first (down, unknown, stopped, ready, away), the healthy bots last.
     first_ok = healths.index("OK")
@@ -263,10 +276,12 @@ def test_status_shows_problems_first_with_raw_values_of_unknown_statuses(
     assert set(healths[first_ok:]) == {"OK"}
     assert rows[-1].startswith(f"{len(table)} bots: ")
     assert one_code == 0
-    one_columns, line = (row for row in one.splitlines()[2:] if row)
+    one_columns, line, connector = (row for row in one.splitlines()[2:] if row)
     assert line.startswith(bot["botName"] + " ")
-    assert "Unknown (REBOOTING)" in line
     assert line[one_columns.index("HEALTH") :].startswith("Unknown")
+    assert connector.startswith(f"  {bot['lpAccountUser']} ")
+    assert "Unknown (REBOOTING)" in connector
+    assert connector[one_columns.index("HEALTH") :].startswith("Unknown")
 
 
 def test_status_on_an_empty_database_says_how_to_fill_it(
