@@ -103,7 +103,7 @@ def _result_message(
         user_id,
         services.clock(),
         outcome,
-        detail=result.message if outcome == "failed" else None,
+        detail=result.message if outcome != "ok" else None,
         pcs_count=result.affected,
     )
 

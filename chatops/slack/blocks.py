@@ -739,10 +739,12 @@ def action_result(
         text = f"{emoji} {who} {past} {what} at {when}."
         note = "The statuses here change at the next poll."
     elif outcome == "duplicate":
-        text = (
-            f":repeat: {who} asked to {action} {what} at {when}; that request is already under way."
+        text = f":repeat: {who} asked to {action} {what} at {when}; it was already requested."
+        note = (
+            escape_within(detail, 1000)
+            if detail
+            else "The source is called once per click on a message."
         )
-        note = "The source is called once per click on a message."
     else:
         text = f":x: {who} tried to {action} {what} at {when}, but it failed."
         note = escape_within(detail, 1000) if detail else "The status source did not say why."

@@ -1,19 +1,31 @@
 """Start and Stop of bot connectors: once per double click, audited, permission re-checked.
 
 The Slack handlers call :class:`ConnectorControl`; it never trusts what a button carried. It
-looks the bot up in the store, asks the permission resolver again, takes a short-lived lock
-row so that a double click (even one spread over two replicas) reaches the source once, and
-writes an audit row for every attempt, allowed or refused.
+looks the bot up in the store, asks the permission resolver again, and writes an audit row
+for every attempt, allowed or refused. Two guards keep the source from being called twice:
+
+- **One click, once.** The same interaction may reach chatops more than once (a retrying
+  proxy, a redelivery, to any replica). Its audit row is written *before* the source is
+  called, under a unique request key made of the interaction's ``trigger_id``, the action
+  and the bot; a delivery that finds the key taken is answered with what the first one did
+  (done, failed, under way) and never calls the source.
+- **One double click, once.** Two clicks (two interactions) on the same connector within
+  ``DEDUPE_WINDOW`` share a short-lived lock row, taken by compare-and-set, so the second
+  one reaches the source only if the first one failed.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from chatops.domain import BotKind
 from chatops.metrics import Metrics
@@ -22,7 +34,7 @@ from chatops.permissions import AccessLookupError, PermissionResolver
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory
-from chatops.store.models import Bot, utcnow
+from chatops.store.models import AuditEntry, Bot, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +52,8 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     FAILED = "failed"
     LOOKUP_FAILED = "lookup_failed"
+    # Only in the audit log: the click is with the source now (or chatops died meanwhile).
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,30 @@ def lock_name(action: Action, bot: Bot) -> str:
     # Every PCS bot shares one survey connector, so they share one lock too.
     target = "pcs" if bot.kind == BotKind.PCS.value else bot.id
     return f"action:{action}:{target}"
+
+
+def request_key(click_id: str, action: Action, bot_id: str) -> str:
+    """The audit row's unique key: one per interaction, action and bot."""
+    return f"{click_id}:{action}:{bot_id}"[:300]
+
+
+def _what_happened(action: Action, outcome: str, detail: str | None) -> str:
+    """The answer to a click delivered again: what its first delivery did."""
+    already = "This click was already received"
+    if outcome == Outcome.OK:
+        return f"{already} and done: the {action} was sent to LivePerson once."
+    if outcome == Outcome.FAILED:
+        why = f" ({detail})" if detail else ""
+        return (
+            f"{already} and its {action} failed{why}. It is not sent again; "
+            "click the button again to retry."
+        )
+    if outcome == Outcome.DUPLICATE:
+        return f"{already}: the same {action} had just been requested by another click."
+    return (
+        f"{already} and its {action} was handed to LivePerson (no answer recorded yet); "
+        "it is not sent again."
+    )
 
 
 class ConnectorControl:
@@ -76,16 +114,35 @@ class ConnectorControl:
     async def run(
         self, action: Action, bot_id: str, *, user_id: str, user_name: str | None, click_id: str
     ) -> ActionResult:
-        """Do ``action`` on ``bot_id`` for ``user_id`` if allowed; always leaves an audit row."""
-        result = await self._run(action, bot_id, user_id=user_id, click_id=click_id)
-        await self._audit(action, bot_id, user_id, user_name, result)
+        """Do ``action`` on ``bot_id`` for ``user_id`` if allowed; always leaves an audit row.
+
+        ``click_id`` identifies the interaction (Slack's ``trigger_id``): a second delivery
+        of it is answered with what the first one did, and the source is not called again.
+        """
+        click_id = click_id or f"anonymous-{uuid.uuid4()}"
+        checked = await self._check(action, bot_id, user_id=user_id)
+        if isinstance(checked, ActionResult):
+            result = checked
+            await self._audit(action, bot_id, user_id, user_name, result)
+        else:
+            bot, affected = checked
+            key = request_key(click_id, action, bot.id)
+            first = await self._claim(key, action, bot.id, user_id, user_name)
+            if first is None:
+                result = await self._execute(action, bot, affected, click_id)
+                await self._settle(key, result)
+            else:
+                message = _what_happened(action, first.outcome, first.detail)
+                result = ActionResult(Outcome.DUPLICATE, message, bot, affected=affected)
+                await self._audit(action, bot_id, user_id, user_name, result)
         self.metrics.actions.labels(action, result.outcome.value).inc()
         log.info("action %s on bot %s by %s: %s", action, bot_id, user_id, result.outcome.value)
         return result
 
-    async def _run(
-        self, action: Action, bot_id: str, *, user_id: str, click_id: str
-    ) -> ActionResult:
+    async def _check(
+        self, action: Action, bot_id: str, *, user_id: str
+    ) -> ActionResult | tuple[Bot, int]:
+        """The refusal, or the bot and how many bots the action affects."""
         async with self.sessions() as session:
             bot = await session.get(Bot, bot_id)
             pcs_count = 0
@@ -107,11 +164,18 @@ class ConnectorControl:
             )
         if not access.can(action, bot.name):
             return ActionResult(Outcome.REFUSED, self.permissions.refusal(action), bot)
+        affected = pcs_count if bot.kind == BotKind.PCS.value else 1
+        return bot, max(affected, 1)
+
+    async def _execute(
+        self, action: Action, bot: Bot, affected: int, click_id: str
+    ) -> ActionResult:
         if not await self._lock(lock_name(action, bot), click_id):
             return ActionResult(
                 Outcome.DUPLICATE,
                 f"A {action} of this connector was just requested; it was sent once.",
                 bot,
+                affected=affected,
             )
         try:
             if action == "start":
@@ -120,9 +184,41 @@ class ConnectorControl:
                 await self.source.stop(bot.id)
         except SourceError as exc:
             await self._unlock(lock_name(action, bot), click_id)
-            return ActionResult(Outcome.FAILED, f"LivePerson refused or failed: {exc}", bot)
-        affected = pcs_count if bot.kind == BotKind.PCS.value else 1
-        return ActionResult(Outcome.OK, f"{action} requested", bot, affected=max(affected, 1))
+            return ActionResult(
+                Outcome.FAILED, f"LivePerson refused or failed: {exc}", bot, affected=affected
+            )
+        return ActionResult(Outcome.OK, f"{action} requested", bot, affected=affected)
+
+    async def _claim(
+        self, key: str, action: Action, bot_id: str, user_id: str, user_name: str | None
+    ) -> AuditEntry | None:
+        """Write the click's audit row, pending; None if this delivery is the first.
+
+        Otherwise the row the first delivery wrote (its outcome so far). The unique key makes
+        this a compare-and-set across processes: of two deliveries at once, one inserts and
+        the other gets the integrity error.
+        """
+        pending = ActionResult(Outcome.PENDING, "")
+        try:
+            await self._audit(action, bot_id, user_id, user_name, pending, request_key=key)
+        except IntegrityError:
+            async with self.sessions() as session:
+                found = await session.exec(
+                    select(AuditEntry).where(col(AuditEntry.request_key) == key)
+                )
+                first = found.first()
+            if first is None:  # the first delivery's row vanished: nothing to compare with
+                raise
+            return first
+        return None
+
+    async def _settle(self, key: str, result: ActionResult) -> None:
+        async with self.sessions() as session, session.begin():
+            found = await session.exec(select(AuditEntry).where(col(AuditEntry.request_key) == key))
+            entry = found.one()
+            entry.outcome = result.outcome.value
+            entry.detail = result.message[:2000]
+            session.add(entry)
 
     async def _lock(self, name: str, holder: str) -> bool:
         """Take a short lease on the connector's action; true for the first click only.
@@ -141,7 +237,14 @@ class ConnectorControl:
             await gate.release(session)
 
     async def _audit(
-        self, action: Action, bot_id: str, user_id: str, user_name: str | None, result: ActionResult
+        self,
+        action: Action,
+        bot_id: str,
+        user_id: str,
+        user_name: str | None,
+        result: ActionResult,
+        *,
+        request_key: str | None = None,
     ) -> None:
         async with self.sessions() as session, session.begin():
             await repo.add_audit(
@@ -152,5 +255,6 @@ class ConnectorControl:
                 action=action,
                 target=bot_id,
                 outcome=result.outcome.value,
-                detail=result.message,
+                detail=result.message or None,
+                request_key=request_key,
             )
