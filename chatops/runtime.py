@@ -345,8 +345,9 @@ class Runtime:
         return self._bolt
 
     def web_app(self) -> Starlette:
+        socket_mode = self.settings.secrets.slack_app_token is not None
         parts = WebParts(
-            bolt=self.bolt,
+            bolt=None if socket_mode else self.bolt,
             metrics=self.metrics,
             readiness=[
                 ("database", self.readiness_database),

@@ -12,14 +12,18 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from chatops.config import AlertsConfig
 from chatops.monitor.poll import StoreUnavailable
+from chatops.runtime import build_runtime
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.sandbox.slack_client import sign
 from chatops.store.models import utcnow
 from tests.alerts_runner import ALERTS, ShiftableClock
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
@@ -210,3 +214,33 @@ def test_metrics_after_real_traffic_show_every_metric_with_sensible_values(
     slowest = metrics.total("chatops_command_latency_seconds_sum")
     assert 0 < slowest < 3 * len(commands)
     assert metrics.value("chatops_actions_total", action="stop", outcome="ok") == 1
+
+
+async def test_socket_mode_serves_no_slack_events_path_and_keeps_the_probes(
+    fake_lp: LPServer, fake_slack: SlackServer, sqlite_url: str
+) -> None:
+    settings = app_settings(fake_lp, fake_slack, sqlite_url)
+    secrets = settings.secrets.model_copy(
+        update={"slack_app_token": SecretStr("xapp-1-A0-1-socket"), "slack_signing_secret": None}
+    )
+    runtime = build_runtime(settings.model_copy(update={"secrets": secrets}))
+    body = urlencode({"command": "/botstatus", "text": "", "user_id": "U0ALICE"}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        transport = httpx.ASGITransport(app=runtime.web_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://chatops") as client:
+            # Signed with the empty secret such an instance would verify with, and unsigned.
+            signed = {**headers, **sign(body, "", int(time.time()))}
+            for sent_headers in (signed, headers):
+                events = await client.post("/slack/events", content=body, headers=sent_headers)
+                assert events.status_code == 404, events.text
+            health = await client.get("/healthz")
+            assert (health.status_code, health.text) == (200, "ok")
+            ready = await client.get("/readyz")
+            assert {"database", "polls", "slack"} <= set(ready.json()["checks"])
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200
+            assert "chatops_polls_total" in metrics.text
+    finally:
+        await runtime.source.aclose()
+        await runtime.engine.dispose()
