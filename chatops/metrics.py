@@ -96,6 +96,12 @@ class Metrics:
         self.leader = Gauge(
             "chatops_leader", "1 while this replica holds the poller lease, else 0.", registry=r
         )
+        self.relay_up = Gauge(
+            "chatops_relay_up",
+            "1 while the alert relay runs on this replica and it leads, else 0 (a follower,"
+            " or a relay down and being restarted).",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

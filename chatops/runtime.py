@@ -10,8 +10,9 @@ scrape time. A clean shutdown gives the lease up so that another replica takes o
 next tick; a killed leader is replaced within one lease period plus one interval.
 
 Readiness (``/readyz``): the database answers within two seconds, the last successful poll
-(whoever made it) is younger than three intervals, and Slack's ``auth.test`` passed (asked
-at most once a minute, every ten seconds while it fails).
+(whoever made it) is younger than three intervals, Slack's ``auth.test`` passed (asked at
+most once a minute, every ten seconds while it fails), and the alert relay runs (idle on a
+follower; not while it is down and being started again).
 """
 
 from __future__ import annotations
@@ -327,6 +328,11 @@ class Runtime:
         assert self.slack_auth is not None
         return await self.slack_auth()
 
+    async def readiness_relay(self) -> Check:
+        if self.alerts is None:
+            return True, "no alert service in this process"
+        return self.alerts.relay_health()
+
     @property
     def bolt(self) -> AsyncApp:
         if self._bolt is None:
@@ -345,13 +351,15 @@ class Runtime:
         return self._bolt
 
     def web_app(self) -> Starlette:
+        socket_mode = self.settings.secrets.slack_app_token is not None
         parts = WebParts(
-            bolt=self.bolt,
+            bolt=None if socket_mode else self.bolt,
             metrics=self.metrics,
             readiness=[
                 ("database", self.readiness_database),
                 ("polls", self.readiness_polls),
                 ("slack", self.readiness_slack),
+                ("relay", self.readiness_relay),
             ],
             lifespan=self.running,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -18,6 +19,7 @@ from chatops.sandbox.slack import FakeSlack
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.models import OutboxMessage
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, alerts_config, build_rig
+from tests.replica_runner import proxied
 from tests.test_alerts_flow import healthy_bots
 
 
@@ -221,3 +223,38 @@ async def test_the_relay_is_woken_as_soon_as_a_poll_commits(
     finally:
         await rig.service.aclose()
         await relay
+
+
+def failed_attempts(detail: str) -> int:
+    match = re.search(r"(\d+) failed attempts?", detail)
+    return int(match.group(1)) if match else 0
+
+
+@pytest.mark.postgres
+async def test_a_relay_that_cannot_reach_the_database_at_start_keeps_trying_and_then_delivers(
+    postgres_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    with proxied(postgres_url) as (proxy, url):
+        rig = build_rig(url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+        rig.service.restart_backoff = rig.service.max_restart_backoff = 0.05
+        await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
+        proxy.cut()
+        relay = asyncio.create_task(rig.service.run_relay_forever())
+        try:
+            await fake_slack.fake.await_for(
+                lambda: failed_attempts(rig.service.relay_health()[1]) >= 2, timeout=60
+            )
+            assert rig.service.relay_health()[0] is False
+            assert counter(rig, "chatops_relay_up") == 0
+            assert not relay.done()
+
+            proxy.restore()
+            await fake_slack.fake.await_for(lambda: rig.service.relay_health()[0], timeout=60)
+            await fake_slack.fake.await_for(
+                lambda: bool(fake_slack.fake.messages(BILLING)), timeout=60
+            )
+            assert rig.service.relay_health() == (True, "running on this leader")
+            assert counter(rig, "chatops_relay_up") == 1
+        finally:
+            await rig.aclose()
+            await relay

@@ -6,24 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from chatops.config import AlertsConfig
 from chatops.monitor.poll import StoreUnavailable
+from chatops.runtime import build_runtime
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.sandbox.slack_client import sign
 from chatops.store.models import utcnow
 from tests.alerts_runner import ALERTS, ShiftableClock
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
 from tests.replica_runner import Scrape, proxied
+from tests.test_alerts_delivery import failed_attempts
 from tests.test_alerts_flow import healthy_bots
 
 MakeApp = Callable[..., AppUnderTest]
@@ -68,7 +74,7 @@ def test_healthz_says_ok_and_readyz_names_each_check_and_asks_slack_once(
         status, body = readyz(chatops_app)
         assert status == 200, body
     assert body["ready"] is True
-    assert set(body["checks"]) == {"database", "polls", "slack"}
+    assert set(body["checks"]) == {"database", "polls", "slack", "relay"}
     assert all(check["ok"] for check in body["checks"].values())
     assert "Sandbox" in body["checks"]["slack"]["detail"]
     assert len(chatops_app.fake_slack.calls("auth.test")) == 1
@@ -210,3 +216,89 @@ def test_metrics_after_real_traffic_show_every_metric_with_sensible_values(
     slowest = metrics.total("chatops_command_latency_seconds_sum")
     assert 0 < slowest < 3 * len(commands)
     assert metrics.value("chatops_actions_total", action="stop", outcome="ok") == 1
+
+
+async def test_socket_mode_serves_no_slack_events_path_and_keeps_the_probes(
+    fake_lp: LPServer, fake_slack: SlackServer, sqlite_url: str
+) -> None:
+    settings = app_settings(fake_lp, fake_slack, sqlite_url)
+    secrets = settings.secrets.model_copy(
+        update={"slack_app_token": SecretStr("xapp-1-A0-1-socket"), "slack_signing_secret": None}
+    )
+    runtime = build_runtime(settings.model_copy(update={"secrets": secrets}))
+    body = urlencode({"command": "/botstatus", "text": "", "user_id": "U0ALICE"}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        transport = httpx.ASGITransport(app=runtime.web_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://chatops") as client:
+            # Signed with the empty secret such an instance would verify with, and unsigned.
+            signed = {**headers, **sign(body, "", int(time.time()))}
+            for sent_headers in (signed, headers):
+                events = await client.post("/slack/events", content=body, headers=sent_headers)
+                assert events.status_code == 404, events.text
+            health = await client.get("/healthz")
+            assert (health.status_code, health.text) == (200, "ok")
+            ready = await client.get("/readyz")
+            assert {"database", "polls", "slack"} <= set(ready.json()["checks"])
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200
+            assert "chatops_polls_total" in metrics.text
+    finally:
+        await runtime.source.aclose()
+        await runtime.engine.dispose()
+
+
+def _relay_outage_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "chatops.alerts.service" and record.levelno >= logging.WARNING
+    ]
+
+
+@pytest.mark.postgres
+def test_a_relay_that_fails_says_so_once_fails_readyz_and_its_gauge_then_recovers(
+    make_app: MakeApp,
+    postgres_url: str,
+    fake_lp: LPServer,
+    fake_slack: SlackServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with proxied(postgres_url) as (proxy, url):
+        app = make_app(url, alerts=AlertsConfig(channel=ALERTS, confirm_polls=1))
+        alerts = app.runtime.alerts
+        assert alerts is not None
+        alerts.max_restart_backoff = 0.2
+        status, body = readyz(app)
+        assert status == 200, body
+        assert body["checks"]["relay"] == {"ok": True, "detail": "running on this leader"}
+        assert scrape(app).value("chatops_relay_up") == 1
+
+        with caplog.at_level(logging.INFO, logger="chatops.alerts.service"):
+            proxy.cut()
+
+            fake_slack.fake.wait_for(
+                lambda: failed_attempts(readyz(app)[1]["checks"]["relay"]["detail"]) >= 3,
+                timeout=60,
+            )
+            status, body = readyz(app)
+            assert status == 503
+            relay = body["checks"]["relay"]
+            assert relay["ok"] is False
+            assert "the database is unavailable" in relay["detail"]
+            assert scrape(app).value("chatops_relay_up") == 0
+            (stopped,) = _relay_outage_lines(caplog)
+            assert "the alert relay stopped" in stopped
+            assert "the database is unavailable" in stopped
+
+            proxy.restore()
+            fake_slack.fake.wait_for(lambda: readyz(app)[0] == 200, timeout=60)
+        assert scrape(app).value("chatops_relay_up") == 1
+        stopped, back = _relay_outage_lines(caplog)
+        assert "the alert relay works again" in back
+
+        bot = healthy_bots(fake_lp)[0]
+        fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+        result = app.poll()
+        assert result is not None and result.ok
+        fake_slack.fake.wait_for(lambda: len(fake_slack.fake.messages(ALERTS)) == 1, timeout=60)

@@ -332,6 +332,8 @@ def test_one_replica_polls_and_a_killed_leader_is_replaced_in_time_losing_and_re
     leader_metrics, follower_metrics = new_leader.scrape(), follower.scrape()
     assert leader_metrics.value("chatops_leader") == 1
     assert follower_metrics.value("chatops_leader") == 0
+    assert leader_metrics.value("chatops_relay_up") == 1
+    assert follower_metrics.value("chatops_relay_up") == 0
     assert leader_metrics.total("chatops_polls_total") > 0
     assert leader_metrics.total("chatops_alerts_total") > 0
     assert follower_metrics.total("chatops_polls_total") == 0
@@ -342,6 +344,9 @@ def test_one_replica_polls_and_a_killed_leader_is_replaced_in_time_losing_and_re
     )
     for replica in survivors:
         assert replica.get("/readyz").status_code == 200
+    assert follower.get("/readyz").json()["checks"]["relay"]["detail"] == (
+        "idle: another replica leads"
+    )
 
     # JSON logs with poll ids, and no secret in any of them.
     secrets = [
@@ -393,9 +398,12 @@ def test_every_replica_answers_and_a_double_click_over_two_replicas_stops_the_bo
 
     assert [answer.status_code for answer in answers] == [200, 200]
     wait_until(
-        lambda: query(fresh_postgres_url, "SELECT count(*) FROM audit")[0][0] == 2,
+        lambda: (
+            query(fresh_postgres_url, "SELECT count(*) FROM audit WHERE outcome <> 'pending'")[0][0]
+            == 2
+        ),
         10,
-        "both clicks audited",
+        "both clicks audited and done",
     )
     outcomes = query(fresh_postgres_url, "SELECT outcome FROM audit ORDER BY outcome")
     assert [row[0] for row in outcomes] == ["duplicate", "ok"]

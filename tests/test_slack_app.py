@@ -49,6 +49,17 @@ def _audit(app: AppUnderTest) -> list[AuditEntry]:
     return app.run(load())
 
 
+def _settled(app: AppUnderTest, count: int) -> list[AuditEntry]:
+    """The audit rows once there are ``count`` and none is pending (a click still running)."""
+
+    def done() -> bool:
+        entries = _audit(app)
+        return len(entries) == count and all(entry.outcome != "pending" for entry in entries)
+
+    app.fake_slack.wait_for(done, timeout=20, what=f"{count} settled audit rows")
+    return _audit(app)
+
+
 def _bot_named(app: AppUnderTest, prefix: str, kind: str = "custom") -> Bot:
     return next(bot for bot in _bots(app) if bot.name.startswith(prefix) and bot.kind == kind)
 
@@ -125,9 +136,9 @@ def test_alice_stops_a_bot_once_even_when_clicking_twice(chatops_app: AppUnderTe
     assert alice.click(message, "bot_stop").status_code == 200
     assert alice.click(message, "bot_stop").status_code == 200
     fake = chatops_app.fake_slack
-    fake.wait_for(lambda: len(_audit(chatops_app)) == 2)
+    entries = _settled(chatops_app, 2)
     assert chatops_app.lp.fake.stop_count(bot.id) == 1
-    outcomes = sorted(entry.outcome for entry in _audit(chatops_app))
+    outcomes = sorted(entry.outcome for entry in entries)
     assert outcomes == ["duplicate", "ok"]
     assert all(
         entry.user_id == "U0ALICE" and entry.target == bot.id for entry in _audit(chatops_app)

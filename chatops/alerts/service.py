@@ -15,6 +15,12 @@ rows; ``on_commit`` wakes the relay at once (and, after a failed poll, checks wh
 status source must be announced as unreachable). The relay pass is safe in several
 replicas at once; reminders and mute announcements are written once whoever runs them.
 
+Supervision: whatever fails in the loop (the database gone, a bug), before its first pass
+or later, the relay is started again with backoff (``restart_backoff`` doubling up to
+``max_restart_backoff``) until it works; an outage is one log line when it starts and one
+when it ends, never one per attempt. ``relay_health()`` is the ``relay`` check of
+``/readyz``, and ``chatops_relay_up`` says 1 while the relay runs on the leader.
+
 Several replicas: ``is_leader`` (the poller's ``leads``) makes the loop relay, remind and
 expire mutes only while this replica holds the poller lease, so that one process paces
 each Slack channel (pacing is per process) and the others stay idle. Safety does not
@@ -26,6 +32,7 @@ are taken again once their lease has passed (at most that one message repeated).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -53,17 +60,35 @@ from chatops.alerts.relay import (
 from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, PollConfig
 from chatops.domain import BotChange
 from chatops.metrics import Metrics
-from chatops.monitor.poll import PollResult
+from chatops.monitor.poll import PollResult, describe_database_error, is_database_unavailable
 from chatops.store.engine import SessionFactory
 from chatops.store.models import OutboxMessage, PollRun, utcnow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_UPKEEP_EVERY = timedelta(seconds=30)
+# A relay that failed is started again after this, doubling up to the maximum.
+DEFAULT_RESTART_BACKOFF = 1.0
+DEFAULT_MAX_RESTART_BACKOFF = 30.0
 # The relay looks at the outbox at least this often even when nobody wakes it (a row
 # written by another replica, a retry coming due).
 IDLE_WAIT = 5.0
 SLACK_TIMEOUT = 10
+
+
+@dataclass(slots=True)
+class RelayOutage:
+    """The relay is not running since ``since`` (monotonic); ``error`` is the last reason."""
+
+    since: float
+    error: str
+    attempts: int = 1
+
+
+def _describe_failure(exc: Exception) -> str:
+    if is_database_unavailable(exc):
+        return f"the database is unavailable: {describe_database_error(exc)}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +147,8 @@ class AlertService:
         upkeep_every: timedelta = DEFAULT_UPKEEP_EVERY,
         release_in_flight_on_start: bool | None = None,
         is_leader: Callable[[], bool] | None = None,
+        restart_backoff: float = DEFAULT_RESTART_BACKOFF,
+        max_restart_backoff: float = DEFAULT_MAX_RESTART_BACKOFF,
     ) -> None:
         """``release_in_flight_on_start``: give back rows a killed process left ``sending``
         at once rather than when their lease expires; right only when no other process
@@ -160,7 +187,14 @@ class AlertService:
         self._release_on_start = release_in_flight_on_start
         self._is_leader = is_leader
         self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
         self._closed = False
+        self.restart_backoff = restart_backoff
+        self.max_restart_backoff = max_restart_backoff
+        self._running = False
+        self._released_in_flight = False
+        self.outage: RelayOutage | None = None
+        metrics.relay_up.set_function(lambda: 1.0 if self.relay_up() else 0.0)
 
     # -- poller hooks ------------------------------------------------------------------------
 
@@ -210,29 +244,91 @@ class AlertService:
         return await self.relay.relay_once()
 
     async def run_relay_forever(self) -> None:
-        """Relay, remind and expire mutes until ``aclose()``; survives database hiccups."""
+        """Relay, remind and expire mutes until ``aclose()``, started again after any failure."""
+        self._running = True
+        try:
+            while not self._closed:
+                try:
+                    await self._relay_loop()
+                except Exception as exc:
+                    self._failed(exc)
+                    assert self.outage is not None
+                    doublings = min(self.outage.attempts - 1, 20)
+                    backoff = self.restart_backoff * 2**doublings
+                    # Interrupted by aclose() only: a poll's wake-up must not undo the backoff.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._closing.wait(), min(backoff, self.max_restart_backoff)
+                        )
+        finally:
+            self._running = False
+            if not self._closed:
+                log.error("the alert relay ended; alerts are not delivered by this process")
+
+    def relay_up(self) -> bool:
+        """The relay runs on this replica, which leads (``chatops_relay_up``)."""
+        leads = self._is_leader is None or self._is_leader()
+        return self._running and self.outage is None and leads
+
+    def relay_health(self) -> tuple[bool, str]:
+        """The ``relay`` check of ``/readyz``: ok while the relay runs (idle on a follower)."""
+        if self.outage is not None:
+            outage = self.outage
+            down = int(time.monotonic() - outage.since)
+            attempts = f"{outage.attempts} failed attempt{'' if outage.attempts == 1 else 's'}"
+            return False, f"down for {down}s ({attempts}): {outage.error}"
+        if not self._running:
+            return False, "not running"
+        if self._is_leader is not None and not self._is_leader():
+            return True, "idle: another replica leads"
+        return True, "running on this leader"
+
+    def _failed(self, exc: Exception) -> None:
+        error = _describe_failure(exc)
+        if self.outage is not None:
+            self.outage.attempts += 1
+            self.outage.error = error
+            log.debug("the alert relay failed again: %s", error)
+            return
+        self.outage = RelayOutage(since=time.monotonic(), error=error)
+        # One line per outage; a traceback only when it is not the database going away.
+        log.error(
+            "the alert relay stopped: %s; it is started again with backoff until it works",
+            error,
+            exc_info=None if is_database_unavailable(exc) else exc,
+        )
+
+    def _worked(self) -> None:
+        if self.outage is None:
+            return
+        outage, self.outage = self.outage, None
+        log.warning(
+            "the alert relay works again after %ds down (%d failed attempt%s)",
+            int(time.monotonic() - outage.since),
+            outage.attempts,
+            "" if outage.attempts == 1 else "s",
+        )
+
+    async def _relay_loop(self) -> None:
         self._ensure_http()
-        if await self._should_release_on_start():
-            await self.relay.release_in_flight()
+        if not self._released_in_flight:
+            if await self._should_release_on_start():
+                await self.relay.release_in_flight()
+            self._released_in_flight = True
         next_upkeep = time.monotonic()
         while not self._closed:
             self._wake.clear()
             if self._is_leader is not None and not self._is_leader():
                 # A follower: the leader relays. Becoming the leader comes with a poll, whose
                 # commit wakes this loop; the timeout only bounds the wait.
+                self._worked()
                 await self._sleep(IDLE_WAIT)
                 continue
-            try:
-                if time.monotonic() >= next_upkeep:
-                    next_upkeep = time.monotonic() + self.upkeep_every.total_seconds()
-                    await self.tick_reminders_and_mutes()
-                handled = await self.relay.relay_once()
-            except Exception:
-                # The database or the loop itself failed: wait a little and try again, so
-                # alerts resume by themselves once it is back.
-                log.exception("the alert relay failed; retrying shortly")
-                handled = 0
-                await asyncio.sleep(1.0)
+            if time.monotonic() >= next_upkeep:
+                next_upkeep = time.monotonic() + self.upkeep_every.total_seconds()
+                await self.tick_reminders_and_mutes()
+            handled = await self.relay.relay_once()
+            self._worked()
             if handled or self._closed:
                 continue
             due = self.relay.seconds_until_due()
@@ -316,6 +412,7 @@ class AlertService:
 
     async def aclose(self) -> None:
         self._closed = True
+        self._closing.set()
         self._wake.set()
         if self._session is not None and not self._session.closed:
             await self._session.close()

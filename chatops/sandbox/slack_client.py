@@ -60,8 +60,12 @@ def sign(body: bytes, secret: str, timestamp: int) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class _Outgoing:
-    """One request to the app and what Slack does with the app's answer."""
+class Delivery:
+    """One request to the app and what Slack does with the app's answer.
+
+    Sending the same delivery again is what a retrying proxy or a redelivery does: the
+    same bytes, with the same ``trigger_id``.
+    """
 
     body: bytes
     content_type: str
@@ -141,6 +145,21 @@ class SlackUser:
         """
         return self._send(self._click(message, action_id, value, channel))
 
+    def click_delivery(
+        self,
+        message: Mapping[str, Any],
+        action_id: str,
+        *,
+        value: str | None = None,
+        channel: str | None = None,
+    ) -> Delivery:
+        """The request a click sends, unsent: ``deliver`` it once, twice, to any replica."""
+        return self._click(message, action_id, value, channel)
+
+    def deliver(self, delivery: Delivery, *, app_url: str | None = None) -> httpx.Response:
+        """Send ``delivery`` (freshly signed) to ``app_url``, by default this user's app."""
+        return self._send(delivery, app_url)
+
     def open_home(self) -> httpx.Response:
         """Open the app's Home tab: an ``app_home_opened`` event."""
         return self._send(self._app_home_opened())
@@ -152,7 +171,7 @@ class SlackUser:
     def ssl_check(self) -> httpx.Response:
         """Slack's periodic certificate check of a slash command's URL (``ssl_check=1``)."""
         return self._send(
-            _Outgoing(urlencode({"ssl_check": "1", "token": VERIFICATION_TOKEN}).encode(), FORM)
+            Delivery(urlencode({"ssl_check": "1", "token": VERIFICATION_TOKEN}).encode(), FORM)
         )
 
     # ------------------------------------------------------------------ async
@@ -172,12 +191,15 @@ class SlackUser:
     ) -> httpx.Response:
         return await self._asend(self._click(message, action_id, value, channel))
 
+    async def adeliver(self, delivery: Delivery, *, app_url: str | None = None) -> httpx.Response:
+        return await self._asend(delivery, app_url)
+
     async def aopen_home(self) -> httpx.Response:
         return await self._asend(self._app_home_opened())
 
     # ------------------------------------------------------------------ payloads
 
-    def _command(self, text: str, command: str, channel: str) -> _Outgoing:
+    def _command(self, text: str, command: str, channel: str) -> Delivery:
         fields = {
             "token": VERIFICATION_TOKEN,
             "team_id": TEAM_ID,
@@ -203,7 +225,7 @@ class SlackUser:
                     response.headers.get("content-type", ""),
                 )
 
-        return _Outgoing(urlencode(fields).encode(), FORM, show_reply)
+        return Delivery(urlencode(fields).encode(), FORM, show_reply)
 
     def _click(
         self,
@@ -211,7 +233,7 @@ class SlackUser:
         action_id: str,
         value: str | None,
         channel: str | None,
-    ) -> _Outgoing:
+    ) -> Delivery:
         block_id, element = _find_button(message, action_id)
         action: JSONDict = {
             "type": "button",
@@ -261,9 +283,9 @@ class SlackUser:
                 self.persona.user_id, channel_id, ts
             )
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return _Outgoing(body, FORM)
+        return Delivery(body, FORM)
 
-    def _app_home_opened(self) -> _Outgoing:
+    def _app_home_opened(self) -> Delivery:
         now = self.clock()
         event: JSONDict = {
             "type": "app_home_opened",
@@ -294,11 +316,11 @@ class SlackUser:
             ],
             "is_ext_shared_channel": False,
         }
-        return _Outgoing(json.dumps(envelope).encode(), JSON)
+        return Delivery(json.dumps(envelope).encode(), JSON)
 
-    def _url_verification(self, challenge: str) -> _Outgoing:
+    def _url_verification(self, challenge: str) -> Delivery:
         body = {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
-        return _Outgoing(json.dumps(body).encode(), JSON)
+        return Delivery(json.dumps(body).encode(), JSON)
 
     def _user(self) -> JSONDict:
         return {
@@ -313,7 +335,7 @@ class SlackUser:
 
     # ------------------------------------------------------------------ transport
 
-    def _headers(self, outgoing: _Outgoing) -> dict[str, str]:
+    def _headers(self, outgoing: Delivery) -> dict[str, str]:
         timestamp = int(self.clock()) + self._timestamp_offset
         return {
             "Content-Type": outgoing.content_type,
@@ -321,24 +343,26 @@ class SlackUser:
             **sign(outgoing.body, self.signing_secret, timestamp),
         }
 
-    def _send(self, outgoing: _Outgoing) -> httpx.Response:
+    def _send(self, outgoing: Delivery, app_url: str | None = None) -> httpx.Response:
         headers = self._headers(outgoing)
+        url = app_url or self.app_url
         if self.http is not None:
-            response = self.http.post(self.app_url, content=outgoing.body, headers=headers)
+            response = self.http.post(url, content=outgoing.body, headers=headers)
         else:
             with httpx.Client(timeout=SLACK_TIMEOUT_SECONDS) as client:
-                response = client.post(self.app_url, content=outgoing.body, headers=headers)
+                response = client.post(url, content=outgoing.body, headers=headers)
         if outgoing.on_response is not None:
             outgoing.on_response(response)
         return response
 
-    async def _asend(self, outgoing: _Outgoing) -> httpx.Response:
+    async def _asend(self, outgoing: Delivery, app_url: str | None = None) -> httpx.Response:
         headers = self._headers(outgoing)
+        url = app_url or self.app_url
         if self.ahttp is not None:
-            response = await self.ahttp.post(self.app_url, content=outgoing.body, headers=headers)
+            response = await self.ahttp.post(url, content=outgoing.body, headers=headers)
         else:
             async with httpx.AsyncClient(timeout=SLACK_TIMEOUT_SECONDS) as client:
-                response = await client.post(self.app_url, content=outgoing.body, headers=headers)
+                response = await client.post(url, content=outgoing.body, headers=headers)
         if outgoing.on_response is not None:
             outgoing.on_response(response)
         return response

@@ -2,14 +2,16 @@
 
 Every handler acks first (Slack's 3 s deadline), then works, then answers through the
 interaction's ``response_url``. Nothing in a button's value is trusted: Start/Stop re-check
-the clicking user's permission for the stored bot, and Share/paging re-run the command as the
-clicking user.
+the clicking user's permission for the stored bot, and Share/paging re-run only the
+read-only view they were made for (``blocks.Shared``, ``blocks.Paged``), as the clicking
+user, who needs ``view`` as for a typed command.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from types import UnionType
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -17,9 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from chatops.config import format_duration
 from chatops.domain import ConnectorStatus, Environment
+from chatops.permissions import AccessLookupError
 from chatops.slack import blocks, grammar
 from chatops.slack.app import SlackServices
-from chatops.slack.commands import answer
 from chatops.slack.control import Action, ActionResult, Outcome
 from chatops.store.models import Bot
 from chatops.store.repo import connectors_of
@@ -104,7 +106,7 @@ def _result_message(
         user_id,
         services.clock(),
         outcome,
-        detail=result.message if outcome == "failed" else None,
+        detail=result.message if outcome != "ok" else None,
         pcs_count=result.affected,
     )
 
@@ -133,6 +135,37 @@ async def _follow_start(services: SlackServices, bot: Bot, respond: AsyncRespond
             f"`/botstatus {bot.name}` shows its statuses now."
         ),
     )
+
+
+_SHARE_ONLY = (
+    "This button only shares a `/botstatus` view (the summary, a query, problems, all or "
+    "a history); nothing was done."
+)
+_PAGE_ONLY = (
+    "This button only pages through `/botstatus all` and `/botstatus problems`; nothing was done."
+)
+
+
+async def _button_view(
+    services: SlackServices,
+    body: dict[str, Any],
+    accepted: UnionType,
+    only: str,
+) -> tuple[dict[str, Any], bool]:
+    """The view a Share or paging click asks for, as the clicking user sees it, and True;
+    a refusal and False when the button carries another command or the user lacks view."""
+    command = grammar.parse(_action_value(body))
+    if not isinstance(command, accepted):
+        return blocks.refusal(only), False
+    user_id, _ = _user(body)
+    permissions = services.permissions
+    try:
+        access = await permissions.access(user_id)
+    except AccessLookupError as exc:
+        return blocks.refusal(permissions.lookup_failure(exc)), False
+    if not access.can("view"):
+        return blocks.refusal(permissions.refusal("view")), False
+    return await services.views.reply(command, access), True
 
 
 _NAVIGATION = {blocks.ACTION_SHARE, blocks.ACTION_PAGE_PREVIOUS, blocks.ACTION_PAGE_NEXT}
@@ -169,21 +202,21 @@ def register(app: AsyncApp, services: SlackServices) -> None:
     @app.action(blocks.ACTION_SHARE)
     async def share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id, user_name = _user(body)
-        command = grammar.parse(_action_value(body))
-        message = await answer(services, command, user_id, user_name)
-        if isinstance(command, grammar.Mute | grammar.Unmute):
-            # Sharing re-runs the command; a mute must not be re-applied by a share.
-            command = grammar.Mutes()
-            message = await answer(services, command, user_id, user_name)
+        message, ok = await _button_view(services, body, blocks.Shared, _SHARE_ONLY)
+        if not ok:
+            await respond(response_type="ephemeral", replace_original=False, **message)
+            return
+        user_id, _ = _user(body)
         shared = without_navigation(message)
         shared["text"] = f"<@{user_id}> shared: {shared.get('text', '')}"[:3000]
         await respond(response_type="in_channel", replace_original=False, **shared)
 
     async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id, user_name = _user(body)
-        message = await answer(services, grammar.parse(_action_value(body)), user_id, user_name)
+        message, ok = await _button_view(services, body, blocks.Paged, _PAGE_ONLY)
+        if not ok:
+            await respond(response_type="ephemeral", replace_original=False, **message)
+            return
         await respond(replace_original=True, **message)
 
     app.action(blocks.ACTION_PAGE_PREVIOUS)(page)

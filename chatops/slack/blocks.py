@@ -9,9 +9,10 @@ string that comes from a bot or a person is escaped and truncated here.
 Action ids the listeners match:
 
 - ``bot_start`` / ``bot_stop``: value is the bot id (never trusted: the guard re-checks).
-- ``share``: value is the command text to re-run and post in the channel.
-- ``page_previous`` / ``page_next``: value is the command text of that page (``all 3``).
-  Slack rejects two elements with one action_id in a block, hence two ids.
+- ``share``: value is the command text to re-run and post in the channel (a ``Shared``
+  command: a read-only view).
+- ``page_previous`` / ``page_next``: value is the command text of that page (``all 3``; a
+  ``Paged`` command). Slack rejects two elements with one action_id in a block, hence two ids.
 - ``home_environment``: the App Home environment filter; the selected value is
   an ``Environment`` value.
 """
@@ -48,6 +49,11 @@ ACTION_SHARE: Final = "share"
 ACTION_PAGE_PREVIOUS: Final = "page_previous"
 ACTION_PAGE_NEXT: Final = "page_next"
 ACTION_HOME_ENVIRONMENT: Final = "home_environment"
+
+# What Share and paging buttons carry: the read-only views they are made for. A click runs
+# only these, whatever a forged payload says (chatops.slack.actions).
+Shared = grammar.Summary | grammar.Query | grammar.Problems | grammar.All | grammar.History
+Paged = grammar.Problems | grammar.All
 
 # 20 one-line bots read well on a laptop screen; 10,000 bots make 500 pages, and a page
 # stays near 8 blocks however long the names are (measured in tests/test_blocks.py).
@@ -348,11 +354,11 @@ def stop_button(bot: Bot | BotCard, *, pcs_count: int) -> JSONDict:
 
 
 def _footer_actions(
-    command: grammar.Command | None,
+    command: Shared | None,
     *,
     shareable: bool,
-    previous: grammar.Command | None = None,
-    next_: grammar.Command | None = None,
+    previous: Paged | None = None,
+    next_: Paged | None = None,
 ) -> list[JSONDict]:
     """Previous / Next / Share in one actions block, or nothing when none applies."""
     elements = []
@@ -382,7 +388,7 @@ def _paged_list(
     page: int,
     now: datetime,
     *,
-    make_command: Callable[[int], grammar.Command],
+    make_command: Callable[[int], Paged],
     empty: str,
     noun: str,
     data_age: timedelta | None,
@@ -777,10 +783,12 @@ def action_result(
         text = f"{emoji} {who} {past} {what} at {when}."
         note = "The statuses here change at the next poll."
     elif outcome == "duplicate":
-        text = (
-            f":repeat: {who} asked to {action} {what} at {when}; that request is already under way."
+        text = f":repeat: {who} asked to {action} {what} at {when}; it was already requested."
+        note = (
+            escape_within(detail, 1000)
+            if detail
+            else "The source is called once per click on a message."
         )
-        note = "The source is called once per click on a message."
     else:
         text = f":x: {who} tried to {action} {what} at {when}, but it failed."
         note = escape_within(detail, 1000) if detail else "The status source did not say why."

@@ -1,19 +1,34 @@
-"""Start and Stop of bot connectors: once per double click, audited, permission re-checked.
+"""Start, Stop and Restart of agent connectors: once per click, audited, permission re-checked.
 
 The Slack handlers call :class:`ConnectorControl`; it never trusts what a button carried. It
-looks the bot up in the store, asks the permission resolver again, takes a short-lived lock
-row so that a double click (even one spread over two replicas) reaches the source once, and
-writes an audit row for every attempt, allowed or refused.
+looks the bot up in the store, asks the permission resolver again (Restart needs both
+``start`` and ``stop``), and acts on one named connector or on every connector of the bot (a
+PCS bot: the one survey connector all PCS bots share). It writes an audit row for every
+connector acted on, and one for an attempt refused before any. Two guards keep the source
+from being called twice for a connector:
+
+- **One click, once.** The same interaction may reach chatops more than once (a retrying
+  proxy, a redelivery, to any replica). Its audit row is written *before* the source is
+  called, under a unique request key made of the interaction's ``trigger_id``, the action,
+  the bot and the connector; a delivery that finds the key taken is answered with what the
+  first one did (done, failed, under way) and never calls the source.
+- **One double click, once.** Two clicks (two interactions) on the same connector within
+  ``DEDUPE_WINDOW`` share a short-lived lock row, taken by compare-and-set, so the second
+  one reaches the source only if the first one failed.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from chatops.config import Permission
 from chatops.domain import BotKind
@@ -23,7 +38,7 @@ from chatops.permissions import AccessLookupError, PermissionResolver
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory
-from chatops.store.models import Bot, Connector, utcnow
+from chatops.store.models import AuditEntry, Bot, Connector, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +62,8 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     FAILED = "failed"
     LOOKUP_FAILED = "lookup_failed"
+    # Only in the audit log: the click is with the source now (or chatops died meanwhile).
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,30 @@ def lock_name(action: Action, bot: Bot, bot_user: str) -> str:
     return f"action:{action}:{target}"[:64]
 
 
+def request_key(click_id: str, action: Action, bot_id: str, bot_user: str) -> str:
+    """An audit row's unique key: one per interaction, action and connector."""
+    return f"{click_id}:{action}:{bot_id}:{bot_user}"[:300]
+
+
+def _what_happened(action: Action, outcome: str, detail: str | None) -> str:
+    """The answer to a click delivered again: what its first delivery did."""
+    already = "This click was already received"
+    if outcome == Outcome.OK:
+        return f"{already} and done: the {action} was sent to LivePerson once."
+    if outcome == Outcome.FAILED:
+        why = f" ({detail})" if detail else ""
+        return (
+            f"{already} and its {action} failed{why}. It is not sent again; "
+            "click the button again to retry."
+        )
+    if outcome == Outcome.DUPLICATE:
+        return f"{already}: the same {action} had just been requested by another click."
+    return (
+        f"{already} and its {action} was handed to LivePerson (no answer recorded yet); "
+        "it is not sent again."
+    )
+
+
 def _targets(bot: Bot, connectors: list[Connector], bot_user: str | None) -> list[Connector]:
     """The connectors an action reaches: one named, or all of the bot's (PCS: the shared one)."""
     if bot_user is not None:
@@ -82,6 +123,13 @@ def _targets(bot: Bot, connectors: list[Connector], bot_user: str | None) -> lis
     if bot.kind == BotKind.PCS.value:
         return connectors[:1]
     return connectors
+
+
+@dataclass(frozen=True)
+class _Checked:
+    bot: Bot
+    targets: list[Connector]
+    affected: int
 
 
 class ConnectorControl:
@@ -112,11 +160,20 @@ class ConnectorControl:
     ) -> ActionResult:
         """Do ``action`` on one connector of ``bot_id`` (``bot_user``) or on all of them.
 
-        Permission is checked for every permission the action needs; an audit row is left
-        for every connector acted on, or one for the bot when nothing was attempted.
+        ``click_id`` identifies the interaction (Slack's ``trigger_id``): a second delivery
+        of it is answered with what the first one did, and the source is not called again.
         """
-        result = await self._run(action, bot_id, bot_user, user_id=user_id, click_id=click_id)
-        await self._audit(action, bot_id, user_id, user_name, result)
+        click_id = click_id or f"anonymous-{uuid.uuid4()}"
+        checked = await self._check(action, bot_id, bot_user, user_id=user_id)
+        if isinstance(checked, ActionResult):
+            result = checked
+            await self._audit(action, bot_id, None, user_id, user_name, result)
+        else:
+            outcomes = [
+                await self._one(action, checked.bot, target, click_id, user_id, user_name)
+                for target in checked.targets
+            ]
+            result = _combine(action, checked.bot, outcomes, checked.affected)
         self.metrics.actions.labels(action, result.outcome.value).inc()
         log.info(
             "action %s on bot %s%s by %s: %s",
@@ -128,9 +185,10 @@ class ConnectorControl:
         )
         return result
 
-    async def _run(
-        self, action: Action, bot_id: str, bot_user: str | None, *, user_id: str, click_id: str
-    ) -> ActionResult:
+    async def _check(
+        self, action: Action, bot_id: str, bot_user: str | None, *, user_id: str
+    ) -> ActionResult | _Checked:
+        """The refusal, or the bot, the connectors to act on and how many bots that affects."""
         async with self.sessions() as session:
             bot = await session.get(Bot, bot_id)
             pcs_count = 0
@@ -163,17 +221,47 @@ class ConnectorControl:
                 f"{bot.name} has no connector {bot_user!r} listed now. Nothing was done.",
                 bot,
             )
-        outcomes = [await self._one(action, bot, target, click_id) for target in targets]
         affected = pcs_count if bot.kind == BotKind.PCS.value else 1
-        return _combine(action, bot, outcomes, max(affected, 1))
+        return _Checked(bot, targets, max(affected, 1))
 
     async def _one(
+        self,
+        action: Action,
+        bot: Bot,
+        connector: Connector,
+        click_id: str,
+        user_id: str,
+        user_name: str | None,
+    ) -> ConnectorOutcome:
+        """The action on one connector: claimed, locked, sent once, settled in the audit log."""
+        key = request_key(click_id, action, bot.id, connector.bot_user)
+        first = await self._claim(key, action, bot.id, connector.bot_user, user_id, user_name)
+        if first is not None:
+            message = _what_happened(action, first.outcome, first.detail)
+            outcome = ConnectorOutcome(connector.bot_user, Outcome.DUPLICATE, message)
+            await self._audit(
+                action,
+                bot.id,
+                connector.bot_user,
+                user_id,
+                user_name,
+                ActionResult(Outcome.DUPLICATE, message, bot),
+            )
+            return outcome
+        outcome = await self._execute(action, bot, connector, click_id)
+        await self._settle(key, outcome)
+        return outcome
+
+    async def _execute(
         self, action: Action, bot: Bot, connector: Connector, click_id: str
     ) -> ConnectorOutcome:
-        """The action on one connector, under its lock: the source is called once per click."""
         name = lock_name(action, bot, connector.bot_user)
         if not await self._lock(name, click_id):
-            return ConnectorOutcome(connector.bot_user, Outcome.DUPLICATE)
+            return ConnectorOutcome(
+                connector.bot_user,
+                Outcome.DUPLICATE,
+                f"A {action} of this connector was just requested; it was sent once.",
+            )
         try:
             if action in ("stop", "restart"):
                 await self.source.stop(bot.id, connector.bot_user)
@@ -184,7 +272,47 @@ class ConnectorControl:
             return ConnectorOutcome(
                 connector.bot_user, Outcome.FAILED, f"LivePerson refused or failed: {exc}"
             )
-        return ConnectorOutcome(connector.bot_user, Outcome.OK)
+        return ConnectorOutcome(connector.bot_user, Outcome.OK, f"{action} requested")
+
+    async def _claim(
+        self,
+        key: str,
+        action: Action,
+        bot_id: str,
+        bot_user: str,
+        user_id: str,
+        user_name: str | None,
+    ) -> AuditEntry | None:
+        """Write the click's audit row for one connector, pending; None if this delivery is
+        the first.
+
+        Otherwise the row the first delivery wrote (its outcome so far). The unique key makes
+        this a compare-and-set across processes: of two deliveries at once, one inserts and
+        the other gets the integrity error.
+        """
+        pending = ActionResult(Outcome.PENDING, "")
+        try:
+            await self._audit(
+                action, bot_id, bot_user, user_id, user_name, pending, request_key=key
+            )
+        except IntegrityError:
+            async with self.sessions() as session:
+                found = await session.exec(
+                    select(AuditEntry).where(col(AuditEntry.request_key) == key)
+                )
+                first = found.first()
+            if first is None:  # the first delivery's row vanished: nothing to compare with
+                raise
+            return first
+        return None
+
+    async def _settle(self, key: str, outcome: ConnectorOutcome) -> None:
+        async with self.sessions() as session, session.begin():
+            found = await session.exec(select(AuditEntry).where(col(AuditEntry.request_key) == key))
+            entry = found.one()
+            entry.outcome = outcome.outcome.value
+            entry.detail = outcome.message[:2000] or None
+            session.add(entry)
 
     async def _lock(self, name: str, holder: str) -> bool:
         """Take a short lease on the connector's action; true for the first click only.
@@ -203,28 +331,29 @@ class ConnectorControl:
             await gate.release(session)
 
     async def _audit(
-        self, action: Action, bot_id: str, user_id: str, user_name: str | None, result: ActionResult
+        self,
+        action: Action,
+        bot_id: str,
+        bot_user: str | None,
+        user_id: str,
+        user_name: str | None,
+        result: ActionResult,
+        *,
+        request_key: str | None = None,
     ) -> None:
-        """One row per connector acted on; one for the bot when nothing was attempted."""
-        rows = [
-            (c.bot_user, c.outcome.value, c.message or result.message) for c in result.connectors
-        ]
         async with self.sessions() as session, session.begin():
-            nothing_done: list[tuple[str | None, str, str]] = [
-                (None, result.outcome.value, result.message)
-            ]
-            for bot_user, outcome, detail in rows or nothing_done:
-                await repo.add_audit(
-                    session,
-                    at=self.clock(),
-                    user_id=user_id,
-                    user_name=user_name,
-                    action=action,
-                    target=bot_id,
-                    bot_user=bot_user,
-                    outcome=outcome,
-                    detail=detail,
-                )
+            await repo.add_audit(
+                session,
+                at=self.clock(),
+                user_id=user_id,
+                user_name=user_name,
+                action=action,
+                target=bot_id,
+                bot_user=bot_user,
+                outcome=result.outcome.value,
+                detail=result.message or None,
+                request_key=request_key,
+            )
 
 
 def _combine(
@@ -234,13 +363,8 @@ def _combine(
     done = [o for o in outcomes if o.outcome is Outcome.OK]
     failed = [o for o in outcomes if o.outcome is Outcome.FAILED]
     if not done and not failed:
-        return ActionResult(
-            Outcome.DUPLICATE,
-            f"A {action} of this connector was just requested; it was sent once.",
-            bot,
-            affected,
-            tuple(outcomes),
-        )
+        message = outcomes[0].message if outcomes else "Nothing was done."
+        return ActionResult(Outcome.DUPLICATE, message, bot, affected, tuple(outcomes))
     if failed and not done:
         return ActionResult(Outcome.FAILED, failed[0].message, bot, affected, tuple(outcomes))
     message = f"{action} requested for {len(done)} connector{'' if len(done) == 1 else 's'}"

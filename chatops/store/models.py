@@ -176,7 +176,8 @@ class AuditEntry(SQLModel, table=True):
     bot_user: str | None = Field(default=None, max_length=300)  # the connector acted on
     outcome: str = Field(max_length=32)  # ok, refused, failed, duplicate, ...
     detail: str | None = Field(default=None, max_length=2000)
-    # De-duplicates a double click: the same action on the same bot from one message.
+    # One interaction (Slack's trigger_id), action and bot: a click delivered again finds
+    # the row of its first delivery (chatops.slack.control).
     request_key: str | None = Field(default=None, max_length=300, unique=True)
 
 

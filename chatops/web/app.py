@@ -1,5 +1,8 @@
 """The ASGI app: Slack's single request path plus the operations endpoints.
 
+``/slack/events`` exists in HTTP mode only: in Socket Mode Slack's requests arrive over the
+WebSocket, so the path is not served at all (404) rather than verified with no secret.
+
 ``/healthz``: the process answers (liveness). ``/readyz``: 200 when every readiness check
 passes, else 503; the JSON body names each check with ``ok`` and a one-line ``detail``
 (never a credential). ``/metrics``: Prometheus text format.
@@ -33,6 +36,7 @@ ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 class WebParts:
     """What the ASGI app serves; built by chatops.runtime."""
 
+    # None in Socket Mode: no /slack/events.
     bolt: AsyncApp | None
     metrics: Metrics
     readiness: Sequence[tuple[str, ReadinessCheck]] = ()
@@ -42,13 +46,6 @@ class WebParts:
 
 
 def create_web_app(parts: WebParts) -> Starlette:
-    handler = AsyncSlackRequestHandler(parts.bolt) if parts.bolt is not None else None
-
-    async def slack_events(request: Request) -> Response:
-        if handler is None:
-            return PlainTextResponse("Slack is not configured on this instance", status_code=503)
-        return await handler.handle(request)
-
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -74,8 +71,15 @@ def create_web_app(parts: WebParts) -> Starlette:
     async def metrics(_: Request) -> Response:
         return Response(parts.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    routes: list[BaseRoute] = [
-        Route("/slack/events", slack_events, methods=["POST"]),
+    routes: list[BaseRoute] = []
+    if parts.bolt is not None:
+        handler = AsyncSlackRequestHandler(parts.bolt)
+
+        async def slack_events(request: Request) -> Response:
+            return await handler.handle(request)
+
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    routes += [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
