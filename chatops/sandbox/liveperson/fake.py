@@ -56,8 +56,6 @@ class FakeLivePerson:
     ) -> None:
         if bots is None and connectors is None:
             bots = DEFAULT_BOTS
-        self.region = region
-        self.clock = clock
         self._credentials = Credentials(
             account_id=account_id,
             username=username,
@@ -76,10 +74,10 @@ class FakeLivePerson:
         self._fleet.rebuild(
             bots=bots, connectors=connectors, seed=seed, messy=messy, duplicates=duplicates
         )
-        api = LivePersonApi(self._fleet, self._sessions, region=region)
+        self._api = LivePersonApi(self._fleet, self._sessions, region=region)
         control = ControlApi(self._fleet, self._faults, self._sessions)
         self.app = Starlette(
-            routes=api.routes() + control.routes(),
+            routes=self._api.routes() + control.routes(),
             middleware=[Middleware(FaultsAndLog, faults=self._faults)],
             exception_handlers={HTTPException: http_exception},
         )
@@ -117,6 +115,14 @@ class FakeLivePerson:
     @property
     def user_id(self) -> str:
         return self._credentials.user_id
+
+    @property
+    def region(self) -> str:
+        return self._api.region
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._fleet.clock
 
     @property
     def token_ttl(self) -> float:
