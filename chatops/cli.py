@@ -73,7 +73,15 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _cmd_sandbox_liveperson(args: argparse.Namespace) -> int:
     from chatops.sandbox.liveperson import serve_forever
 
-    return serve_forever(host=args.host, port=args.port, bots=args.bots, seed=args.seed)
+    return serve_forever(
+        host=args.host,
+        port=args.port,
+        bots=args.bots,
+        connectors=args.connectors,
+        seed=args.seed,
+        messy=args.messy,
+        duplicates=args.duplicates,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,8 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     lp = sandbox_sub.add_parser("liveperson", help="the fake LivePerson API")
     lp.add_argument("--host", default="127.0.0.1")
     lp.add_argument("--port", type=int, default=9100)
-    lp.add_argument("--bots", type=int, default=40)
+    size = lp.add_mutually_exclusive_group()
+    size.add_argument("--bots", type=int, help="the fleet's size in bots (default 40)")
+    size.add_argument(
+        "--connectors", type=int, help="the fleet's size in connectors (about 2.5 per bot)"
+    )
     lp.add_argument("--seed", type=int, default=1)
+    lp.add_argument(
+        "--messy", action="store_true", help="leave botName, type or lpAccountUser out of some"
+    )
+    lp.add_argument("--duplicates", action="store_true", help="list some connectors twice")
     lp.set_defaults(func=_cmd_sandbox_liveperson)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -69,6 +70,35 @@ def normalised(entry: dict[str, Any], field: str) -> str:
     return normalise_key(str(entry.get(field, "")))
 
 
+def by_bot(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Status-list entries grouped by botId: one per connector."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        grouped.setdefault(entry["botId"], []).append(entry)
+    return grouped
+
+
+def healthy(entry: dict[str, Any]) -> bool:
+    server = "bcSocketStatus" if "bcSocketStatus" in entry else "cbSocketStatus"
+    return (
+        normalised(entry, "nodeStatus") == "online"
+        and normalised(entry, "lpSocketStatus") in {"connected", "online"}
+        and normalised(entry, server) == "connected"
+    )
+
+
+def production_bot(fake: FakeLivePerson, connectors: int) -> list[dict[str, Any]]:
+    """The entries of a healthy custom Production bot with that many connectors."""
+    return next(
+        entries
+        for entries in by_bot(fake.bots()).values()
+        if len(entries) == connectors
+        and "cbSocketStatus" in entries[0]
+        and entries[0]["environment"] == "PRODUCTION"
+        and all(healthy(entry) for entry in entries)
+    )
+
+
 @pytest.fixture
 def client(fake_lp: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=fake_lp.url) as client:
@@ -79,32 +109,44 @@ def client(fake_lp: RunningServer) -> Iterator[httpx.Client]:
 
 
 def test_the_default_fleet_has_forty_bots_of_every_kind_channel_and_environment() -> None:
-    bots = FakeLivePerson().bots()
+    fake = FakeLivePerson()
+    bots = by_bot(fake.bots())
 
     assert len(bots) == 40
-    kinds = Counter("pcs" if "bcSocketStatus" in bot else "custom" for bot in bots)
+    kinds = Counter("pcs" if "bcSocketStatus" in e[0] else "custom" for e in bots.values())
     assert kinds == {"custom": 35, "pcs": 5}
-    assert {bot["type"] for bot in bots} == {"messaging", "chat"}
-    assert {bot["environment"] for bot in bots} == {"PRODUCTION", "STAGING"}
+    assert {entry["type"] for entry in fake.bots()} == {"messaging", "chat"}
+    assert {entry["environment"] for entry in fake.bots()} == {"PRODUCTION", "STAGING"}
+    assert fake.fleet() == {
+        "bots": 40,
+        "connectors": len(fake.bots()) - kinds["pcs"] + 1,  # the Survey Connector once
+        "entries": len(fake.bots()),
+        "seed": 1,
+        "messy": False,
+        "duplicates": False,
+    }
 
 
 def test_most_bots_are_healthy_and_a_few_have_problems() -> None:
-    bots = FakeLivePerson().bots()
+    bots = by_bot(FakeLivePerson().bots())
 
-    def healthy(bot: dict[str, Any]) -> bool:
-        server = "bcSocketStatus" if "bcSocketStatus" in bot else "cbSocketStatus"
-        return (
-            normalised(bot, "nodeStatus") == "online"
-            and normalised(bot, "lpSocketStatus") in {"connected", "online"}
-            and normalised(bot, server) == "connected"
-        )
-
-    problems = [bot for bot in bots if not healthy(bot)]
+    problems = {bot_id: e for bot_id, e in bots.items() if not all(healthy(c) for c in e)}
     assert 3 <= len(problems) <= 6
-    assert {"stopped", "ready to start"} <= {normalised(bot, "nodeStatus") for bot in problems}
-    stopped = next(bot for bot in problems if normalised(bot, "nodeStatus") == "stopped")
-    assert stopped["lastManualOperation"] == "STOP"
-    assert stopped["manualOperationPerformedByName"]
+    nodes = {normalised(entry, "nodeStatus") for e in problems.values() for entry in e}
+    assert {"stopped", "ready to start"} <= nodes
+    stopped = next(e for e in problems.values() if normalised(e[0], "nodeStatus") == "stopped")
+    assert {entry["lastManualOperation"] for entry in stopped} == {"STOP"}
+    assert all(entry["manualOperationPerformedByName"] for entry in stopped)
+
+
+def test_a_lost_connection_hits_every_connector_of_some_bots_and_one_of_others() -> None:
+    bots = by_bot(FakeLivePerson(bots=200).bots()).values()
+
+    degraded = [e for e in bots if any(map(healthy, e)) and not all(map(healthy, e))]
+    down = [e for e in bots if len(e) > 1 and not any(map(healthy, e))]
+
+    assert degraded and down
+    assert all(not healthy(e[-1]) and all(map(healthy, e[:-1])) for e in degraded)
 
 
 def test_the_fleet_mixes_spellings_of_the_same_status() -> None:
@@ -134,32 +176,39 @@ def test_the_same_seed_gives_the_same_fleet_and_another_seed_another() -> None:
 def test_bot_ids_look_like_uuids_and_names_are_unique() -> None:
     fake = FakeLivePerson(bots=500)
 
-    ids = [bot["botId"] for bot in fake.bots()]
+    ids = [bot["botId"] for bot in fake.platform_bots()]
     names = [bot["botName"] for bot in fake.platform_bots()]
 
     assert all(UUID.match(bot_id) for bot_id in ids)
     assert len(set(ids)) == len(ids) == 500
+    assert {entry["botId"] for entry in fake.bots()} == set(ids)
     assert len(set(names)) == 500
     assert all(re.match(r"^[a-z]+-[a-z]+-\d+$", name) for name in names)
 
 
-def test_a_few_custom_entries_leave_out_the_bot_name_that_the_bot_platform_has() -> None:
+def test_a_few_custom_bots_leave_out_the_bot_name_that_the_bot_platform_has() -> None:
     fake = FakeLivePerson()
 
-    nameless = [bot for bot in fake.bots() if "botName" not in bot]
+    nameless = {entry["botId"] for entry in fake.bots() if "botName" not in entry}
     platform = {bot["botId"]: bot["botName"] for bot in fake.platform_bots()}
 
     assert 1 <= len(nameless) <= 4
-    assert all("cbSocketStatus" in bot for bot in nameless)
-    assert all(platform[bot["botId"]] for bot in nameless)
+    for bot_id, entries in by_bot(fake.bots()).items():
+        if bot_id in nameless:
+            assert all("botName" not in entry for entry in entries)
+            assert all("cbSocketStatus" in entry for entry in entries)
+            assert platform[bot_id]
 
 
 def test_pcs_entries_share_the_survey_connector_and_carry_the_pcs_fields() -> None:
     pcs = [bot for bot in FakeLivePerson().bots() if "bcSocketStatus" in bot]
 
-    assert pcs
+    assert len(pcs) == len({bot["botId"] for bot in pcs}) == 5
+    shared = ("lpUserId", "nodeStatus", "lpSocketStatus", "bcSocketStatus", "updateTime")
+    assert len({tuple(bot[field] for field in shared) for bot in pcs}) == 1
     for bot in pcs:
         assert bot["lpAccountUser"] == "Survey Connector"
+        assert bot["appName"] == f"{bot['botId']}:::12345678:::Survey Connector"
         assert "cbSocketStatus" not in bot
         assert {"statusCode", "success", "authType", "organizationName", "changed"} <= bot.keys()
         assert {"configurations", "pm2Info"} <= bot.keys()
@@ -334,12 +383,18 @@ def test_a_start_is_ready_at_once_and_online_after_the_start_delay(
     server = make_fake_lp(clock=clock, start_delay=5.0)
     bot = next(b for b in server.fake.bots() if normalised(b, "nodeStatus") == "stopped")
     body = {"lpAccountId": "12345678", "lpAccountUser": bot["lpAccountUser"]}
+
+    def status() -> dict[str, Any]:
+        response = client.get(f"{MONITORING}/status-v2/{bot['botId']}", headers=headers)
+        entries: list[dict[str, Any]] = response.json()["statusList"]
+        return next(e for e in entries if e["lpAccountUser"] == bot["lpAccountUser"])
+
     with httpx.Client(base_url=server.url) as client:
         headers = cb_headers(client)
         started = client.put(f"{MONITORING}/start/{bot['botId']}", json=body, headers=headers)
-        ready = client.get(f"{MONITORING}/status-v2/{bot['botId']}", headers=headers).json()
+        ready = status()
         clock.now += 5
-        online = client.get(f"{MONITORING}/status-v2/{bot['botId']}", headers=headers).json()
+        online = status()
 
     assert started.status_code == 200
     assert normalised(ready, "nodeStatus") == "ready to start"
@@ -418,13 +473,15 @@ def test_the_bot_platform_pages_every_bot_by_group(
                 break
             page += 1
 
-    assert sorted(seen) == sorted(bot["botId"] for bot in fake_lp.fake.bots())
+    assert sorted(seen) == sorted({bot["botId"] for bot in fake_lp.fake.bots()})
     agents = client.get(f"{PLATFORM}/auth/liveperson/app?chatBotId={seen[0]}", headers=headers)
     assert agents.json()["successResult"]["agents"][0]["botId"] == seen[0]
 
 
-def test_a_ten_thousand_bot_status_list_is_served_quickly(make_fake_lp: MakeFakeLP) -> None:
-    server = make_fake_lp(bots=10_000)
+def test_a_ten_thousand_connector_status_list_is_served_quickly(
+    make_fake_lp: MakeFakeLP,
+) -> None:
+    server = make_fake_lp(connectors=10_000)
     with httpx.Client(base_url=server.url) as client:
         headers = cb_headers(client)
         started = time.perf_counter()
@@ -433,12 +490,309 @@ def test_a_ten_thousand_bot_status_list_is_served_quickly(make_fake_lp: MakeFake
         started = time.perf_counter()
         again = status_list(client, headers).json()["statusList"]
         again_seconds = time.perf_counter() - started
-    print(f"10,000-bot fleet: Production list {first_seconds:.3f} s, cached {again_seconds:.3f} s")
+    print(
+        f"10,000-connector fleet: Production list {first_seconds:.3f} s,"
+        f" cached {again_seconds:.3f} s"
+    )
 
     production = [
         b for b in server.fake.bots() if b["environment"] == "PRODUCTION" and "cbSocketStatus" in b
     ]
     assert len(first) == len(again) == len(production)
+
+
+# --------------------------------------------------------------- agent connectors
+
+
+def operate(
+    client: httpx.Client, headers: dict[str, str], operation: str, bot_id: str, user: str
+) -> httpx.Response:
+    body = {"lpAccountId": "12345678", "lpAccountUser": user}
+    return client.put(f"{MONITORING}/{operation}/{bot_id}", json=body, headers=headers)
+
+
+def without_check_time(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries without ccLastCheck, which moves on every 5 minutes of the clock."""
+    return [{k: v for k, v in entry.items() if k != "ccLastCheck"} for entry in entries]
+
+
+def keys(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(entry["botId"], entry["lpAccountUser"]) for entry in entries]
+
+
+def test_custom_bots_have_one_to_four_connectors_each_an_entry_of_its_own() -> None:
+    custom = [e for e in by_bot(FakeLivePerson().bots()).values() if "cbSocketStatus" in e[0]]
+
+    assert {len(entries) for entries in custom} == {1, 2, 3, 4}
+    assert sum(len(entries) >= 2 for entries in custom) > len(custom) / 2
+    for entries in custom:
+        users = [entry["lpAccountUser"] for entry in entries]
+        assert len({entry["lpUserId"] for entry in entries}) == len(set(users)) == len(entries)
+        for entry in entries:
+            assert entry["appName"] == f"{entry['botId']}:::12345678:::{entry['lpAccountUser']}"
+        if "botName" in entries[0]:
+            base = entries[0]["botName"].replace("-", "_")
+            letters = "abcd"[: len(entries)] if len(entries) > 1 else [""]
+            assert users == [f"{base}{letter}" for letter in letters]
+
+
+def test_a_fleet_sized_by_connectors_has_that_many_entries_over_about_4000_bots() -> None:
+    fake = FakeLivePerson(connectors=10_000)
+
+    fleet = fake.fleet()
+
+    assert fleet["entries"] == len(fake.bots()) == 10_000
+    assert 3_700 <= fleet["bots"] <= 4_300
+    assert len(fake.platform_bots()) == fleet["bots"]
+    assert FakeLivePerson(connectors=0).bots() == []
+    with pytest.raises(ValueError, match="not both"):
+        FakeLivePerson(bots=5, connectors=5)
+    with pytest.raises(ValueError, match="0 or more"):
+        FakeLivePerson(connectors=-1)
+
+
+def test_status_lists_come_in_a_new_order_on_every_call_with_the_same_entries(
+    client: httpx.Client,
+) -> None:
+    headers = cb_headers(client)
+
+    lists = [status_list(client, headers).json()["statusList"] for _ in range(3)]
+    pcs = [
+        client.get(f"{MONITORING}/pcs/status", headers=headers).json()["statusList"]
+        for _ in range(3)
+    ]
+
+    assert len({tuple(keys(entries)) for entries in lists}) == 3
+    assert len({tuple(keys(entries)) for entries in pcs}) > 1
+    for same in (lists, pcs):
+        contents = [sorted(json.dumps(e, sort_keys=True) for e in entries) for entries in same]
+        assert contents[0] == contents[1] == contents[2]
+
+
+def test_the_order_is_a_seeded_shuffle_and_can_be_turned_off(make_fake_lp: MakeFakeLP) -> None:
+    def orders(server: RunningServer) -> list[list[tuple[str, str]]]:
+        with httpx.Client(base_url=server.url) as client:
+            headers = cb_headers(client)
+            return [keys(status_list(client, headers).json()["statusList"]) for _ in range(2)]
+
+    first, again = orders(make_fake_lp(seed=5)), orders(make_fake_lp(seed=5))
+    steady = orders(make_fake_lp(seed=5, shuffle=False))
+
+    assert first == again
+    assert first[0] != first[1]
+    assert steady[0] == steady[1]
+    assert sorted(steady[0]) == sorted(first[0])
+
+
+def test_status_v2_answers_every_connector_of_the_bot(
+    fake_lp: RunningServer, client: httpx.Client
+) -> None:
+    fake = fake_lp.fake
+    headers = cb_headers(client)
+    survey = next(entry for entry in fake.bots() if "bcSocketStatus" in entry)
+    bots = [production_bot(fake, count) for count in (1, 2, 4)] + [[survey]]
+
+    answers = [
+        client.get(f"{MONITORING}/status-v2/{entries[0]['botId']}", headers=headers)
+        for entries in bots
+    ]
+    unknown = client.get(f"{MONITORING}/status-v2/no-such-bot", headers=headers)
+
+    for entries, answer in zip(bots, answers, strict=True):
+        assert answer.status_code == 200
+        assert sorted(keys(answer.json()["statusList"])) == sorted(keys(entries))
+    assert keys(answers[-1].json()["statusList"]) == [(survey["botId"], "Survey Connector")]
+    assert unknown.status_code == 404
+    assert unknown.json()["success"] is False
+
+
+def test_a_stop_stops_only_the_connector_its_body_names(
+    fake_lp: RunningServer, client: httpx.Client
+) -> None:
+    fake = fake_lp.fake
+    entries = production_bot(fake, 2)
+    bot_id, (first, second) = entries[0]["botId"], [e["lpAccountUser"] for e in entries]
+    headers = cb_headers(client)
+
+    response = operate(client, headers, "stop", bot_id, second)
+
+    after = {entry["lpAccountUser"]: entry for entry in by_bot(fake.bots())[bot_id]}
+    assert response.status_code == 200
+    assert response.json()["successResult"] == {
+        "botId": bot_id,
+        "lpAccountUser": second,
+        "operation": "STOP",
+    }
+    assert normalised(after[second], "nodeStatus") == "stopped"
+    assert after[second]["lastManualOperation"] == "STOP"
+    assert after[second]["manualOperationPerformedByName"] == "chatops"
+    assert without_check_time([after[first]]) == without_check_time(entries[:1])
+    counts = (fake.stop_count(bot_id, second), fake.stop_count(bot_id, first))
+    assert counts == (1, 0)
+    assert (fake.stop_count(bot_id), fake.start_count(bot_id)) == (1, 0)
+    record = next(bot for bot in fake.platform_bots() if bot["botId"] == bot_id)
+    assert (record["numberOfActiveAgents"], record["numberOfInactiveAgents"]) == (1, 1)
+
+
+def test_a_start_starts_only_the_connector_its_body_names(make_fake_lp: MakeFakeLP) -> None:
+    clock = Clock()
+    server = make_fake_lp(clock=clock, start_delay=5.0)
+    entries = next(
+        e
+        for e in by_bot(server.fake.bots()).values()
+        if len(e) == 4 and {normalised(entry, "nodeStatus") for entry in e} == {"stopped"}
+    )
+    bot_id, users = entries[0]["botId"], [entry["lpAccountUser"] for entry in entries]
+
+    def nodes() -> list[str]:
+        now = {e["lpAccountUser"]: e for e in by_bot(server.fake.bots())[bot_id]}
+        return [normalised(now[user], "nodeStatus") for user in users]
+
+    with httpx.Client(base_url=server.url) as client:
+        started = operate(client, cb_headers(client), "start", bot_id, users[2])
+    ready = nodes()
+    clock.now += 5
+    online = nodes()
+
+    assert started.status_code == 200
+    assert ready == ["stopped", "stopped", "ready to start", "stopped"]
+    assert online == ["stopped", "stopped", "online", "stopped"]
+    assert [server.fake.start_count(bot_id, user) for user in users] == [0, 0, 1, 0]
+    assert server.fake.start_count(bot_id) == 1
+
+
+def test_a_pcs_start_or_stop_acts_on_the_one_survey_connector(make_fake_lp: MakeFakeLP) -> None:
+    clock = Clock()
+    server = make_fake_lp(clock=clock, start_delay=5.0)
+    fake = server.fake
+    pcs = [entry["botId"] for entry in fake.bots() if "bcSocketStatus" in entry]
+
+    def pcs_nodes() -> set[str]:
+        return {normalised(e, "nodeStatus") for e in fake.bots() if "bcSocketStatus" in e}
+
+    with httpx.Client(base_url=server.url) as client:
+        headers = cb_headers(client)
+        stopped = operate(client, headers, "stop", pcs[0], "Survey Connector")
+        after_stop = pcs_nodes()
+        started = operate(client, headers, "start", pcs[1], "Survey Connector")
+        clock.now += 5
+        after_start = pcs_nodes()
+        wrong_user = operate(client, headers, "stop", pcs[2], "survey_connector_2")
+
+    assert (stopped.status_code, started.status_code) == (200, 200)
+    assert after_stop == {"stopped"}
+    assert after_start == {"online"}
+    # One connector: each PCS bot shows its one stop and its one start.
+    assert {(fake.stop_count(bot_id), fake.start_count(bot_id)) for bot_id in pcs} == {(1, 1)}
+    assert wrong_user.status_code == 400
+    assert pcs_nodes() == {"online"}
+
+
+def test_start_and_stop_refuse_a_connector_the_bot_does_not_have(
+    fake_lp: RunningServer, client: httpx.Client
+) -> None:
+    fake = fake_lp.fake
+    entries = production_bot(fake, 2)
+    bot_id = entries[0]["botId"]
+    other_user = production_bot(fake, 4)[0]["lpAccountUser"]
+    headers = cb_headers(client)
+    before = without_check_time(fake.bots())
+    url = f"{MONITORING}/stop/{bot_id}"
+
+    answers = {
+        "other bot's user": operate(client, headers, "stop", bot_id, other_user),
+        "no body": client.put(url, headers=headers),
+        "not JSON": client.put(url, content=b"stop!", headers=headers),
+        "a list": client.put(url, json=[entries[0]["lpAccountUser"]], headers=headers),
+        "no user": client.put(url, json={"lpAccountId": "12345678"}, headers=headers),
+    }
+
+    for reason, answer in answers.items():
+        assert answer.status_code == 400, reason
+        assert answer.json()["success"] is False, reason
+        assert answer.json()["errorCode"] == "400", reason
+    assert other_user in answers["other bot's user"].json()["message"]
+    assert without_check_time(fake.bots()) == before
+    assert fake.stop_count(bot_id) == 0
+
+
+def test_the_bot_platform_lists_one_agent_per_connector_and_counts_them(
+    fake_lp: RunningServer, client: httpx.Client
+) -> None:
+    fake = fake_lp.fake
+    headers = cb_headers(client)
+    bots = by_bot(fake.bots())
+    records = {record["botId"]: record for record in fake.platform_bots()}
+
+    for bot_id, entries in bots.items():
+        response = client.get(f"{PLATFORM}/auth/liveperson/app?chatBotId={bot_id}", headers=headers)
+        agents = response.json()["successResult"]["agents"]
+        assert sorted(agent["lpAccountUser"] for agent in agents) == sorted(
+            entry["lpAccountUser"] for entry in entries
+        )
+        assert {agent["botId"] for agent in agents} == {bot_id}
+        online = sum(normalised(entry, "nodeStatus") == "online" for entry in entries)
+        record = records[bot_id]
+        assert (record["numberOfActiveAgents"], record["numberOfInactiveAgents"]) == (
+            online,
+            len(entries) - online,
+        )
+    assert {(r["numberOfActiveAgents"], r["numberOfInactiveAgents"]) for r in records.values()} >= {
+        (1, 0),
+        (4, 0),
+        (0, 4),
+    }
+    missing = client.get(f"{PLATFORM}/auth/liveperson/app?chatBotId=nope", headers=headers)
+    assert missing.status_code == 404
+
+
+# ------------------------------------------------------- variety of real accounts
+
+
+def all_entries(server: RunningServer) -> list[dict[str, Any]]:
+    """Every entry of every status list, over HTTP."""
+    with httpx.Client(base_url=server.url) as client:
+        headers = cb_headers(client)
+        lists = [status_list(client, headers, env) for env in ("PRODUCTION", "STAGING")]
+        lists.append(client.get(f"{MONITORING}/pcs/status", headers=headers))
+    return [entry for response in lists for entry in response.json()["statusList"]]
+
+
+def test_a_messy_fleet_leaves_optional_fields_out_of_some_entries(
+    make_fake_lp: MakeFakeLP,
+) -> None:
+    server = make_fake_lp(bots=80, messy=True)
+    entries = all_entries(server)
+    tidy = FakeLivePerson(bots=80).bots()
+
+    for field in ("botName", "type", "lpAccountUser"):
+        missing = [entry for entry in entries if field not in entry]
+        assert 1 <= len(missing) <= len(entries) // 5, field
+    assert all("type" in entry and "lpAccountUser" in entry for entry in tidy)
+    assert all({"botId", "appName", "nodeStatus", "lpSocketStatus"} <= e.keys() for e in entries)
+    userless = next(entry for entry in entries if "lpAccountUser" not in entry)
+    bot_id, user = userless["botId"], userless["appName"].split(":::")[2]
+    shown = next(c for c in server.fake.connectors(bot_id) if c["lpAccountUser"] == user)
+    assert "lpAccountUser" in shown["hiddenFields"]
+    with httpx.Client(base_url=server.url) as client:
+        stopped = operate(client, cb_headers(client), "stop", bot_id, user)
+    assert stopped.status_code == 200
+    assert server.fake.stop_count(bot_id, user) == 1
+
+
+def test_a_fleet_with_duplicates_lists_some_connectors_twice(make_fake_lp: MakeFakeLP) -> None:
+    entries = all_entries(make_fake_lp(bots=80, duplicates=True))
+    tidy = all_entries(make_fake_lp(bots=80))
+
+    counts = Counter(keys(entries))
+    twice = [key for key, count in counts.items() if count == 2]
+    assert twice
+    assert set(counts.values()) == {1, 2}
+    for key in twice:
+        copies = [json.dumps(e, sort_keys=True) for e in entries if keys([e]) == [key]]
+        assert copies[0] == copies[1]
+    assert set(Counter(keys(tidy)).values()) == {1}
+    assert len(entries) == len(tidy) + len(twice)
 
 
 # -------------------------------------------------------------------- control API
@@ -454,11 +808,130 @@ def test_patch_changes_a_bot_and_refuses_unknown_fields_and_bots(
     unknown_bot = client.patch("/_sandbox/bots/nope", json={"nodeStatus": "ONLINE"})
 
     assert changed.status_code == 200
-    assert changed.json()["nodeStatus"] == "NOT_CONNECTED"
-    assert fake_lp.fake.bots()[0]["nodeStatus"] == "NOT_CONNECTED"
+    assert {c["nodeStatus"] for c in changed.json()} == {"NOT_CONNECTED"}
+    entries = by_bot(fake_lp.fake.bots())[bot_id]
+    assert {entry["nodeStatus"] for entry in entries} == {"NOT_CONNECTED"}
     assert unknown_field.status_code == 400
     assert "colour" in unknown_field.json()["error"]
     assert unknown_bot.status_code == 404
+
+
+def test_set_fields_changes_one_connector_or_every_connector_of_the_bot() -> None:
+    fake = FakeLivePerson()
+    entries = production_bot(fake, 2)
+    bot_id, (first, second) = entries[0]["botId"], [e["lpAccountUser"] for e in entries]
+
+    def health() -> dict[str, bool]:
+        return {e["lpAccountUser"]: healthy(e) for e in by_bot(fake.bots())[bot_id]}
+
+    fake.set_fields(bot_id, second, cbSocketStatus="NOT_CONNECTED")
+    one_dropped = health()
+    fake.set_fields(bot_id, first, cbSocketStatus="NOT_CONNECTED")
+    both_dropped = health()
+    fake.set_fields(bot_id, cbSocketStatus="CONNECTED")
+    back = health()
+
+    assert one_dropped == {first: True, second: False}
+    assert both_dropped == {first: False, second: False}
+    assert back == {first: True, second: True}
+    with pytest.raises(KeyError, match="nobody"):
+        fake.set_fields(bot_id, "nobody", nodeStatus="ONLINE")
+    with pytest.raises(KeyError, match="no bot"):
+        fake.set_fields("no-such-bot", nodeStatus="ONLINE")
+    with pytest.raises(ValueError, match="lpAccountUser"):
+        fake.set_fields(bot_id, first, lpAccountUser="someone")
+
+
+def test_setting_a_pcs_bots_status_sets_the_shared_survey_connector() -> None:
+    fake = FakeLivePerson()
+    pcs = [entry["botId"] for entry in fake.bots() if "bcSocketStatus" in entry]
+    custom = [entry for entry in fake.bots() if "cbSocketStatus" in entry]
+
+    fake.set_fields(pcs[2], nodeStatus="NOT_CONNECTED")
+
+    assert {e["nodeStatus"] for e in fake.bots() if e["botId"] in pcs} == {"NOT_CONNECTED"}
+    assert without_check_time([e for e in fake.bots() if "cbSocketStatus" in e]) == (
+        without_check_time(custom)
+    )
+
+
+def test_a_bot_name_set_on_one_connector_makes_its_connectors_disagree() -> None:
+    fake = FakeLivePerson()
+    entries = production_bot(fake, 4)
+    bot_id, users = entries[0]["botId"], [entry["lpAccountUser"] for entry in entries]
+
+    fake.set_fields(bot_id, users[1], botName="renamed-bot")
+    one = {e["lpAccountUser"]: e.get("botName") for e in by_bot(fake.bots())[bot_id]}
+    platform = next(b["botName"] for b in fake.platform_bots() if b["botId"] == bot_id)
+    fake.set_fields(bot_id, botName="whole-bot")
+    every = {e.get("botName") for e in by_bot(fake.bots())[bot_id]}
+
+    assert one == {
+        user: "renamed-bot" if user == users[1] else entries[0]["botName"] for user in users
+    }
+    assert platform == entries[0]["botName"]
+    assert every == {"whole-bot"}
+    assert next(b["botName"] for b in fake.platform_bots() if b["botId"] == bot_id) == "whole-bot"
+
+
+def test_the_control_api_lists_a_bots_connectors_and_patches_one(
+    fake_lp: RunningServer, client: httpx.Client
+) -> None:
+    entries = production_bot(fake_lp.fake, 4)
+    bot_id, users = entries[0]["botId"], [entry["lpAccountUser"] for entry in entries]
+
+    listed = client.get(f"/_sandbox/bots/{bot_id}/connectors")
+    patched = client.patch(
+        f"/_sandbox/bots/{bot_id}/connectors/{users[3]}", json={"cbSocketStatus": "NOT_CONNECTED"}
+    )
+    unknown_user = client.patch(
+        f"/_sandbox/bots/{bot_id}/connectors/nobody", json={"nodeStatus": "ONLINE"}
+    )
+    unknown_field = client.patch(f"/_sandbox/bots/{bot_id}/connectors/{users[0]}", json={"x": 1})
+    unknown_bot = client.get("/_sandbox/bots/nope/connectors")
+
+    assert [c["lpAccountUser"] for c in listed.json()] == users
+    assert {(c["starts"], c["stops"], c["sharedByPcsBots"]) for c in listed.json()} == {
+        (0, 0, False)
+    }
+    assert patched.status_code == 200
+    assert (patched.json()["lpAccountUser"], patched.json()["cbSocketStatus"]) == (
+        users[3],
+        "NOT_CONNECTED",
+    )
+    after = {e["lpAccountUser"]: healthy(e) for e in by_bot(fake_lp.fake.bots())[bot_id]}
+    assert after == {user: user != users[3] for user in users}
+    assert unknown_user.status_code == 404
+    assert "nobody" in unknown_user.json()["error"]
+    assert unknown_field.status_code == 400
+    assert unknown_bot.status_code == 404
+
+
+def test_a_flap_can_hit_one_connector_of_a_bot(
+    fake_lp: RunningServer, client: httpx.Client
+) -> None:
+    headers = cb_headers(client)
+    entries = production_bot(fake_lp.fake, 2)
+    bot_id, (first, second) = entries[0]["botId"], [e["lpAccountUser"] for e in entries]
+    flap = {"botId": bot_id, "field": "cbSocketStatus", "values": ["NOT_CONNECTED", "CONNECTED"]}
+
+    added = client.post("/_sandbox/flap", json={**flap, "lpAccountUser": second})
+    unknown = client.post("/_sandbox/flap", json={**flap, "lpAccountUser": "nobody"})
+
+    def servers() -> tuple[str, str]:
+        listed = {
+            e["lpAccountUser"]: e["cbSocketStatus"]
+            for e in status_list(client, headers).json()["statusList"]
+            if e["botId"] == bot_id
+        }
+        return listed[first], listed[second]
+
+    seen = [servers() for _ in range(3)]
+
+    assert added.json() == {"flapping": bot_id, "lpAccountUser": second}
+    assert unknown.status_code == 404
+    assert [pair[1] for pair in seen] == ["NOT_CONNECTED", "CONNECTED", "NOT_CONNECTED"]
+    assert {pair[0] for pair in seen} == {entries[0]["cbSocketStatus"]}
 
 
 def test_a_fault_hits_matching_requests_as_many_times_as_asked(client: httpx.Client) -> None:
@@ -572,10 +1045,27 @@ def test_expire_tokens_ends_every_session(client: httpx.Client) -> None:
 def test_the_fleet_can_be_rebuilt_over_http(fake_lp: RunningServer, client: httpx.Client) -> None:
     response = client.post("/_sandbox/fleet", json={"bots": 12, "seed": 3})
 
-    assert response.json() == {"bots": 12, "seed": 3}
-    assert len(client.get("/_sandbox/bots").json()) == 12
-    expected = [bot["botId"] for bot in FakeLivePerson(bots=12, seed=3).bots()]
-    assert [bot["botId"] for bot in fake_lp.fake.bots()] == expected
+    expected = FakeLivePerson(bots=12, seed=3)
+    assert response.json() == expected.fleet()
+    assert (response.json()["bots"], response.json()["seed"]) == (12, 3)
+    assert len(by_bot(client.get("/_sandbox/bots").json())) == 12
+    assert [bot["botId"] for bot in fake_lp.fake.bots()] == [b["botId"] for b in expected.bots()]
+
+
+def test_the_fleet_can_be_rebuilt_by_connectors_over_http(client: httpx.Client) -> None:
+    rebuilt = client.post(
+        "/_sandbox/fleet", json={"connectors": 30, "messy": True, "duplicates": True}
+    )
+    described = client.get("/_sandbox/fleet").json()
+    bad_flag = client.post("/_sandbox/fleet", json={"messy": "yes"})
+    both_sizes = client.post("/_sandbox/fleet", json={"bots": 3, "connectors": 3})
+
+    assert rebuilt.status_code == 200
+    assert described == rebuilt.json()
+    assert (described["entries"], described["messy"], described["duplicates"]) == (30, True, True)
+    assert bad_flag.status_code == 400
+    assert both_sizes.status_code == 400
+    assert client.get("/_sandbox/fleet").json() == described
 
 
 def test_api_requests_are_recorded_and_control_calls_are_not(client: httpx.Client) -> None:
@@ -647,9 +1137,13 @@ def _chatops(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_the_sandbox_liveperson_command_serves_until_ctrl_c() -> None:
+def _sandbox_until_ctrl_c(*options: str, read: str) -> tuple[list[str], str, Any, str]:
+    """Run ``chatops sandbox liveperson``, GET ``read`` once it answers, then Ctrl-C it.
+
+    Returns the banner, the URL, the answer and the command's stderr (its exit code checked).
+    """
     port = _free_port()
-    process = _chatops("sandbox", "liveperson", "--port", str(port), "--bots", "5")
+    process = _chatops("sandbox", "liveperson", "--port", str(port), *options)
     try:
         assert process.stdout is not None
         banner = [process.stdout.readline()]
@@ -659,7 +1153,7 @@ def test_the_sandbox_liveperson_command_serves_until_ctrl_c() -> None:
         deadline = time.monotonic() + 10
         while True:
             try:
-                bots = httpx.get(f"{url}/_sandbox/bots", timeout=1).json()
+                answer = httpx.get(f"{url}{read}", timeout=1).json()
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the sandbox never answered"
@@ -670,13 +1164,51 @@ def test_the_sandbox_liveperson_command_serves_until_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+    assert process.returncode == 0, errors
+    return banner, url, answer, errors
 
-    assert banner[0] == f"Fake LivePerson: 5 bots (seed 1) on {url}\n"
+
+def test_the_sandbox_liveperson_command_serves_until_ctrl_c() -> None:
+    banner, url, bots, errors = _sandbox_until_ctrl_c("--bots", "5", read="/_sandbox/bots")
+
+    assert (
+        banner[0] == f"Fake LivePerson: 5 bots, {len(bots)} connector entries (seed 1) on {url}\n"
+    )
     assert f"  export LP_API_URL={url}\n" in banner
     assert "  export LP_PASSWORD=sandbox\n" in banner
-    assert len(bots) == 5
-    assert process.returncode == 0, errors
+    assert len(by_bot(bots)) == 5
     assert "Traceback" not in errors
+
+
+def test_the_sandbox_liveperson_command_sizes_the_fleet_by_connectors() -> None:
+    banner, url, fleet, errors = _sandbox_until_ctrl_c(
+        "--connectors", "25", "--seed", "4", "--messy", "--duplicates", read="/_sandbox/fleet"
+    )
+
+    assert (fleet["entries"], fleet["seed"], fleet["messy"], fleet["duplicates"]) == (
+        25,
+        4,
+        True,
+        True,
+    )
+    assert banner[0] == (
+        f"Fake LivePerson: {fleet['bots']} bots, 25 connector entries"
+        f" (seed 4, messy, duplicates) on {url}\n"
+    )
+    assert "Traceback" not in errors
+
+
+def test_the_sandbox_liveperson_command_takes_bots_or_connectors_not_both() -> None:
+    both = _chatops("sandbox", "liveperson", "--bots", "5", "--connectors", "5")
+    _, both_errors = both.communicate(timeout=20)
+    negative = _chatops("sandbox", "liveperson", "--port", str(_free_port()), "--connectors", "-1")
+    _, negative_errors = negative.communicate(timeout=20)
+
+    assert both.returncode == 2
+    assert "not allowed with argument" in both_errors
+    assert negative.returncode == 2
+    assert "--connectors must be 0 or more" in negative_errors
+    assert "Traceback" not in both_errors + negative_errors
 
 
 def test_the_sandbox_liveperson_command_names_a_port_in_use() -> None:

@@ -23,21 +23,22 @@ import json
 import math
 import random
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from chatops.sandbox import serving
+from chatops.sandbox.serving import ServedApp, StopOnExit
+from chatops.sandbox.serving import serve_in_thread as serve_in_thread
 
 JSONDict = dict[str, Any]
 
@@ -1182,111 +1183,30 @@ def _confirm_errors(confirm: Any, at: str) -> Iterator[str]:
 # ---------------------------------------------------------------------- serving on loopback
 
 
-class ServedApp:
-    """An ASGI app served by uvicorn on loopback in a daemon thread.
-
-    Binding the socket here, before uvicorn starts, makes ``port=0`` safe: the port is known
-    at once and no other process can take it between choosing and listening.
-    """
-
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.host = host
-        self.port: int = self._socket.getsockname()[1]
-        self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(
-            app,
-            interface="asgi3",
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"uvicorn:{self.port}",
-            daemon=True,
-        )
-
-    def start(self, timeout: float = 10.0) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._socket.close()
-                raise RuntimeError(f"uvicorn did not start on {self.url}")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+# A FakeSlack served over HTTP: ``.fake``, ``.url``, ``.stop()``; a context manager.
+RunningServer = serving.RunningServer[FakeSlack]
 
 
-class RunningServer:
-    """A FakeSlack reachable over HTTP: ``.url``, ``.fake``, ``.stop()``; a context manager."""
-
-    def __init__(self, fake: FakeSlack, url: str, on_stop: Callable[[], None]) -> None:
-        self.fake = fake
-        self.url = url.rstrip("/")
-        self._on_stop = on_stop
-        fake.set_public_url(self.url)
-
-    def stop(self) -> None:
-        self._on_stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+def _announced(server: RunningServer) -> RunningServer:
+    server.fake.set_public_url(server.url)
+    return server
 
 
 def run_in_thread(fake: FakeSlack, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``fake`` on loopback in a thread; ``fake.base_url`` is set once this returns."""
-    served = ServedApp(fake.app, host=host, port=port).start()
-    return RunningServer(fake, served.url, served.stop)
+    return _announced(serving.run_in_thread(fake, host, port))
 
 
-def serve_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
-    """Serve any ASGI app (e.g. the app under test) on loopback in a thread."""
-    return ServedApp(app, host=host, port=port).start()
-
-
-class FakeSlackHost:
+class FakeSlackHost(StopOnExit):
     """One loopback server for many fakes, each under its own path prefix (``/w1``, ...).
 
-    Stopping uvicorn takes about 0.2 s (it polls for exit every 0.1 s, then waits 0.1 s for
-    connections), which adds up over hundreds of tests. A test suite starts one host and
-    gives each test a fresh fake with ``add``; a request still in flight from an earlier
-    test reaches that test's prefix, which answers 404 once it is removed, never the new fake.
+    A test suite starts one host and gives each test a fresh fake with ``add``: no server
+    and thread per test, and a request still in flight from an earlier test reaches that
+    test's prefix, which answers 404 once it is removed, never the new fake.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._served = ServedApp(self._dispatch, host=host, port=port)
+        self._served = ServedApp(self._dispatch, host=host, port=port, name="fake-slack-host")
         self._fakes: dict[str, FakeSlack] = {}
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
@@ -1303,7 +1223,7 @@ class FakeSlackHost:
         prefix = f"w{next(self._numbers)}"
         with self._lock:
             self._fakes[prefix] = fake
-        return RunningServer(fake, f"{self.url}/{prefix}", lambda: self._remove(prefix))
+        return _announced(RunningServer(fake, f"{self.url}/{prefix}", lambda: self._remove(prefix)))
 
     def _remove(self, prefix: str) -> None:
         with self._lock:
@@ -1311,17 +1231,6 @@ class FakeSlackHost:
 
     def stop(self) -> None:
         self._served.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
