@@ -274,9 +274,8 @@ def problem(
         context.append(note)
     blocks.append(_context(*context))
     fallback = f"{_plain_name(bot.name)} is {health.label}"
-    which_plain = concerned(bot, plain=True)
-    if which_plain:
-        fallback += f": {which_plain}"
+    if health is Health.DEGRADED:
+        fallback += f": {concerned(bot, plain=True)}"
     return _message(fallback, blocks)
 
 

@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +64,8 @@ class RequestRecord:
     query: str
     status: int
     time: float
+    # The JSON body of a PUT (start and stop name their connector there); None otherwise.
+    body: Any = None
 
     def as_json(self) -> JSONDict:
         return asdict(self)
@@ -108,9 +111,9 @@ class Faults:
                 return fault
         return None
 
-    def record(self, method: str, path: str, query: str, status: int) -> None:
+    def record(self, method: str, path: str, query: str, status: int, body: Any = None) -> None:
         with self._lock:
-            self._requests.append(RequestRecord(method, path, query, status, self.clock()))
+            self._requests.append(RequestRecord(method, path, query, status, self.clock(), body))
 
     def requests(self) -> list[JSONDict]:
         with self._lock:
@@ -147,6 +150,20 @@ class FaultsAndLog:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         recorded = False
+        # PUT bodies (start, stop) are kept with the request: they name the connector.
+        chunks: list[bytes] = []
+
+        async def reading_receive() -> Message:
+            message = await receive()
+            if scope["method"] == "PUT" and message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message
+
+        def body() -> Any:
+            try:
+                return json.loads(b"".join(chunks)) if chunks else None
+            except ValueError:
+                return None
 
         async def recording_send(message: Message) -> None:
             nonlocal recorded
@@ -154,18 +171,18 @@ class FaultsAndLog:
             # finds its request in /_sandbox/requests.
             if message["type"] == "http.response.start" and not recorded:
                 recorded = True
-                self.faults.record(scope["method"], path, query, int(message["status"]))
+                self.faults.record(scope["method"], path, query, int(message["status"]), body())
             await send(message)
 
         fault = self.faults.take(f"{path}?{query}" if query else path)
         try:
             if fault is None:
-                await self.app(scope, receive, recording_send)
+                await self.app(scope, reading_receive, recording_send)
             else:
-                await self._inject(fault, scope, receive, recording_send)
+                await self._inject(fault, scope, reading_receive, recording_send)
         finally:
             if not recorded:  # no answer at all (status 0)
-                self.faults.record(scope["method"], path, query, 0)
+                self.faults.record(scope["method"], path, query, 0, body())
 
     async def _inject(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.kind == "latency":
