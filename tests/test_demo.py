@@ -327,6 +327,7 @@ FAST = ScenarioTiming(
     storm_for=0.05,
     restart_after=0.05,
     away_for=0.05,
+    degraded_for=0.05,
 )
 
 
@@ -345,15 +346,18 @@ async def settle(scenario: Scenario) -> None:
 async def test_a_bot_server_drop_recovers_to_exactly_what_the_source_said_before() -> None:
     fake = FakeLivePerson(bots=40, seed=1)
     scenario = Scenario(fake, FAST)
-    before = {e["botId"]: e for e in fake.bots()}
+    before = {(e["botId"], e.get("lpAccountUser")): e for e in fake.bots()}
 
     text = await scenario.trigger("server_drop")
     name = text.split(":")[0]
-    assert entry_of(fake, name)["cbSocketStatus"] == "NOT_CONNECTED"
+    bot_id = entry_of(fake, name)["botId"]
+    dropped = [e for e in fake.bots() if e["botId"] == bot_id]
+    assert {e["cbSocketStatus"] for e in dropped} == {"NOT_CONNECTED"}
     await settle(scenario)
 
-    after = entry_of(fake, name)
-    assert after["cbSocketStatus"] == before[after["botId"]]["cbSocketStatus"]
+    for after in (e for e in fake.bots() if e["botId"] == bot_id):
+        key = (after["botId"], after.get("lpAccountUser"))
+        assert after["cbSocketStatus"] == before[key]["cbSocketStatus"]
     assert "back" in scenario.log()[-1]["text"]
 
 
@@ -400,6 +404,29 @@ async def test_a_stop_by_hand_names_the_person_and_they_start_it_again_later() -
     assert started["nodeStatus"].lower() == "online"
 
 
+async def test_one_connector_drop_degrades_a_bot_and_the_last_one_takes_it_down() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+    with pytest.raises(NoBotForEvent, match="no bot is degraded"):
+        await scenario.trigger("last_connector_drop")
+
+    text = await scenario.trigger("connector_drop")
+    name = text.split(":")[0]
+    bot_id = entry_of(fake, name)["botId"]
+    statuses = {e["lpAccountUser"]: e["nodeStatus"] for e in fake.bots() if e["botId"] == bot_id}
+    assert len(statuses) >= 2
+    assert sorted(statuses.values()).count("NOT_CONNECTED") == 1
+    assert "still serve" in text
+
+    last = await scenario.trigger("last_connector_drop")
+    assert last.startswith(f"{name}: its last serving")
+    assert {e["nodeStatus"] for e in fake.bots() if e["botId"] == bot_id} == {"NOT_CONNECTED"}
+    await settle(scenario)
+
+    assert {e["nodeStatus"] for e in fake.bots() if e["botId"] == bot_id} == {"ONLINE"}
+    assert "Online again" in scenario.log()[-1]["text"]
+
+
 async def test_the_same_event_picks_another_bot_next_time() -> None:
     fake = FakeLivePerson(bots=40, seed=1)
     scenario = Scenario(fake, FAST)
@@ -423,16 +450,21 @@ async def test_autoplay_plays_every_event_in_turn_and_stops_without_leftovers() 
     fake = FakeLivePerson(bots=40, seed=1)
     scenario = Scenario(fake, FAST)
 
+    every_event = ("Bot Server", "still serve", "the bot is down", "flapping", "survey", "Away")
+    every_event += ("by hand",)
+
+    def played() -> list[str]:
+        texts = " ".join(entry["text"] for entry in scenario.log())
+        return [words for words in every_event if words not in texts]
+
     scenario.start(autoplay=True)
-    for _ in range(300):
-        if len(scenario.log()) >= 5:
+    for _ in range(1000):  # waits for the condition, for at most about 10 s
+        if not played():
             break
         await asyncio.sleep(0.01)
     await scenario.stop()
 
-    texts = " ".join(entry["text"] for entry in scenario.log())
-    for words in ("Bot Server", "flapping", "survey", "Away", "by hand"):
-        assert words in texts
+    assert played() == []
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("scenario-")] == []
 
 
@@ -445,6 +477,7 @@ def test_autoplay_waits_its_turn_when_every_event_is_already_running() -> None:
         storm_for=60,
         restart_after=60,
         away_for=60,
+        degraded_for=60,
     )
     scenario = Scenario(FakeLivePerson(bots=40, seed=1), slow)
     heartbeats = 0

@@ -1,8 +1,12 @@
 """The demo's story: things go wrong in the fake LivePerson fleet, on their own or on a click.
 
-Five events, each a change to the fake's status list followed (for most) by a recovery:
+Seven events, each a change to the fake's status list followed (for most) by a recovery:
 
 - ``server_drop``: a bot's Bot Server connection drops, and comes back ``recover_after`` later.
+- ``connector_drop``: one of a bot's agent connectors drops while the others serve: the bot is
+  degraded; every connector is back ``degraded_for`` later.
+- ``last_connector_drop``: the connectors a ``connector_drop`` left serving drop too: the
+  degraded bot is down (the same alert escalates); the ``connector_drop`` brings them back.
 - ``flapping``: a bot's Conversational Cloud connection goes up and down for ``flap_for``.
 - ``survey_storm``: every survey (PCS) bot's shared connector is Not Connected at once, then
   back: many alerts in one poll, which the alert policy turns into one digest.
@@ -52,6 +56,7 @@ class ScenarioTiming:
     storm_for: float = 20.0
     restart_after: float = 30.0
     away_for: float = 20.0
+    degraded_for: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,16 @@ EVENTS: tuple[ScenarioEvent, ...] = (
         "server_drop",
         "Bot Server drops",
         "A bot loses its Bot Server connection, then gets it back.",
+    ),
+    ScenarioEvent(
+        "connector_drop",
+        "One connector drops",
+        "One of a bot's agent connectors goes Not Connected while the others serve: degraded.",
+    ),
+    ScenarioEvent(
+        "last_connector_drop",
+        "Last connector drops",
+        "The connectors that kept a degraded bot serving drop too: the bot is down.",
     ),
     ScenarioEvent(
         "flapping",
@@ -133,11 +148,15 @@ def _is_chat(entry: Mapping[str, Any]) -> bool:
 
 @dataclass
 class _Change:
-    """What an event set on one bot, and what was there before, for a careful recovery."""
+    """What an event set on one bot, and what was there before, for a careful recovery.
+
+    ``before`` holds each connector's own values (by its lpAccountUser, "" for an entry
+    without one): connectors of one bot may spell their statuses differently.
+    """
 
     bot_id: str
     name: str
-    before: dict[str, Any]
+    before: dict[str, dict[str, Any]]
     after: dict[str, Any]
     manual_ts: Any
 
@@ -167,8 +186,12 @@ class Scenario:
         self._turns: dict[str, int] = dict.fromkeys(EVENT_NAMES, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._autoplay: asyncio.Task[None] | None = None
+        # The bot a running connector_drop degraded: (bot id, name, the users still serving).
+        self._degraded: tuple[str, str, list[str]] | None = None
         self._starters: dict[str, Callable[[], tuple[str, Recovery | None]]] = {
             "server_drop": self._server_drop,
+            "connector_drop": self._connector_drop,
+            "last_connector_drop": self._last_connector_drop,
             "flapping": self._flapping,
             "survey_storm": self._survey_storm,
             "chat_away": self._chat_away,
@@ -265,16 +288,25 @@ class Scenario:
     # ------------------------------------------------------------------ choosing bots
 
     def _pick(self, name: str, eligible: Callable[[Mapping[str, Any]], bool]) -> JSONDict:
-        """The next eligible bot for event ``name``, in name order, turn by turn."""
+        """The next eligible bot for event ``name``, in name order, turn by turn.
+
+        A bot is eligible when every connector of it is (one entry stands for the bot).
+        """
+        by_bot: dict[str, list[JSONDict]] = {}
+        for entry in self.fake.bots():
+            by_bot.setdefault(str(entry["botId"]), []).append(entry)
         candidates = sorted(
             (
-                entry
-                for entry in self.fake.bots()
-                if entry.get("botName")
-                and entry["botId"] not in self._busy
-                and _is_production(entry)
-                and _is_healthy(entry)
-                and eligible(entry)
+                entries[0]
+                for bot_id, entries in by_bot.items()
+                if bot_id not in self._busy
+                and all(
+                    entry.get("botName")
+                    and _is_production(entry)
+                    and _is_healthy(entry)
+                    and eligible(entry)
+                    for entry in entries
+                )
             ),
             key=lambda entry: str(entry["botName"]),
         )
@@ -284,7 +316,10 @@ class Scenario:
 
     def _change(self, entry: Mapping[str, Any], **fields: Any) -> _Change:
         bot_id = str(entry["botId"])
-        before = {field: entry.get(field) for field in fields}
+        before = {
+            str(connector.get("lpAccountUser") or ""): {f: connector.get(f) for f in fields}
+            for connector in self._connectors(bot_id)
+        }
         self.fake.set_fields(bot_id, **fields)
         self._busy.add(bot_id)
         return _Change(
@@ -305,8 +340,13 @@ class Scenario:
             entry.get(field) == value for field, value in checked.items()
         )
         if untouched:
-            self.fake.set_fields(change.bot_id, **change.before)
+            self._restore(change.bot_id, change.before)
         return untouched
+
+    def _restore(self, bot_id: str, before: Mapping[str, Mapping[str, Any]]) -> None:
+        """Put each connector's own values back (one without a user: the bot's, at once)."""
+        for user, values in before.items():
+            self.fake.set_fields(bot_id, user or None, **values)
 
     # ------------------------------------------------------------------ the events
 
@@ -324,6 +364,57 @@ class Scenario:
             f"{change.name}: the Bot Server connection dropped (back in about {delay:.0f} s).",
             recover,
         )
+
+    def _connectors(self, bot_id: str) -> list[JSONDict]:
+        return [entry for entry in self.fake.bots() if entry["botId"] == bot_id]
+
+    def _connector_drop(self) -> tuple[str, Recovery]:
+        def several(entry: Mapping[str, Any]) -> bool:
+            entries = self._connectors(str(entry["botId"]))
+            return (
+                not _is_pcs(entry)
+                and len({e.get("lpAccountUser") for e in entries}) >= 2
+                and all(_is_healthy(e) and e.get("lpAccountUser") for e in entries)
+            )
+
+        entry = self._pick("connector_drop", several)
+        bot_id, name = str(entry["botId"]), str(entry["botName"])
+        users = sorted({str(e["lpAccountUser"]) for e in self._connectors(bot_id)})
+        dropped, serving = users[-1], users[:-1]
+        self.fake.set_fields(bot_id, dropped, nodeStatus="NOT_CONNECTED")
+        self._busy.add(bot_id)
+        self._degraded = (bot_id, name, serving)
+        duration = self.timing.degraded_for
+
+        async def recover() -> None:
+            try:
+                await asyncio.sleep(duration)
+            finally:
+                self._degraded = None
+                self._busy.discard(bot_id)
+            for user in users:
+                self.fake.set_fields(bot_id, user, nodeStatus="ONLINE")
+            self._note(f"{name}: all {len(users)} connectors are Online again.")
+
+        return (
+            f"{name}: connector {dropped} dropped, {len(serving)} of {len(users)} still serve"
+            f" (all back in about {duration:.0f} s).",
+            recover,
+        )
+
+    def _last_connector_drop(self) -> tuple[str, None]:
+        if self._degraded is None:
+            raise NoBotForEvent(
+                "Last connector drops: no bot is degraded right now (run One connector drops)."
+            )
+        bot_id, name, serving = self._degraded
+        if not serving:
+            raise NoBotForEvent(f"Last connector drops: every connector of {name} is down already.")
+        for user in serving:
+            self.fake.set_fields(bot_id, user, nodeStatus="NOT_CONNECTED")
+        self._degraded = (bot_id, name, [])
+        count = f"{len(serving)} connectors" if len(serving) > 1 else "connector"
+        return f"{name}: its last serving {count} dropped: the bot is down.", None
 
     def _flapping(self) -> tuple[str, Recovery]:
         entry = self._pick("flapping", lambda e: not _is_pcs(e) and not _is_chat(e))
@@ -416,11 +507,19 @@ class Scenario:
             # Restart only if it is still our Stop (nobody started or stopped it since).
             if current is None or current.get("manualOperationTs") != stopped_ms:
                 return
+            self._restore(
+                bot_id,
+                {
+                    user: {
+                        "nodeStatus": values["nodeStatus"],
+                        "lpSocketStatus": values["lpSocketStatus"],
+                        server: values[server],
+                    }
+                    for user, values in change.before.items()
+                },
+            )
             self.fake.set_fields(
                 bot_id,
-                nodeStatus=change.before["nodeStatus"],
-                lpSocketStatus=change.before["lpSocketStatus"],
-                **{server: change.before[server]},
                 lastManualOperation="START",
                 manualOperationPerformedByName=OPERATOR_NAME,
                 manualOperationTs=int(self.clock() * 1000),
