@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import math
@@ -36,7 +37,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -385,6 +386,32 @@ class FakeLivePerson:
                     bot.entry[name] = value
             bot.entry["updateTime"] = self._now_ms()
             self._changed()
+
+    def add_bot(self, name: str, *, like: str) -> str:
+        """A new bot named ``name``, in the state of bot ``like`` (kind, channel, statuses),
+        with its own id; returns the id."""
+        with self._lock:
+            model = self._get(like)
+            bot_id = str(uuid.uuid4())
+            user = PCS_USER if model.pcs else name.replace("-", "_")
+            entry = copy.deepcopy(model.entry)
+            entry.update(
+                appName=f"{bot_id}:::{self.account_id}:::{user}",
+                lpAccountUser=user,
+                updateTime=self._now_ms(),
+            )
+            self._bots[bot_id] = replace(
+                model,
+                bot_id=bot_id,
+                name=name,
+                entry=entry,
+                name_listed=True,
+                online_at=None,
+                starts=0,
+                stops=0,
+            )
+            self._changed()
+            return bot_id
 
     def start_count(self, bot_id: str) -> int:
         with self._lock:
