@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatops.alerts.routing import BotFacts, channels_for, is_muted, route_for
+from chatops.alerts.routing import ActiveMute, BotFacts, Reach, channels_for, is_muted, route_for
 from chatops.config import AlertsConfig
 
 CONFIG = AlertsConfig.model_validate(
@@ -44,12 +44,32 @@ def test_brackets_in_names_are_literal() -> None:
     assert route_for(bot("e billing"), config) is None
 
 
+def mutes(*targets: str, scope: tuple[str, ...] | None = None) -> list[ActiveMute]:
+    return [ActiveMute(Reach(target, scope)) for target in targets]
+
+
 def test_mute_targets_match_ids_names_and_globs_ignoring_case() -> None:
     subject = bot("Billing-Bot-3")
-    assert is_muted(subject, ["id-Billing-Bot-3"])
-    assert is_muted(subject, ["billing-bot-3"])
-    assert is_muted(subject, ["BILLING-*"])
-    assert not is_muted(subject, ["billing-bot-30", "support-*"])
+    assert is_muted(subject, mutes("id-Billing-Bot-3"))
+    assert is_muted(subject, mutes("billing-bot-3"))
+    assert is_muted(subject, mutes("BILLING-*"))
+    assert not is_muted(subject, mutes("billing-bot-30", "support-*"))
+
+
+def test_a_mute_silences_only_bots_within_its_authors_scope() -> None:
+    scoped = mutes("bil*", scope=("billing-*",))
+    assert is_muted(bot("Billing-Bot-3"), scoped)
+    assert not is_muted(bot("bilingual-1"), scoped)
+    assert is_muted(bot("bilingual-1"), mutes("bil*"))
+    assert not is_muted(bot("billing-1"), mutes("*", scope=()))
+
+
+def test_an_exception_cut_from_a_mute_reaches_only_its_own_scope() -> None:
+    (everything,) = mutes("*")
+    cut = ActiveMute(everything.reach, (Reach("*-1", ("billing-*",)),))
+    assert not is_muted(bot("billing-1"), [cut])
+    assert is_muted(bot("billing-2"), [cut])
+    assert is_muted(bot("faq-1"), [cut])
 
 
 def test_the_channels_of_a_mute_are_where_its_bots_alert() -> None:

@@ -1,16 +1,17 @@
-"""The alert tables: migration 0002 builds exactly the models, and the outbox claim gives each
-row to one relay however many run at once."""
+"""The alert tables: migrations 0002 and 0003 build exactly the models, and the outbox claim
+gives each row to one relay however many run at once."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import inspect, pool
+from sqlalchemy import inspect, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel, col, func, select
@@ -20,11 +21,18 @@ from chatops.alerts.planner import new_row, payload
 from chatops.alerts.relay import Relay
 from chatops.metrics import Metrics
 from chatops.sandbox.slack import RunningServer as SlackServer
-from chatops.store.engine import SessionFactory
+from chatops.store.alert_models import AlertMute
+from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.migrate import alembic_config, upgrade
 from chatops.store.models import OutboxMessage, utcnow
 
-ALERT_TABLES = {"alert_bot_state", "alert_incident", "alert_mute", "alert_source_health"}
+ALERT_TABLES = {
+    "alert_bot_state",
+    "alert_incident",
+    "alert_mute",
+    "alert_mute_exception",
+    "alert_source_health",
+}
 
 
 async def _run(url: str, work: object) -> object:
@@ -47,19 +55,22 @@ def _tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
 
 
-def _downgrade_to_0001(connection: Connection) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, "0001")
+def _downgrade_to(revision: str) -> Callable[[Connection], None]:
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    return downgrade
 
 
-def _downgrade_to_0002(connection: Connection) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, "0002")
+def _mute_columns_and_rows(connection: Connection) -> tuple[set[str], int]:
+    columns = {column["name"] for column in inspect(connection).get_columns("alert_mute")}
+    rows = connection.execute(text("SELECT count(*) FROM alert_mute")).scalar_one()
+    return columns, int(rows)
 
 
-async def test_migration_0002_builds_exactly_the_alert_models(empty_database_url: str) -> None:
+async def test_the_migrations_build_exactly_the_alert_models(empty_database_url: str) -> None:
     await upgrade(empty_database_url)
 
     assert await _run(empty_database_url, _differences) == []
@@ -68,12 +79,39 @@ async def test_migration_0002_builds_exactly_the_alert_models(empty_database_url
 
 async def test_downgrading_0002_removes_only_the_alert_tables(empty_database_url: str) -> None:
     await upgrade(empty_database_url)
-    await _run(empty_database_url, _downgrade_to_0002)
+    await _run(empty_database_url, _downgrade_to("0002"))
     before = await _run(empty_database_url, _tables)
 
-    await _run(empty_database_url, _downgrade_to_0001)
+    await _run(empty_database_url, _downgrade_to("0001"))
 
     assert before - await _run(empty_database_url, _tables) == ALERT_TABLES  # type: ignore[operator]
+
+
+async def test_downgrading_0003_drops_mute_scopes_and_exceptions_and_keeps_the_mutes(
+    empty_database_url: str,
+) -> None:
+    await upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    async with make_session_factory(engine)() as session:
+        now = utcnow()
+        session.add(
+            AlertMute(
+                target="bil*",
+                created_by="U0BOB",
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+                scope='["billing-*"]',
+            )
+        )
+        await session.commit()
+    await engine.dispose()
+
+    await _run(empty_database_url, _downgrade_to("0002"))
+
+    columns, rows = await _run(empty_database_url, _mute_columns_and_rows)  # type: ignore[misc]
+    assert "scope" not in columns and "target" in columns
+    assert rows == 1
+    assert "alert_mute_exception" not in await _run(empty_database_url, _tables)  # type: ignore[operator]
 
 
 async def test_concurrent_relays_deliver_each_row_exactly_once(

@@ -1,34 +1,44 @@
 """Mutes: ``/botstatus mute <bot|glob> <duration> [reason]``, ``unmute``, ``mutes``.
 
-These functions only change the ``alert_mute`` table; the permission check (``mute``) is
-the Slack surface's. Announcements are the alert service's job
+These functions only change the ``alert_mute`` tables; the permission check (``mute``) is
+``MuteService``'s. Announcements are the alert service's job
 (``AlertService.announce_mutes``, also run by ``tick_reminders_and_mutes``): it tells the
 channels the matching bots route to that a mute began, and later that it ended (unmuted,
 or expired), naming the bots that are still not OK.
 
 A target is a bot id, a bot name (case ignored) or a glob over names (``billing-*``).
+
+Scope. A mute stores its author's scope (the bot globs their *mute* permission covers) and
+silences only bots within it, also bots added later (``routing.ActiveMute``). A person
+mutes and unmutes only targets whose bots all lie within their scope. An unmute ends the
+mutes that lie wholly within the person's scope; a wider mute (alice's ``*``, unmuted by
+someone whose scope is ``billing-*``) stays in force and gets an *exception* for what was
+unmuted, within the unmuting person's scope.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
-from chatops.alerts.routing import BotFacts, matches_target
+from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
 from chatops.config import format_duration
 from chatops.metrics import Metrics
-from chatops.permissions import Access
+from chatops.permissions import Access, in_scope
 from chatops.slack.blocks import code, date_token, escape_within, mention
-from chatops.store.alert_models import AlertMute
+from chatops.store.alert_models import AlertMute, AlertMuteException
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot, utcnow
+from chatops.store.repo import is_glob
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,23 @@ class MuteError(ValueError):
     """The mute request is invalid; the message says why, for the user."""
 
 
+Scope = tuple[str, ...] | None
+
+
+def scope_json(scope: Scope) -> str | None:
+    return json.dumps(list(scope)) if scope is not None else None
+
+
+def scope_of(stored: str | None) -> Scope:
+    return tuple(str(glob) for glob in json.loads(stored)) if stored is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionView:
+    target: str
+    created_by: str
+
+
 @dataclass(frozen=True, slots=True)
 class MuteView:
     id: int
@@ -51,17 +78,28 @@ class MuteView:
     created_by: str
     created_at: datetime
     expires_at: datetime
+    scope: Scope = None
+    exceptions: tuple[ExceptionView, ...] = ()
 
     @classmethod
-    def of(cls, row: AlertMute) -> MuteView:
+    def of(cls, row: AlertMute, exceptions: Sequence[AlertMuteException] = ()) -> MuteView:
         assert row.id is not None
-        return cls(row.id, row.target, row.reason, row.created_by, row.created_at, row.expires_at)
+        return cls(
+            row.id,
+            row.target,
+            row.reason,
+            row.created_by,
+            row.created_at,
+            row.expires_at,
+            scope_of(row.scope),
+            tuple(ExceptionView(e.target, e.created_by) for e in exceptions),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class MuteResult:
     mute: MuteView
-    # Bots the target matches now (a glob may match none yet: that is allowed).
+    # Bots the mute reaches now (a glob may match none yet: that is allowed).
     matching: int
 
 
@@ -69,21 +107,65 @@ class MuteResult:
 class UnmuteResult:
     target: str
     ended: tuple[MuteView, ...]
+    # Wider mutes that stay in force, with an exception for what was unmuted.
+    excepted: tuple[MuteView, ...] = ()
+    # The unmuting person's scope, which bounds those exceptions.
+    scope: Scope = None
 
 
 def _active(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(col(AlertMute.ended_at).is_(None), col(AlertMute.expires_at) > now)
 
 
+def active_mute(row: AlertMute, exceptions: Sequence[AlertMuteException] = ()) -> ActiveMute:
+    return ActiveMute(
+        Reach(row.target, scope_of(row.scope)),
+        tuple(Reach(e.target, scope_of(e.scope)) for e in exceptions),
+    )
+
+
+async def exceptions_of(
+    session: AsyncSession, mute_ids: Sequence[int]
+) -> dict[int, list[AlertMuteException]]:
+    """The exceptions cut from each of these mutes, oldest first."""
+    exceptions: dict[int, list[AlertMuteException]] = {}
+    if mute_ids:
+        found = await session.exec(
+            select(AlertMuteException)
+            .where(col(AlertMuteException.mute_id).in_(mute_ids))
+            .order_by(col(AlertMuteException.id))
+        )
+        for exception in found.all():
+            exceptions.setdefault(exception.mute_id, []).append(exception)
+    return exceptions
+
+
+async def _active_rows(
+    session: AsyncSession, now: datetime
+) -> list[tuple[AlertMute, list[AlertMuteException]]]:
+    """Active mutes with their exceptions, the soonest to expire first."""
+    result = await session.exec(
+        select(AlertMute).where(_active(now)).order_by(col(AlertMute.expires_at), col(AlertMute.id))
+    )
+    rows = list(result.all())
+    exceptions = await exceptions_of(session, [row.id for row in rows if row.id is not None])
+    return [(row, exceptions.get(row.id or 0, [])) for row in rows]
+
+
+async def active_mutes(session: AsyncSession, now: datetime) -> list[ActiveMute]:
+    """What silences bots now: every active mute, its scope and its exceptions."""
+    return [active_mute(row, exceptions) for row, exceptions in await _active_rows(session, now)]
+
+
+async def listed_bots(session: AsyncSession) -> list[Bot]:
+    result = await session.exec(select(Bot).where(col(Bot.removed_at).is_(None)))
+    return list(result.all())
+
+
 async def matching_bots(sessions: SessionFactory, target: str) -> list[Bot]:
     """Listed bots the target matches (by id, name or glob), in name order."""
     async with sessions() as session:
-        result = await session.exec(select(Bot).where(col(Bot.removed_at).is_(None)))
-        bots = [
-            bot
-            for bot in result.all()
-            if matches_target(target, BotFacts(bot.id, bot.name, bot.kind, bot.environment))
-        ]
+        bots = [bot for bot in await listed_bots(session) if matches_target(target, facts(bot))]
     return sorted(bots, key=lambda bot: (bot.name.casefold(), bot.id))
 
 
@@ -94,8 +176,11 @@ async def mute(
     reason: str | None,
     user_id: str,
     now: datetime,
+    *,
+    scope: Scope = None,
 ) -> MuteResult:
-    """Mute alerts for bots matching ``target_glob`` for ``duration`` (at most 30 days)."""
+    """Mute alerts for bots matching ``target_glob`` within ``scope`` (None: every bot) for
+    ``duration`` (at most 30 days)."""
     target = target_glob.strip()
     if not target:
         raise MuteError("Say which bot to mute: a name, an id or a glob such as `billing-*`.")
@@ -106,13 +191,15 @@ async def mute(
     if duration > MAX_MUTE:
         raise MuteError(f"A mute lasts at most {format_duration(MAX_MUTE)}.")
     reason = reason.strip()[:MAX_REASON] if reason and reason.strip() else None
-    matching = len(await matching_bots(sessions, target))
+    reach = Reach(target, scope)
+    matching = sum(1 for bot in await matching_bots(sessions, target) if reach.reaches(facts(bot)))
     row = AlertMute(
         target=target,
         reason=reason,
         created_by=user_id[:64],
         created_at=now,
         expires_at=now + duration,
+        scope=scope_json(scope),
     )
     async with sessions() as session:
         session.add(row)
@@ -121,47 +208,84 @@ async def mute(
     return MuteResult(MuteView.of(row), matching)
 
 
+def _within(row: AlertMute, scope: Scope, bots: Sequence[Bot]) -> bool:
+    """Whether every bot the mute ``row`` can silence, now or later, lies within ``scope``."""
+    if scope is None:
+        return True
+    globs = {glob.casefold() for glob in scope}
+    row_scope = scope_of(row.scope)
+    if row_scope is not None and {glob.casefold() for glob in row_scope} <= globs:
+        return True
+    if row.target.casefold() in globs:
+        return True
+    if is_glob(row.target):
+        return False
+    # An id or a name: the bots it names now, and any bot given that name later.
+    reached = [bot for bot in bots if matches_target(row.target, facts(bot))]
+    later = in_scope(scope, row.target) or any(bot.id == row.target for bot in reached)
+    return later and all(in_scope(scope, bot.name) for bot in reached)
+
+
 async def unmute(
-    sessions: SessionFactory, target: str, user_id: str, now: datetime
+    sessions: SessionFactory, target: str, user_id: str, now: datetime, *, scope: Scope = None
 ) -> UnmuteResult:
-    """End the active mutes with exactly this target (case ignored); if there are none,
-    the active mutes whose target matches the bot named by ``target``."""
+    """Alerts again for ``target``, as far as ``scope`` (None: every bot) reaches.
+
+    The mutes concerned: the active mutes with exactly this target (case ignored); if
+    there are none, the active mutes that silence a bot the target matches. Each one that
+    lies wholly within ``scope`` ends; each wider one stays in force, with an exception
+    for ``target`` within ``scope``.
+    """
     wanted = target.strip()
     async with sessions() as session:
-        result = await session.exec(select(AlertMute).where(_active(now)))
-        active = list(result.all())
-        ended = [row for row in active if row.target.casefold() == wanted.casefold()]
-        if not ended and wanted:
-            bots = await session.exec(
-                select(Bot).where(
-                    sa.or_(col(Bot.id) == wanted, sa.func.lower(Bot.name) == wanted.lower())
-                )
+        active = await _active_rows(session, now)
+        concerned = [(r, e) for r, e in active if r.target.casefold() == wanted.casefold()]
+        bots = await listed_bots(session)
+        if not concerned and wanted:
+            named = [facts(bot) for bot in bots if matches_target(wanted, facts(bot))]
+            concerned = [
+                (row, exceptions)
+                for row, exceptions in active
+                if any(active_mute(row, exceptions).silences(bot) for bot in named)
+            ]
+        ended: list[MuteView] = []
+        excepted: list[MuteView] = []
+        for row, exceptions in concerned:
+            if _within(row, scope, bots):
+                row.ended_at = now
+                row.ended_by = user_id[:64]
+                ended.append(MuteView.of(row, exceptions))
+                continue
+            exception = AlertMuteException(
+                mute_id=row.id or 0,
+                target=wanted[:MAX_TARGET],
+                scope=scope_json(scope),
+                created_by=user_id[:64],
+                created_at=now,
             )
-            named = [BotFacts(b.id, b.name, b.kind, b.environment) for b in bots.all()]
-            ended = [row for row in active if any(matches_target(row.target, bot) for bot in named)]
-        for row in ended:
-            row.ended_at = now
-            row.ended_by = user_id[:64]
+            session.add(exception)
+            excepted.append(MuteView.of(row, [*exceptions, exception]))
         await session.commit()
-        views = tuple(MuteView.of(row) for row in ended)
-    return UnmuteResult(wanted, views)
+    return UnmuteResult(wanted, tuple(ended), tuple(excepted), scope)
 
 
 async def list_mutes(sessions: SessionFactory, now: datetime) -> list[MuteView]:
-    """Active mutes, the soonest to expire first."""
+    """Active mutes with their exceptions, the soonest to expire first."""
     async with sessions() as session:
-        result = await session.exec(
-            select(AlertMute)
-            .where(_active(now))
-            .order_by(col(AlertMute.expires_at), col(AlertMute.id))
-        )
-        return [MuteView.of(row) for row in result.all()]
+        return [
+            MuteView.of(row, exceptions) for row, exceptions in await _active_rows(session, now)
+        ]
 
 
 async def is_muted(sessions: SessionFactory, bot: BotFacts, now: datetime) -> bool:
     async with sessions() as session:
-        result = await session.exec(select(AlertMute.target).where(_active(now)))
-        return any(matches_target(target, bot) for target in result.all())
+        return any(mute.silences(bot) for mute in await active_mutes(session, now))
+
+
+def _globs(scope: Sequence[str]) -> str:
+    return ", ".join(code(glob, 100) for glob in scope[:10]) + (
+        " and more" if len(scope) > 10 else ""
+    )
 
 
 # -- replies to the person who asked (pure) ---------------------------------------------
@@ -178,23 +302,45 @@ def mute_reply(result: MuteResult) -> JSONDict:
         text += "\nNo bot matches it now; bots that match later are muted too."
     else:
         text += f"\n{result.matching:,} bot{'' if result.matching == 1 else 's'} match now."
+    if view.scope is not None:
+        text += (
+            f"\nIt silences only bots your *mute* permission covers ({_globs(view.scope)}), "
+            "now and later."
+        )
     if view.reason:
         text += f"\nReason: {escape_within(view.reason, MAX_REASON)}"
     return render.reply(f"Muted {view.target[:200]}", text)
 
 
 def unmute_reply(result: UnmuteResult) -> JSONDict:
-    if not result.ended:
+    if not result.ended and not result.excepted:
         return render.reply(
             "Nothing to unmute",
             f"No active mute matches {code(result.target, 200)}. `/botstatus mutes` lists them.",
         )
-    targets = ", ".join(code(view.target, 200) for view in result.ended[:20])
-    count = len(result.ended)
-    text = (
-        f":bell: Ended {count} mute{'' if count == 1 else 's'}: {targets}. Their bots alert again."
-    )
-    return render.reply(f"Unmuted {result.target[:200]}", text)
+    lines = []
+    if result.ended:
+        targets = ", ".join(code(view.target, 200) for view in result.ended[:20])
+        count = len(result.ended)
+        lines.append(
+            f":bell: Ended {count} mute{'' if count == 1 else 's'}: {targets}. "
+            "Their bots alert again."
+        )
+    if result.excepted:
+        lines.append(f":bell: Alerts are back on for {code(result.target, 200)}.")
+        wider = ", ".join(
+            f"{code(view.target, 100)} (muted by {mention(view.created_by)} until "
+            f"{date_token(view.expires_at)})"
+            for view in result.excepted[:10]
+        )
+        lines.append(f"{wider} stays in force for the bots {_beyond(result.scope)}.")
+    return render.reply(f"Unmuted {result.target[:200]}", "\n".join(lines))
+
+
+def _beyond(scope: Scope) -> str:
+    if scope is None:
+        return "it names"
+    return f"outside your *mute* permission ({_globs(scope)})"
 
 
 def mutes_reply(mutes: list[MuteView], now: datetime) -> JSONDict:
@@ -207,8 +353,16 @@ def mutes_reply(mutes: list[MuteView], now: datetime) -> JSONDict:
             f"({format_duration(max(view.expires_at - now, timedelta(0)))} left), by "
             f"{mention(view.created_by)}"
         )
+        if view.scope is not None:
+            line += f", within {_globs(view.scope[:3])}"
         if view.reason:
             line += f": {escape_within(view.reason, 150)}"
+        if view.exceptions:
+            excepted = ", ".join(
+                f"{code(e.target, 60)} ({mention(e.created_by)})" for e in view.exceptions[:3]
+            )
+            more = len(view.exceptions) - 3
+            line += f"; except {excepted}" + (f" and {more} more" if more > 0 else "")
         lines.append(line)
     if len(mutes) > 40:
         lines.append(f"and {len(mutes) - 40:,} more")
@@ -237,11 +391,12 @@ class UnmuteCommand(Protocol):
 class MuteService:
     """``/botstatus mute|unmute|mutes`` for the Slack surface: permission per bot, audit.
 
-    The caller has checked that the user has ``mute`` on some bot (``view`` for the list);
-    here a mute or unmute is refused unless the user may mute *every* listed bot the target
-    matches, and a target that matches no bot yet needs ``mute`` on all bots, since it may
-    match any bot later. Refusals never name bots. ``announce`` (the alert service's
-    ``announce_mutes``) tells the channels at once; without it the next upkeep does.
+    A mute or unmute is refused unless the person's *mute* permission covers every listed
+    bot the target matches; a mute keeps its author's scope, so it silences no bot outside
+    it later either; an unmute ends what lies within the person's scope and excepts that
+    part from wider mutes (``unmute``). Refusals say why, never name bots, and are audited
+    with the reason. ``announce`` (the alert service's ``announce_mutes``) tells the
+    channels at once; without it the next upkeep does.
     """
 
     def __init__(
@@ -262,12 +417,19 @@ class MuteService:
     ) -> JSONDict:
         refused = await self._refusal(command.target, access, "mute")
         if refused is not None:
-            await self._audit("mute", command.target, user_id, user_name, "refused", None)
-            return refused
+            reply, why = refused
+            await self._audit("mute", command.target, user_id, user_name, "refused", why)
+            return reply
         now = self.clock()
         try:
             result = await mute(
-                self.sessions, command.target, command.duration, command.reason, user_id, now
+                self.sessions,
+                command.target,
+                command.duration,
+                command.reason,
+                user_id,
+                now,
+                scope=access.scope("mute"),
             )
         except MuteError as exc:
             await self._audit("mute", command.target, user_id, user_name, "invalid", str(exc))
@@ -284,38 +446,46 @@ class MuteService:
     ) -> JSONDict:
         refused = await self._refusal(command.target, access, "unmute")
         if refused is not None:
-            await self._audit("unmute", command.target, user_id, user_name, "refused", None)
-            return refused
-        result = await unmute(self.sessions, command.target, user_id, self.clock())
-        outcome = "ok" if result.ended else "nothing"
-        await self._audit("unmute", command.target, user_id, user_name, outcome, None)
-        if result.ended:
+            reply, why = refused
+            await self._audit("unmute", command.target, user_id, user_name, "refused", why)
+            return reply
+        result = await unmute(
+            self.sessions, command.target, user_id, self.clock(), scope=access.scope("mute")
+        )
+        done = [f"ended {view.target} (by {view.created_by})" for view in result.ended]
+        done += [
+            f"excepted {result.target} from {view.target} (by {view.created_by}), "
+            "which stays in force for other bots"
+            for view in result.excepted
+        ]
+        outcome = "ok" if done else "nothing"
+        await self._audit(
+            "unmute", command.target, user_id, user_name, outcome, "; ".join(done) or None
+        )
+        if done:
             await self._announce()
         return unmute_reply(result)
 
     async def list_reply(self, access: Access) -> JSONDict:
         return mutes_reply(await list_mutes(self.sessions, self.clock()), self.clock())
 
-    async def _refusal(self, target: str, access: Access, verb: str) -> JSONDict | None:
+    async def _refusal(self, target: str, access: Access, verb: str) -> tuple[JSONDict, str] | None:
+        """The reply and the audited reason when ``access`` may not (un)mute ``target``."""
+        scope = access.scope("mute")
+        title = f"Not allowed to {verb} {target[:200]}"
+        if scope == ():
+            text = f":no_entry: You need the *mute* permission to {verb} alerts. Nothing was done."
+            return render.reply(title, text), "no mute permission"
         bots = await matching_bots(self.sessions, target.strip())
-        if bots:
-            allowed = all(access.can("mute", bot.name) for bot in bots)
-        else:
-            allowed = any("mute" in rule.allow and not rule.bots for rule in access.rules)
-        if allowed:
+        if scope is None or all(in_scope(scope, bot.name) for bot in bots):
             return None
-        if bots:
-            text = (
-                f":no_entry: {code(target, 200)} matches bots you may not {verb}, so "
-                f"nothing was done. Name only bots you have the *mute* permission for."
-            )
-        else:
-            text = (
-                f":no_entry: {code(target, 200)} matches no bot yet, so it could later "
-                f"match any bot; that needs the *mute* permission on every bot. "
-                "Nothing was done."
-            )
-        return render.reply(f"Not allowed to {verb} {target[:200]}", text)
+        text = (
+            f":no_entry: {code(target, 200)} matches bots your *mute* permission does not "
+            f"cover (it covers {_globs(scope)}). Nothing was done: name only bots within it."
+        )
+        return render.reply(
+            title, text
+        ), f"matches bots outside the mute permission: {', '.join(scope)}"
 
     async def _announce(self) -> None:
         if self.announce is None:

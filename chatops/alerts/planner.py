@@ -31,7 +31,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
-from chatops.alerts.routing import BotFacts, alerts_degraded, is_muted, route_for
+from chatops.alerts.mutes import active_mutes
+from chatops.alerts.routing import BotFacts, alerts_degraded, facts, is_muted, route_for
 from chatops.config import AlertsConfig
 from chatops.domain import (
     BotAlertState,
@@ -46,7 +47,7 @@ from chatops.domain import (
     needs_evaluation,
     observe,
 )
-from chatops.store.alert_models import AlertIncident, AlertMute, BotAlert
+from chatops.store.alert_models import AlertIncident, BotAlert
 from chatops.store.cards import BotCard
 from chatops.store.models import AuditEntry, Bot, OutboxMessage, PollRun
 from chatops.store.repo import connectors_of, count_pcs_bots
@@ -68,10 +69,6 @@ def policy_config(alerts: AlertsConfig) -> PolicyConfig:
         flapping_window=alerts.flapping.window,
         remind_every=alerts.remind_every,
     )
-
-
-def facts(bot: Bot | BotCard) -> BotFacts:
-    return BotFacts(bot.id, bot.name, bot.kind, bot.environment)
 
 
 def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -117,15 +114,6 @@ def manual_key(manual: ManualOperation | None) -> str | None:
         return None
     at = manual.at.astimezone(UTC).isoformat() if manual.at is not None else ""
     return f"{manual.operation}@{at}"[:64]
-
-
-async def active_mute_targets(session: AsyncSession, now: datetime) -> list[str]:
-    result = await session.exec(
-        select(AlertMute.target).where(
-            col(AlertMute.ended_at).is_(None), col(AlertMute.expires_at) > now
-        )
-    )
-    return list(result.all())
 
 
 # How far back a Start or Stop clicked in Slack explains a manual operation the source reports.
@@ -440,7 +428,7 @@ class PollPlanner:
                 select(AlertIncident).where(col(AlertIncident.id).in_(part))
             )
             incidents.update((incident.id, incident) for incident in result.all() if incident.id)
-        mutes = await active_mute_targets(session, now)
+        mutes = await active_mutes(session, now)
         if any(decision.kind is DecisionKind.NOTICE for _, _, decision in decided):
             actors = await recent_actors(session, now)
             decided = [(bot, row, _credit(decision, bot, actors)) for bot, row, decision in decided]

@@ -552,3 +552,16 @@ def mute_ended(
             lines.append(f"and {more:,} more")
         blocks.append(_section("*Still not OK:*\n" + "\n".join(lines)))
     return _message(f"Alerts for {escape(one_line(target)[:200])} are back on", blocks)
+
+
+def mute_excepted(
+    target: str, user_id: str, mute_target: str, muted_by: str, freed: int
+) -> JSONDict:
+    """Someone turned alerts back on for part of a wider mute that stays in force."""
+    bots = f"{freed:,} bot{'' if freed == 1 else 's'}"
+    text = (
+        f":bell: {mention(user_id)} turned alerts back on for {code(target, 200)} ({bots} now). "
+        f"The mute of {code(mute_target, 200)} by {mention(muted_by)} stays in force for "
+        "the other bots."
+    )
+    return _message(f"Alerts for {escape(one_line(target)[:200])} are back on", [_section(text)])

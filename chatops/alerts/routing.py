@@ -5,6 +5,11 @@ glob, kind, environment); otherwise the default ``alerts.channel``. A degraded b
 its connectors OK, some not) is alerted like any problem unless ``alerts.degraded`` or its
 route's ``degraded`` is false; its route may name a channel of its own for it. Globs use ``*`` and
 ``?`` and ignore case, as ``/botstatus`` queries do.
+
+A mute silences the bots its target matches *within its author's scope* (the globs their
+mute permission covered when they set it), minus its exceptions (unmutes by someone whose
+scope covered only part of it). So a mute never silences a bot outside its author's scope,
+whenever that bot appears.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from dataclasses import dataclass
 
 from chatops.config import AlertsConfig, Route
 from chatops.domain import Health
+from chatops.permissions import in_scope
+from chatops.store.cards import BotCard
+from chatops.store.models import Bot
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +33,10 @@ class BotFacts:
     name: str
     kind: str
     environment: str
+
+
+def facts(bot: Bot | BotCard) -> BotFacts:
+    return BotFacts(bot.id, bot.name, bot.kind, bot.environment)
 
 
 def glob_matches(pattern: str, text: str) -> bool:
@@ -74,8 +86,32 @@ def matches_target(target: str, bot: BotFacts) -> bool:
     return bot.bot_id == target or glob_matches(target, bot.name)
 
 
-def is_muted(bot: BotFacts, targets: Iterable[str]) -> bool:
-    return any(matches_target(target, bot) for target in targets)
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """The bots a mute (or an exception to one) reaches: its target, within ``scope``.
+
+    ``scope`` holds the permission globs of its author (``Access.scope("mute")``); None
+    stands for every bot.
+    """
+
+    target: str
+    scope: tuple[str, ...] | None = None
+
+    def reaches(self, bot: BotFacts) -> bool:
+        return matches_target(self.target, bot) and in_scope(self.scope, bot.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveMute:
+    reach: Reach
+    exceptions: tuple[Reach, ...] = ()
+
+    def silences(self, bot: BotFacts) -> bool:
+        return self.reach.reaches(bot) and not any(e.reaches(bot) for e in self.exceptions)
+
+
+def is_muted(bot: BotFacts, mutes: Iterable[ActiveMute]) -> bool:
+    return any(mute.silences(bot) for mute in mutes)
 
 
 def channels_for(bots: Sequence[BotFacts], config: AlertsConfig) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -15,11 +16,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
-from chatops.alerts.planner import active_mute_targets, bots_by_id, facts, new_row, payload
-from chatops.alerts.routing import channels_for, is_muted, matches_target
+from chatops.alerts.mutes import active_mute, active_mutes, exceptions_of, listed_bots, scope_of
+from chatops.alerts.planner import bots_by_id, new_row, payload
+from chatops.alerts.routing import ActiveMute, Reach, channels_for, facts, is_muted
 from chatops.config import AlertsConfig
 from chatops.domain import Health, reminder_due
-from chatops.store.alert_models import AlertIncident, AlertMute, SourceHealth
+from chatops.store.alert_models import AlertIncident, AlertMute, AlertMuteException, SourceHealth
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, PollRun
 from chatops.store.repo import failed_polls_in_a_row, last_successful_poll
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 SOURCE = "status_source"
 INCIDENT = AlertIncident.__table__  # type: ignore[attr-defined]
 MUTE = AlertMute.__table__  # type: ignore[attr-defined]
+EXCEPTION = AlertMuteException.__table__  # type: ignore[attr-defined]
 
 
 # -- the status source -------------------------------------------------------------------
@@ -140,7 +143,7 @@ async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: date
     due = [i for i in result.all() if reminder_due(i.opened_at, i.last_reminder_at, now, every)]
     if not due:
         return 0
-    mutes = await active_mute_targets(session, now)
+    mutes = await active_mutes(session, now)
     bots = await bots_by_id(session, [i.bot_id for i in due if i.bot_id is not None])
     connection = await session.connection()
     written = 0
@@ -175,7 +178,7 @@ async def _reminder_message(
     session: AsyncSession,
     incident: AlertIncident,
     bots: dict[str, BotCard],
-    mutes: list[str],
+    mutes: list[ActiveMute],
     now: datetime,
 ) -> render.JSONDict | None:
     if incident.kind == "source":
@@ -197,13 +200,9 @@ async def _reminder_message(
 # -- mutes -------------------------------------------------------------------------------
 
 
-async def _listed_bots(session: AsyncSession) -> list[Bot]:
-    result = await session.exec(select(Bot).where(col(Bot.removed_at).is_(None)))
-    return list(result.all())
-
-
 async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datetime) -> int:
-    """Announce new mutes, and the end of mutes that were unmuted or have expired."""
+    """Announce new mutes, the end of mutes that were unmuted or have expired, and the
+    exceptions cut from mutes that stay in force."""
     connection = await session.connection()
     await connection.execute(
         sa.update(MUTE)
@@ -222,12 +221,12 @@ async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datet
         )
     )
     mutes = list(result.all())
-    if not mutes:
-        return 0
-    bots = await _listed_bots(session)
-    written = 0
+    bots = await listed_bots(session)
+    written = await _announce_exceptions(session, alerts, bots, now)
+    cuts = await exceptions_of(session, [mute.id for mute in mutes if mute.id is not None])
     for mute in mutes:
-        matching = [bot for bot in bots if matches_target(mute.target, facts(bot))]
+        silenced = active_mute(mute, cuts.get(mute.id or 0, ())).silences
+        matching = [bot for bot in bots if silenced(facts(bot))]
         if mute.announced_at is None:
             taken = await connection.execute(
                 sa.update(MUTE)
@@ -254,17 +253,7 @@ async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datet
                 mute.reason,
                 len(matching),
             )
-            for channel in channels:
-                session.add(
-                    new_row(
-                        kind="mute",
-                        channel=channel,
-                        dedupe_key=f"mute:{mute.id}:start:{channel}",
-                        body=payload(post=message),
-                        now=now,
-                    )
-                )
-                written += 1
+            written += _post(session, channels, "mute", f"mute:{mute.id}:start", message, now)
             continue
         taken = await connection.execute(
             sa.update(MUTE)
@@ -283,15 +272,72 @@ async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datet
         )
         ended_at = mute.ended_at or now
         message = render.mute_ended(mute.target, mute.ended_by, ended_at, trouble)
-        for channel in json.loads(mute.channels or "[]"):
-            session.add(
-                new_row(
-                    kind="mute_ended",
-                    channel=channel,
-                    dedupe_key=f"mute:{mute.id}:end:{channel}",
-                    body=payload(post=message),
-                    now=now,
-                )
+        channels = json.loads(mute.channels or "[]")
+        written += _post(session, channels, "mute_ended", f"mute:{mute.id}:end", message, now)
+    return written
+
+
+def _post(
+    session: AsyncSession,
+    channels: Sequence[str],
+    kind: str,
+    key: str,
+    message: render.JSONDict,
+    now: datetime,
+) -> int:
+    """One outbox row posting ``message`` in each channel; how many were written."""
+    for channel in channels:
+        session.add(
+            new_row(
+                kind=kind,
+                channel=channel,
+                dedupe_key=f"{key}:{channel}",
+                body=payload(post=message),
+                now=now,
             )
-            written += 1
+        )
+    return len(channels)
+
+
+async def _announce_exceptions(
+    session: AsyncSession, alerts: AlertsConfig, bots: Sequence[Bot], now: datetime
+) -> int:
+    """Tell the channels of the bots an exception freed that they alert again.
+
+    An exception to a mute that has ended meanwhile says nothing: the end of the mute is
+    announced on its own.
+    """
+    result = await session.exec(
+        select(AlertMuteException).where(col(AlertMuteException.announced_at).is_(None))
+    )
+    exceptions = list(result.all())
+    if not exceptions:
+        return 0
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(MUTE.c.id, MUTE.c.target, MUTE.c.scope, MUTE.c.created_by, MUTE.c.ended_at).where(
+            MUTE.c.id.in_({exception.mute_id for exception in exceptions})
+        )
+    )
+    mutes = {row.id: row for row in rows}
+    written = 0
+    for exception in exceptions:
+        taken = await connection.execute(
+            sa.update(EXCEPTION)
+            .where(EXCEPTION.c.id == exception.id, EXCEPTION.c.announced_at.is_(None))
+            .values(announced_at=now)
+        )
+        mute = mutes.get(exception.mute_id)
+        if taken.rowcount != 1 or mute is None or mute.ended_at is not None:
+            continue
+        muted = Reach(mute.target, scope_of(mute.scope))
+        cut = Reach(exception.target, scope_of(exception.scope))
+        freed = [facts(bot) for bot in bots]
+        freed = [bot for bot in freed if muted.reaches(bot) and cut.reaches(bot)]
+        message = render.mute_excepted(
+            exception.target, exception.created_by, mute.target, mute.created_by, len(freed)
+        )
+        channels = channels_for(freed, alerts)
+        key = f"mute-exception:{exception.id}"
+        written += _post(session, channels, "mute_exception", key, message, now)
     return written

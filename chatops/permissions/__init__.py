@@ -12,6 +12,7 @@ from chatops.permissions.mapping import (
     AccessLookupError,
     PermissionResolver,
     covers,
+    in_scope,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "PermissionResolver",
     "PermissionRule",
     "covers",
+    "in_scope",
 ]

@@ -71,13 +71,28 @@ class Access:
         """Every permission the user has on at least one bot."""
         return frozenset(p for rule in self.rules for p in rule.allow)
 
+    def scope(self, permission: Permission) -> tuple[str, ...] | None:
+        """The bot globs ``permission`` covers: ``None`` for every bot, ``()`` for none."""
+        rules = [rule for rule in self.rules if permission in rule.allow]
+        if any(not rule.bots for rule in rules):
+            return None
+        return tuple(dict.fromkeys(glob for rule in rules for glob in rule.bots))
+
 
 def covers(rule: PermissionRule, bot_name: str) -> bool:
     """Whether the rule's bot globs (none: every bot) match ``bot_name``, ignoring case."""
-    if not rule.bots:
+    return in_scope(rule.bots or None, bot_name)
+
+
+def in_scope(globs: Sequence[str] | None, bot_name: str) -> bool:
+    """Whether ``bot_name`` is among the bots ``globs`` cover (``None``: every bot).
+
+    The globs of a permission rule (``Access.scope``): fnmatch on the name, ignoring case.
+    """
+    if globs is None:
         return True
     name = bot_name.casefold()
-    return any(fnmatch.fnmatchcase(name, glob.casefold()) for glob in rule.bots)
+    return any(fnmatch.fnmatchcase(name, glob.casefold()) for glob in globs)
 
 
 def is_email(entry: str) -> bool:

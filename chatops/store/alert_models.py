@@ -1,4 +1,5 @@
-"""Tables of the alert pipeline: per-bot policy state, incidents, mutes, source health.
+"""Tables of the alert pipeline: per-bot policy state, incidents, mutes and their
+exceptions, source health.
 
 The outbox itself is ``models.OutboxMessage``. An *incident* here is anything that owns a
 Slack message later messages refer to (edit it, reply in its thread): a bot's outage, a
@@ -6,7 +7,8 @@ flapping episode, a digest of many bots, an outage of the status source. Its mes
 the outbox row ``outbox_id``; ``channel`` and ``message_ts`` are copied from that row when
 Slack accepts it, so the reference survives restarts.
 
-Migration: ``migrations/versions/0002_alerts.py`` (written by hand, like 0001).
+Migrations: ``migrations/versions/0002_alerts.py`` and ``0003_mute_scope.py`` (written by
+hand, like 0001).
 """
 
 from __future__ import annotations
@@ -79,6 +81,27 @@ class AlertMute(SQLModel, table=True):
     announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     end_announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     channels: str = "[]"
+    # The bot globs the author's mute permission covered (a JSON list); the mute silences
+    # only bots among them, also bots added later. None: every bot.
+    scope: str | None = None
+
+
+class AlertMuteException(SQLModel, table=True):
+    """An unmute inside a wider mute: the bots it reaches alert again while the mute lasts.
+
+    Written when someone ends a mute only part of which lies within their own scope; the
+    mute stays in force for every other bot. ``target`` and ``scope`` work as a mute's.
+    """
+
+    __tablename__ = "alert_mute_exception"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mute_id: int = Field(index=True)
+    target: str = Field(max_length=300)
+    scope: str | None = None
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SourceHealth(SQLModel, table=True):

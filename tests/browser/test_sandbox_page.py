@@ -399,6 +399,7 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         ),
         alerts.mute_ended("survey-*", "U0ALICE", now, [("survey-nps-1", Health.DOWN)]),
         alerts.mute_ended("faq-*", None, now, []),
+        alerts.mute_excepted("billing-bot-1", "U0BOB", "*", "U0ALICE", 1),
         alerts.reply("Still down", "*faq-bot-9* is still :red_circle: Down."),
         alerts.source_unreachable(3, "connection refused", since, now),
         alerts.source_unreachable(3, None, None, now),

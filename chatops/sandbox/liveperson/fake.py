@@ -195,6 +195,11 @@ class FakeLivePerson:
         """
         self._fleet.set_fields(bot_id, user, **fields)
 
+    def add_bot(self, name: str, *, like: str) -> str:
+        """A new bot named ``name``, in the state of bot ``like`` (kind, channel, statuses,
+        connectors), with its own id and bot users; returns the id."""
+        return self._fleet.add_bot(name, like=like)
+
     def start_count(self, bot_id: str, user: str | None = None) -> int:
         """Starts LivePerson accepted for the connector (None: summed over the bot's)."""
         return self._fleet.start_count(bot_id, user)

@@ -13,12 +13,14 @@ theirs. Status lists are serialised once per change of the fleet (and once per 5
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
 import threading
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatops.sandbox.liveperson.generation import generate_fleet
@@ -342,6 +344,45 @@ class Fleet:
     def clear_flaps(self) -> None:
         with self.lock:
             self._flaps.clear()
+
+    def add_bot(self, name: str, *, like: str) -> str:
+        """A new bot named ``name`` in the state of bot ``like`` (kind, channel, statuses,
+        as many connectors), with its own id and bot users; returns the id. A PCS bot gets a
+        listing of the one Survey Connector, as every PCS bot has."""
+        with self.lock:
+            model = self._bot(like)
+            bot_id = str(uuid.uuid4())
+            user_base = name.replace("-", "_")
+            listings: list[Listing] = []
+            for index, listing in enumerate(model.listings):
+                connector = listing.connector
+                if not model.pcs:
+                    user = (
+                        f"{user_base}{chr(ord('a') + index)}"
+                        if len(model.listings) > 1
+                        else user_base
+                    )
+                    connector = replace(
+                        connector,
+                        user=user,
+                        fields={**copy.deepcopy(connector.fields), "lpAccountUser": user},
+                        online_at=None,
+                        starts=0,
+                        stops=0,
+                    )
+                    connector.fields["updateTime"] = self._now_ms()
+                listings.append(Listing(connector))
+            self._bots[bot_id] = Bot(
+                bot_id=bot_id,
+                name=name,
+                pcs=model.pcs,
+                group_id=model.group_id,
+                chat=model.chat,
+                fields=copy.deepcopy(model.fields),
+                listings=listings,
+            )
+            self._changed()
+            return bot_id
 
     # ------------------------------------------------------------------ internals
 
