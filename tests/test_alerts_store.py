@@ -79,7 +79,7 @@ async def test_the_migrations_build_exactly_the_alert_models(empty_database_url:
 
 async def test_downgrading_0002_removes_only_the_alert_tables(empty_database_url: str) -> None:
     await upgrade(empty_database_url)
-    await _run(empty_database_url, _downgrade_to("0002"))
+    await _run(empty_database_url, _downgrade_to("0003"))  # the connectors migration first
     before = await _run(empty_database_url, _tables)
 
     await _run(empty_database_url, _downgrade_to("0001"))
