@@ -4,6 +4,7 @@ its polls; the fake LivePerson fails through its fault API. Nothing in between i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,25 +50,30 @@ def clock() -> ShiftableClock:
     return ShiftableClock()
 
 
+Start = Callable[..., AppUnderTest]
+
+
+@pytest.fixture
 def start(
-    make_app: MakeApp,
-    sqlite_url: str,
-    clock: ShiftableClock,
-    receiver: PingReceiver,
-    **heartbeat: object,
-) -> AppUnderTest:
-    config = HeartbeatConfig.model_validate({"url": receiver.url + CHECK, **heartbeat})
-    return make_app(sqlite_url, clock=clock, heartbeat=config)
+    make_app: MakeApp, sqlite_url: str, clock: ShiftableClock, ping_receiver: PingReceiver
+) -> Start:
+    """``start(every=..., timeout=...)``: the app, pinging the receiver at CHECK."""
+
+    def started(**heartbeat: object) -> AppUnderTest:
+        url = ping_receiver.url + CHECK
+        config = HeartbeatConfig.model_validate({"url": url, **heartbeat})
+        return make_app(sqlite_url, clock=clock, heartbeat=config)
+
+    return started
 
 
 def test_good_polls_ping_the_url_and_a_failed_one_pings_fail_at_once_then_at_most_every(
-    make_app: MakeApp,
-    sqlite_url: str,
+    start: Start,
     clock: ShiftableClock,
     ping_receiver: PingReceiver,
     fake_lp: LPServer,
 ) -> None:
-    app = start(make_app, sqlite_url, clock, ping_receiver, every="1m")
+    app = start(every="1m")
     assert settled(app, ping_receiver, 1) == [CHECK]  # the poll at start
 
     fake_lp.fake.add_fault("status", status=403, times=-1)
@@ -90,9 +96,9 @@ def test_good_polls_ping_the_url_and_a_failed_one_pings_fail_at_once_then_at_mos
 
 
 def test_each_good_poll_a_minute_apart_pings_once(
-    make_app: MakeApp, sqlite_url: str, clock: ShiftableClock, ping_receiver: PingReceiver
+    start: Start, clock: ShiftableClock, ping_receiver: PingReceiver
 ) -> None:
-    app = start(make_app, sqlite_url, clock, ping_receiver, every="1m")
+    app = start(every="1m")
     settled(app, ping_receiver, 1)
 
     for count in (2, 3, 4):
@@ -102,11 +108,11 @@ def test_each_good_poll_a_minute_apart_pings_once(
 
 
 def test_polls_go_on_while_the_receiver_hangs_and_pings_resume_when_it_answers(
-    make_app: MakeApp, sqlite_url: str, clock: ShiftableClock, ping_receiver: PingReceiver
+    start: Start, clock: ShiftableClock, ping_receiver: PingReceiver
 ) -> None:
     ping_receiver.hang()
     # A ping waits up to a minute: a poll that waited for it would miss app.poll()'s bound.
-    app = start(make_app, sqlite_url, clock, ping_receiver, every="1m", timeout="60s")
+    app = start(every="1m", timeout="60s")
     assert ping_receiver.wait_for(1) == [CHECK]
 
     for _ in range(3):
@@ -122,15 +128,14 @@ def test_polls_go_on_while_the_receiver_hangs_and_pings_resume_when_it_answers(
 
 
 def test_a_ping_without_an_answer_in_time_is_counted_and_logged_once(
-    make_app: MakeApp,
-    sqlite_url: str,
+    start: Start,
     clock: ShiftableClock,
     ping_receiver: PingReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="chatops.monitor.heartbeat")
     ping_receiver.hang()
-    app = start(make_app, sqlite_url, clock, ping_receiver, every="1m", timeout="1s")
+    app = start(every="1m", timeout="1s")
     settled(app, ping_receiver, 1)
     clock.advance(A_MINUTE_LATER)
     poll_ok(app)
@@ -146,15 +151,14 @@ def test_a_ping_without_an_answer_in_time_is_counted_and_logged_once(
 
 
 def test_polls_go_on_when_the_receiver_answers_500_and_its_recovery_is_logged_once(
-    make_app: MakeApp,
-    sqlite_url: str,
+    start: Start,
     clock: ShiftableClock,
     ping_receiver: PingReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="chatops.monitor.heartbeat")
     ping_receiver.status = 500
-    app = start(make_app, sqlite_url, clock, ping_receiver, every="1m")
+    app = start(every="1m")
     settled(app, ping_receiver, 1)
     clock.advance(A_MINUTE_LATER)
     poll_ok(app)
@@ -179,9 +183,9 @@ def test_polls_go_on_when_the_receiver_answers_500_and_its_recovery_is_logged_on
 
 
 def test_a_good_poll_while_the_alert_relay_is_down_pings_fail(
-    make_app: MakeApp, sqlite_url: str, clock: ShiftableClock, ping_receiver: PingReceiver
+    start: Start, clock: ShiftableClock, ping_receiver: PingReceiver
 ) -> None:
-    app = start(make_app, sqlite_url, clock, ping_receiver, every="1m")
+    app = start(every="1m")
     settled(app, ping_receiver, 1)
     assert scrape(app).value("chatops_relay_up") == 1
 
