@@ -13,6 +13,10 @@ Readiness (``/readyz``): the database answers within two seconds, the last succe
 (whoever made it) is younger than three intervals, Slack's ``auth.test`` passed (asked at
 most once a minute, every ten seconds while it fails), and the alert relay runs (idle on a
 follower; not while it is down and being started again).
+
+Watching the watcher: with ``heartbeat:`` in the config the leader pings a push monitor after
+each tick (chatops.monitor.heartbeat), off the tick's path; a good poll while the alert relay
+is down pings as a failure.
 """
 
 from __future__ import annotations

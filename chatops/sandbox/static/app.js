@@ -488,6 +488,8 @@
     }
   }
 
+  const counted = (count, noun) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+
   // The heartbeat receiver's pings, re-read on a timer of their own: they change every few
   // seconds, and re-rendering the whole window for them would disturb whoever reads it.
   async function refreshHeartbeat() {
@@ -513,7 +515,11 @@
             h("span", { className: "time" }, `at ${new Date(last.at * 1000).toLocaleTimeString()}`),
           )
         : h("div", {}, "no ping yet"),
-      h("div", { className: "time" }, `${summary.success} pings, ${summary.fail} failure pings`),
+      h(
+        "div",
+        { className: "time" },
+        `${counted(summary.success, "ping")}, ${counted(summary.fail, "failure ping")}`,
+      ),
     );
     $("heartbeat").hidden = false;
     setTimeout(refreshHeartbeat, HEARTBEAT_SECONDS * 1000);
