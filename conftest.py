@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.liveperson",
     "tests.fixtures.slack",
     "tests.fixtures.app",
+    "tests.fixtures.heartbeat",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -140,6 +141,31 @@ class PermissionRule(_Strict):
         return self
 
 
+class HeartbeatConfig(_Strict):
+    """A push monitor (healthchecks.io, Cronitor, Uptime Kuma, Better Stack) the leader pings
+    after its polls: ``url`` after a good one, ``url`` + ``/fail`` after a failed one."""
+
+    url: str
+    every: Duration = timedelta(minutes=1)
+    # A ping that has no answer within this is given up; it never holds a poll up.
+    timeout: Duration = timedelta(seconds=5)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"heartbeat.url must be an http:// or https:// URL, not {value!r}")
+        return value
+
+    @field_validator("every", "timeout")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class AppConfig(_Strict):
     """The YAML file's contents (ARCHITECTURE.md section 4)."""
 
@@ -148,6 +174,7 @@ class AppConfig(_Strict):
     permissions: tuple[PermissionRule, ...] = ()
     # Who a refused user should ask for access (a name, @handle or channel).
     permissions_contact: str = "your Slack workspace admins"
+    heartbeat: HeartbeatConfig | None = None
 
 
 class Secrets(BaseModel):

@@ -22,10 +22,21 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook.webhook_response import WebhookResponse
 
-__all__ = ["CONTENT_TYPE_LATEST", "CountingRespond", "Metrics", "SlackCallCounter"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "SLACK_AUTH_ERRORS",
+    "CountingRespond",
+    "Metrics",
+    "SlackCallCounter",
+    "slack_error_outcome",
+]
 
 # The method label of calls to an interaction's or a command's response_url.
 RESPONSE_URL = "response_url"
+# Slack's answers that mean the bot token itself is refused (counted as outcome auth_error).
+SLACK_AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
 
 
 class Metrics:
@@ -70,7 +81,8 @@ class Metrics:
         )
         self.slack_calls = Counter(
             "chatops_slack_api_calls_total",
-            "Slack Web API calls, by method and outcome.",
+            "Slack Web API calls, by method and outcome (ok, error, auth_error: the token is"
+            " refused, ratelimited, server_error, network_error).",
             ["method", "outcome"],
             registry=r,
         )
@@ -102,12 +114,42 @@ class Metrics:
             " or a relay down and being restarted).",
             registry=r,
         )
+        self.poll_interval = Gauge(
+            "chatops_poll_interval_seconds", "The configured poll.interval.", registry=r
+        )
+        self.ready = Gauge(
+            "chatops_ready",
+            "1 when /readyz would answer 200 (evaluated at each scrape and each /readyz).",
+            registry=r,
+        )
+        self.readiness_check = Gauge(
+            "chatops_readiness_check",
+            "1 when this readiness check of /readyz passes, by check.",
+            ["check"],
+            registry=r,
+        )
+        self.heartbeat = Counter(
+            "chatops_heartbeat_total",
+            "Heartbeat pings, by ping (success, fail) and outcome (delivered, rejected: a"
+            " non-2xx answer, unreachable: no answer in time or no connection).",
+            ["ping", "outcome"],
+            registry=r,
+        )
+        # Series that alert rules compute increase() or rate() over exist from the start, so
+        # that their first increment is seen as one (a series born at 1 shows no increase).
+        for outcome in ("ok", "failed", "db_unavailable"):
+            self.polls.labels(outcome)
+        for outcome in ("sent", "retried", "dead"):
+            self.alerts.labels(outcome)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def count_slack_call(self, method: str, status: int | None, ok: bool | None) -> None:
-        """One HTTP attempt at Slack: ``status`` None when no answer came (network error)."""
+    def count_slack_call(
+        self, method: str, status: int | None, ok: bool | None, error: str | None = None
+    ) -> None:
+        """One HTTP attempt at Slack: ``status`` None when no answer came (network error);
+        ``error`` is Slack's error code, when it gave one."""
         if status is None:
             outcome = "network_error"
         elif status == 429:
@@ -116,10 +158,15 @@ class Metrics:
         elif status >= 500:
             outcome = "server_error"
         elif status >= 400 or ok is False:
-            outcome = "error"
+            outcome = slack_error_outcome(error)
         else:
             outcome = "ok"
         self.slack_calls.labels(method, outcome).inc()
+
+
+def slack_error_outcome(error: str | None) -> str:
+    """The outcome label of a call Slack refused: ``auth_error`` when the token is at fault."""
+    return "auth_error" if error in SLACK_AUTH_ERRORS else "error"
 
 
 class SlackCallCounter(AsyncRetryHandler):
@@ -147,8 +194,10 @@ class SlackCallCounter(AsyncRetryHandler):
             self.metrics.count_slack_call(method, None, None)
         else:
             body: Any = response.body
-            ok = body.get("ok") if isinstance(body, dict) else None
-            self.metrics.count_slack_call(method, response.status_code, ok)
+            ok, error = (
+                (body.get("ok"), body.get("error")) if isinstance(body, dict) else (None, None)
+            )
+            self.metrics.count_slack_call(method, response.status_code, ok, error)
         return False
 
 

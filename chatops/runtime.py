@@ -13,6 +13,10 @@ Readiness (``/readyz``): the database answers within two seconds, the last succe
 (whoever made it) is younger than three intervals, Slack's ``auth.test`` passed (asked at
 most once a minute, every ten seconds while it fails), and the alert relay runs (idle on a
 follower; not while it is down and being started again).
+
+Watching the watcher: with ``heartbeat:`` in the config the leader pings a push monitor after
+each tick (chatops.monitor.heartbeat), off the tick's path; a good poll while the alert relay
+is down pings as a failure.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from chatops.alerts.service import AlertService
 from chatops.config import ConfigError, Settings
 from chatops.logs import log_context, new_id
 from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
+from chatops.monitor.heartbeat import Heartbeat
 from chatops.monitor.poll import (
     Poller,
     PollResult,
@@ -174,13 +179,22 @@ class Runtime:
     _bolt: AsyncApp | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     slack_auth: SlackAuthCheck | None = None
+    heartbeat: Heartbeat | None = None
 
     def __post_init__(self) -> None:
         # Read at scrape time: a leader whose lease ran out (a stalled process, a database
         # gone) stops saying 1 without waiting for its next tick.
         self.metrics.leader.set_function(lambda: 1.0 if self.poller.leads() else 0.0)
+        self.metrics.poll_interval.set(self.settings.app.poll.interval.total_seconds())
         if self.slack_auth is None:
             self.slack_auth = SlackAuthCheck(self.client)
+
+    def _beat(self, ok: bool) -> None:
+        # The heartbeat speaks for the leader only: a follower's ticks poll nothing. A good
+        # poll whose alerts cannot go out is no good news.
+        if self.heartbeat is not None and self.poller.leads():
+            relay_up = self.alerts is not None and self.alerts.relay_up()
+            self.heartbeat.after_poll(ok and relay_up)
 
     async def poll(self) -> PollResult | None:
         """One tick: a poll when this replica leads, None when another one does.
@@ -204,8 +218,10 @@ class Runtime:
             result = await self.poller.tick()
         except StoreUnavailable:
             self.metrics.polls.labels("db_unavailable").inc()
+            self._beat(ok=False)
             raise
         if result is not None:
+            self._beat(result.ok)
             outcome = "ok" if result.ok else "failed"
             self.metrics.polls.labels(outcome).inc()
             self.metrics.poll_duration.labels(outcome).observe(result.duration)
@@ -255,6 +271,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
+        if self.heartbeat is not None:
+            await self.heartbeat.aclose()
         await self.services.aclose()
         await self.source.aclose()
         await self.engine.dispose()
@@ -455,4 +473,9 @@ def build_runtime(
         poller=poller,
         clock=clock,
         alerts=alerts,
+        heartbeat=(
+            Heartbeat(settings.app.heartbeat, metrics, clock=clock)
+            if settings.app.heartbeat is not None
+            else None
+        ),
     )

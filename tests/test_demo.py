@@ -171,6 +171,20 @@ def test_charlie_is_told_he_cannot_see_bots(demo: DemoThread, page: httpx.Client
     assert "You need the *view* permission" in latest_ephemeral(demo, CHARLIE)["text"]
 
 
+def test_the_app_pings_the_sandbox_heartbeat_receiver_and_the_page_shows_it(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    receiver = demo.demo.heartbeat
+    demo.demo.fake_slack.wait_for(lambda: receiver.pings() != [], timeout=10)
+
+    [first, *_] = httpx.get(f"{demo.url}/fake/heartbeat/_sandbox/pings", timeout=5).json()
+    summary = page.get("api/heartbeat").json()
+
+    assert (first["check"], first["ping"]) == ("chatops-demo", "success")
+    assert summary["success"] >= 1 and summary["fail"] == 0
+    assert summary["last"]["ping"] == "success"
+
+
 def test_choosing_an_environment_in_app_home_publishes_that_environment(
     demo: DemoThread, page: httpx.Client
 ) -> None:
@@ -243,6 +257,17 @@ async def quiet_page() -> AsyncIterator[tuple[SandboxPage, httpx.AsyncClient]]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
         yield sandbox, client
+
+
+async def test_a_page_without_a_heartbeat_receiver_answers_404_for_it(
+    quiet_page: tuple[SandboxPage, httpx.AsyncClient],
+) -> None:
+    _, client = quiet_page
+
+    response = await client.get("/sandbox/api/heartbeat")
+
+    assert response.status_code == 404
+    assert "no heartbeat receiver" in response.text
 
 
 async def test_the_state_long_poll_answers_as_soon_as_the_fake_slack_changes(

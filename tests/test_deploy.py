@@ -415,6 +415,16 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "helm chart",
         "service.yaml",
     ),
+    # a misspelt field of an alert rule, in the PrometheusRule (a CRD: checked by its shape)
+    "prometheus rule": (
+        lambda d: _replace(
+            d / "helm/chatops/monitoring/chatops.rules.yml",
+            "        expr: ",
+            "        expression: ",
+        ),
+        "helm chart",
+        "the PrometheusRule CRD: spec/groups/0/rules/0: Additional properties are not allowed",
+    ),
     # a misspelt field of a container (the probes would silently be missing)
     "chart": (
         lambda d: _replace(

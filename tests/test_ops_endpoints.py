@@ -9,9 +9,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,30 +23,13 @@ from chatops.runtime import build_runtime
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sandbox.slack_client import sign
-from chatops.store.models import utcnow
 from tests.alerts_runner import ALERTS, ShiftableClock
-from tests.fixtures.app import AppUnderTest, app_settings, start_app
+from tests.fixtures.app import AppUnderTest, MakeApp, app_settings
 from tests.replica_runner import Scrape, proxied
 from tests.test_alerts_delivery import failed_attempts
 from tests.test_alerts_flow import healthy_bots
 
-MakeApp = Callable[..., AppUnderTest]
 STATUS_LIST = "nodejs/instance"
-
-
-@pytest.fixture
-def make_app(fake_lp: LPServer, fake_slack: SlackServer) -> Iterator[MakeApp]:
-    """``make_app(database_url, clock=..., **app_config)``: the real app, stopped after the test."""
-    with ExitStack() as stack:
-
-        def make(
-            database_url: str, *, clock: Callable[[], datetime] = utcnow, **app: Any
-        ) -> AppUnderTest:
-            settings = app_settings(fake_lp, fake_slack, database_url, **app)
-            running = contextmanager(start_app)(settings, fake_lp, fake_slack, clock=clock)
-            return stack.enter_context(running)
-
-        yield make
 
 
 def readyz(app: AppUnderTest) -> tuple[int, dict[str, Any]]:

@@ -40,7 +40,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatops.metrics import Metrics
+from chatops.metrics import Metrics, slack_error_outcome
 from chatops.store.alert_models import AlertIncident
 from chatops.store.engine import SessionFactory
 from chatops.store.models import OutboxMessage, utcnow
@@ -471,7 +471,7 @@ class Relay:
                 raise _Transient(
                     f"Slack answered HTTP {status} ({error or 'no error code'})"
                 ) from None
-            self.metrics.slack_calls.labels(method, "error").inc()
+            self.metrics.slack_calls.labels(method, slack_error_outcome(error)).inc()
             raise _Permanent(error or f"http_{status}") from None
         except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
             self.metrics.slack_calls.labels(method, "network_error").inc()

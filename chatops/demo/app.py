@@ -6,6 +6,7 @@ One ASGI app, one URL::
     /slack/events, /healthz, /readyz, /metrics    the real app (chatops.runtime)
     /fake/slack/         the fake Slack Web API and response URLs (SLACK_API_URL points here)
     /fake/liveperson/    the fake LivePerson APIs and its control API (LP_API_URL points here)
+    /fake/heartbeat/     a fake push monitor that records the app's heartbeat pings
 
 The app talks to the fakes over HTTP on loopback and the page sends it signed requests, so
 everything between them is what runs in production; only the outside world is fake.
@@ -28,6 +29,7 @@ from chatops import config
 from chatops.config import (
     AlertsConfig,
     AppConfig,
+    HeartbeatConfig,
     PermissionRule,
     PollConfig,
     Secrets,
@@ -35,6 +37,7 @@ from chatops.config import (
 )
 from chatops.demo.scenario import Scenario, ScenarioTiming
 from chatops.runtime import Runtime, build_runtime
+from chatops.sandbox.heartbeat import HeartbeatReceiver
 from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.sandbox.slack import FakeSlack
 from chatops.sandbox.ui import SandboxPage
@@ -42,6 +45,8 @@ from chatops.sandbox.ui import SandboxPage
 PAGE_PATH = "/sandbox"
 FAKE_SLACK_PATH = "/fake/slack"
 FAKE_LIVEPERSON_PATH = "/fake/liveperson"
+FAKE_HEARTBEAT_PATH = "/fake/heartbeat"
+HEARTBEAT_CHECK = "chatops-demo"
 
 ALERTS_CHANNEL = "C0ALERTS"
 SURVEYS_CHANNEL = "C0SURVEYS"
@@ -73,9 +78,11 @@ class DemoOptions:
     # Events on their own every ``timing.every`` seconds; the page's buttons work either way.
     autoplay: bool = True
     timing: ScenarioTiming = field(default_factory=ScenarioTiming)
+    # The app pings the sandbox's heartbeat receiver at most this often.
+    heartbeat_every: timedelta = timedelta(seconds=10)
 
 
-def demo_config(options: DemoOptions) -> AppConfig:
+def demo_config(options: DemoOptions, base_url: str) -> AppConfig:
     return AppConfig(
         poll=PollConfig(
             interval=options.poll_interval,
@@ -91,6 +98,9 @@ def demo_config(options: DemoOptions) -> AppConfig:
         ),
         permissions=PERMISSIONS,
         permissions_contact="alice in #general",
+        heartbeat=HeartbeatConfig(
+            url=f"{base_url}{FAKE_HEARTBEAT_PATH}/{HEARTBEAT_CHECK}", every=options.heartbeat_every
+        ),
     )
 
 
@@ -112,7 +122,7 @@ def demo_settings(
         lp_password=SecretStr(fake_lp.password),
         lp_api_url=base_url + FAKE_LIVEPERSON_PATH,
     )
-    return Settings(secrets=secrets, app=demo_config(options))
+    return Settings(secrets=secrets, app=demo_config(options, base_url))
 
 
 @dataclass
@@ -122,6 +132,7 @@ class Demo:
     base_url: str
     fake_slack: FakeSlack
     fake_lp: FakeLivePerson
+    heartbeat: HeartbeatReceiver
     runtime: Runtime
     page: SandboxPage
     scenario: Scenario
@@ -139,6 +150,7 @@ def build_demo(base_url: str, database_url: str, options: DemoOptions | None = N
     fake_slack = FakeSlack(channels=CHANNELS)
     fake_slack.set_public_url(base_url + FAKE_SLACK_PATH)
     fake_lp = FakeLivePerson(bots=options.bots, seed=options.seed, start_delay=options.start_delay)
+    heartbeat = HeartbeatReceiver()
     runtime = build_runtime(demo_settings(base_url, database_url, fake_slack, fake_lp, options))
     scenario = Scenario(fake_lp, options.timing)
     page = SandboxPage(
@@ -147,6 +159,7 @@ def build_demo(base_url: str, database_url: str, options: DemoOptions | None = N
         channels=CHANNELS,
         roles=ROLES,
         scenario=scenario,
+        heartbeat=heartbeat,
     )
     # The page shows the scenario's log: a new entry wakes the page like a Slack message does.
     scenario.on_change = page.changed
@@ -173,8 +186,9 @@ def build_demo(base_url: str, database_url: str, options: DemoOptions | None = N
             Mount(PAGE_PATH, page.app),
             Mount(FAKE_SLACK_PATH, page.watch(fake_slack.app)),
             Mount(FAKE_LIVEPERSON_PATH, fake_lp.app),
+            Mount(FAKE_HEARTBEAT_PATH, heartbeat.app),
             Mount("", app_web),
         ],
         lifespan=lifespan,
     )
-    return Demo(base_url, fake_slack, fake_lp, runtime, page, scenario, app)
+    return Demo(base_url, fake_slack, fake_lp, heartbeat, runtime, page, scenario, app)

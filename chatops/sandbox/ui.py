@@ -13,6 +13,8 @@ real HTTP with real signatures (``SlackUser``):
 - ``POST api/select`` ``{..., value}``: an option picked in a ``static_select``.
 - ``POST api/home`` ``{persona}``: the persona opens the app's Home tab (``app_home_opened``).
 - ``POST api/scenario/{event}``: run one of the scenario's events now.
+- ``GET  api/heartbeat``: what the heartbeat receiver got (``{success, fail, last}``), 404
+  when the page has none; the page shows it in the sidebar, re-read every few seconds.
 
 Mount ``page.app`` at ``/sandbox`` and serve the fake through ``page.watch(fake.app)`` so that
 the page hears about every change at once (it also re-reads the state every second).
@@ -42,6 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatops.sandbox.heartbeat import HeartbeatReceiver
 from chatops.sandbox.slack import (
     APP_ID,
     BOT_NAME,
@@ -110,6 +113,7 @@ class SandboxPage:
         channels: Sequence[str],
         roles: Mapping[str, str] | None = None,
         scenario: ScenarioControl | None = None,
+        heartbeat: HeartbeatReceiver | None = None,
     ) -> None:
         if not channels:
             raise ValueError("the page needs at least one channel to show")
@@ -118,6 +122,7 @@ class SandboxPage:
         self.channels = tuple(channels)
         self.roles = dict(roles or {})
         self.scenario = scenario
+        self.heartbeat = heartbeat
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._waiters_lock = threading.Lock()
         self._closing = False
@@ -130,6 +135,7 @@ class SandboxPage:
                 Route("/api/select", self._select, methods=["POST"]),
                 Route("/api/home", self._home, methods=["POST"]),
                 Route("/api/scenario/{event}", self._scenario, methods=["POST"]),
+                Route("/api/heartbeat", self._heartbeat, methods=["GET"]),
                 Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             ]
         )
@@ -314,6 +320,11 @@ class SandboxPage:
             return _error(str(exc), exc.status)
         self.changed()
         return JSONResponse({"ok": True, "text": text})
+
+    async def _heartbeat(self, _: Request) -> Response:
+        if self.heartbeat is None:
+            return _error("this sandbox has no heartbeat receiver", 404)
+        return JSONResponse(self.heartbeat.summary(), headers=NO_STORE)
 
     # ------------------------------------------------------------------ helpers
 

@@ -5,7 +5,10 @@ WebSocket, so the path is not served at all (404) rather than verified with no s
 
 ``/healthz``: the process answers (liveness). ``/readyz``: 200 when every readiness check
 passes, else 503; the JSON body names each check with ``ok`` and a one-line ``detail``
-(never a credential). ``/metrics``: Prometheus text format.
+(never a credential). ``/metrics``: Prometheus text format; each scrape runs the readiness
+checks first, so ``chatops_ready`` and ``chatops_readiness_check`` are what ``/readyz``
+would answer at that moment (the checks are cheap: two small queries, Slack's answer
+cached).
 """
 
 from __future__ import annotations
@@ -56,19 +59,26 @@ def create_web_app(parts: WebParts) -> Starlette:
             log.warning("readiness check %s raised: %s", name, exc)
             return False, f"check failed: {type(exc).__name__}"
 
-    async def readyz(_: Request) -> Response:
+    async def readiness() -> tuple[bool, dict[str, dict[str, bool | str]]]:
         # Side by side: the probe takes as long as the slowest check, not their sum.
         outcomes = await asyncio.gather(
             *(run_check(name, check) for name, check in parts.readiness)
         )
-        results = {
-            name: {"ok": ok, "detail": detail}
-            for (name, _), (ok, detail) in zip(parts.readiness, outcomes, strict=True)
-        }
+        results: dict[str, dict[str, bool | str]] = {}
+        for (name, _), (ok, detail) in zip(parts.readiness, outcomes, strict=True):
+            results[name] = {"ok": ok, "detail": detail}
+            parts.metrics.readiness_check.labels(name).set(1 if ok else 0)
         ready = all(ok for ok, _ in outcomes)
+        parts.metrics.ready.set(1 if ready else 0)
+        return ready, results
+
+    async def readyz(_: Request) -> Response:
+        ready, results = await readiness()
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:
+        # chatops_ready says what /readyz answers now, whether or not anything probes it.
+        await readiness()
         return Response(parts.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = []

@@ -136,6 +136,14 @@ def test_charlie_is_told_he_may_not_see_bots(page: Page) -> None:
     )
 
 
+def test_the_sidebar_shows_the_heartbeat_pings_the_app_sends(page: Page) -> None:
+    heartbeat = page.locator("#heartbeat")
+
+    expect(heartbeat).to_be_visible(timeout=15_000)
+    expect(heartbeat.locator("[data-ping=success]")).to_contain_text("chatops is polling")
+    expect(heartbeat).to_contain_text(re.compile(r"[1-9]\d* pings?, 0 failure pings"))
+
+
 def test_a_double_click_on_share_posts_in_the_channel_once(page: Page, demo: DemoThread) -> None:
     open_channel(page, GENERAL)
     act_as(page, "alice")

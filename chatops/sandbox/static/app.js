@@ -10,6 +10,7 @@
 (() => {
   const API = "api/";
   const LONG_POLL_SECONDS = 20;
+  const HEARTBEAT_SECONDS = 3;
 
   const EMOJI = {
     large_green_circle: "🟢",
@@ -487,6 +488,43 @@
     }
   }
 
+  const counted = (count, noun) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+
+  // The heartbeat receiver's pings, re-read on a timer of their own: they change every few
+  // seconds, and re-rendering the whole window for them would disturb whoever reads it.
+  async function refreshHeartbeat() {
+    let summary;
+    try {
+      const response = await fetch(`${API}heartbeat`, { cache: "no-store" });
+      if (response.status === 404) return; // no receiver in this sandbox: nothing to show
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      summary = await response.json();
+    } catch (error) {
+      setTimeout(refreshHeartbeat, HEARTBEAT_SECONDS * 1000);
+      return;
+    }
+    const last = summary.last;
+    $("heartbeat-text").replaceChildren(
+      last
+        ? h(
+            "div",
+            { dataset: { ping: last.ping } },
+            last.ping === "success" ? "✅ " : "❌ ",
+            last.ping === "success" ? "chatops is polling" : "chatops reports a failure",
+            " ",
+            h("span", { className: "time" }, `at ${new Date(last.at * 1000).toLocaleTimeString()}`),
+          )
+        : h("div", {}, "no ping yet"),
+      h(
+        "div",
+        { className: "time" },
+        `${counted(summary.success, "ping")}, ${counted(summary.fail, "failure ping")}`,
+      ),
+    );
+    $("heartbeat").hidden = false;
+    setTimeout(refreshHeartbeat, HEARTBEAT_SECONDS * 1000);
+  }
+
   // ---------------------------------------------------------------- rendering the window
 
   function currentChannelId() {
@@ -747,4 +785,5 @@
 
   wire();
   pollForever();
+  refreshHeartbeat();
 })();
