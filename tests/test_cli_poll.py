@@ -12,6 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,9 +72,13 @@ def lp_environment(server: RunningServer, database_url: str, **extra: str) -> di
 
 
 def healthy_production_bot(server: RunningServer) -> dict[str, str]:
-    for entry in httpx.get(f"{server.url}/_sandbox/bots").json():
+    """A healthy production bot of one connector (tests/test_connectors.py: several)."""
+    entries = httpx.get(f"{server.url}/_sandbox/bots").json()
+    connectors = Counter(entry["botId"] for entry in entries)
+    for entry in entries:
         if (
-            entry.get("environment") == "PRODUCTION"
+            connectors[entry["botId"]] == 1
+            and entry.get("environment") == "PRODUCTION"
             and "cbSocketStatus" in entry
             and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
             and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED

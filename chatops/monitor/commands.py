@@ -259,7 +259,7 @@ def status_row(bot: Bot, now: datetime, *, stale: bool = False) -> tuple[str, ..
     """A bot's line: its roll-up (``Degraded, 1 of 2 OK``), no statuses of its own."""
     health = Health(bot.health)
     health_text = _health_text(health, stale=stale)
-    if bot.connectors > 1 and not stale:
+    if bot.connectors_ok < bot.connectors and bot.connectors > 1 and not stale:
         health_text += f", {bot.connectors_ok} of {bot.connectors} OK"
     return (
         _clip(bot.name, _MAX_NAME),
