@@ -865,9 +865,7 @@ async def connectors_ever(session: AsyncSession, bot_id: str) -> list[Connector]
     """Every connector the bot has had, removed ones included (with ``removed_at``), in bot
     user order: a bot's history needs the connectors it no longer has."""
     result = await session.exec(
-        select(Connector)
-        .where(col(Connector.bot_id) == bot_id)
-        .order_by(col(Connector.bot_user))
+        select(Connector).where(col(Connector.bot_id) == bot_id).order_by(col(Connector.bot_user))
     )
     return list(result.all())
 
