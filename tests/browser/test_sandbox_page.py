@@ -85,7 +85,7 @@ def test_alice_stops_a_bot_through_the_confirm_dialog_and_the_reply_says_she_did
     reply.get_by_role("button", name="Stop").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Stop billing-bot-2?")
-    expect(dialog).to_contain_text("The connector of billing-bot-2 stops")
+    expect(dialog).to_contain_text("The connector billing_bot_2 of billing-bot-2 stops")
     dialog.get_by_role("button", name="Stop").click()
 
     expect(reply).to_contain_text("@alice stopped billing-bot-2")
