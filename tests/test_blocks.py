@@ -719,10 +719,13 @@ def test_a_bot_with_more_connectors_than_fit_lists_the_rest_one_line_each() -> N
     assert text.index("`bot_00000_59` *OK*") < text.index("`bot_00000_1` *Down*")
     values = {b["value"] for b in buttons(payload) if b["action_id"] == "connector_stop"}
     assert blocks.connector_value(card.id, "bot_00000_59") in values
-    assert "are listed without their buttons" in text
-    assert "`/botstatus <bot user>` shows one with its Start, Stop and Restart" in text
+    assert "connectors listed one line each have no buttons here" in text
+    assert "`/botstatus <bot user>` shows that connector first, with its buttons." in text
+    # 21 with their buttons, 36 one line each, and the last 3 counted.
     listed = sum(1 for c in card.connectors if f"`{c.bot_user}` " in text)
-    assert listed == 60 or "more connectors" in text
+    assert listed == 57
+    assert "The 36 connectors listed one line each" in text
+    assert "and 3 more are not listed" in text
 
 
 def test_no_match_offers_the_closest_name() -> None:
@@ -1048,6 +1051,19 @@ def test_a_restart_result_lists_each_bot_and_connector() -> None:
     assert ", not all it named (see below)" in text
     assert "*care-bot-1*: :white_check_mark: `care_bot_1_0` restarted · :white_check_mark:" in text
     assert ":no_entry: *gone-bot*: That bot is not among the bots you can see." in text
+
+
+def test_a_restart_delivered_again_says_nothing_was_sent_again() -> None:
+    care = make_bot(1, name="care-bot-1", state=Health.OK, connectors=2)
+    first = "This click was already received and done: the restart was sent to LivePerson once."
+    again = tuple(ConnectorOutcome(c.bot_user, Outcome.DUPLICATE, first) for c in care.connectors)
+    results = [(care, ActionResult(Outcome.DUPLICATE, first, care.bot, 1, again))]
+
+    text = section_texts(blocks.restart_result("U0ALICE", NOW, "care-*", results))
+
+    assert text.startswith(":repeat: <@U0ALICE> asked again at")
+    assert "nothing was sent again" in text
+    assert f":repeat: `care_bot_1_0` {first}" in text
 
 
 def test_a_follow_up_says_when_each_connector_is_online_again_or_that_it_is_not() -> None:

@@ -864,10 +864,10 @@ def _detail_blocks(
     rest = connectors[fitted:]
     texts = _pack(_connector_line(c, now) for c in rest)
     listed = texts[0].count("\n") + 1
-    note = f"{len(rest):,} connectors above are listed without their buttons"
+    note = f"The {_plural(listed, 'connector')} listed one line each have no buttons here"
     if listed < len(rest):
-        note = f"and {len(rest) - listed:,} more connectors; {note.lower()}"
-    note += ": `/botstatus <bot user>` shows one with its Start, Stop and Restart."
+        note += f", and {len(rest) - listed:,} more are not listed"
+    note += ": `/botstatus <bot user>` shows that connector first, with its buttons."
     return [*head, *body, _section(texts[0]), _context(note), _divider()]
 
 
@@ -1208,7 +1208,12 @@ def _connector_outcome_line(connector: ConnectorOutcome, action: Action) -> str:
     if connector.outcome is ActionOutcome.OK:
         return f":white_check_mark: {user} {_PAST[action]}"
     if connector.outcome is ActionOutcome.DUPLICATE:
-        return f":repeat: {user} already {_VERB_ING[action]} (an earlier click); sent once"
+        why = (
+            escape_within(connector.message, 300)
+            if connector.message
+            else f"already {_VERB_ING[action]} (an earlier click); sent once"
+        )
+        return f":repeat: {user} {why}"
     reason = escape_within(connector.message, 300) if connector.message else "no reason given"
     return f":x: {user} could not {action}: {reason}"
 
@@ -1337,13 +1342,20 @@ def restart_result(
         1 for _, r in results if any(c.outcome is ActionOutcome.OK for c in r.connectors)
     )
     everything = done == len(outcomes) and bots_done == len(results) and done > 0
-    emoji = ":arrows_counterclockwise:" if everything else ":warning:"
-    text = (
-        f"{emoji} {mention(user_id)} restarted {_plural(done, 'connector')} of "
-        f"{_plural(bots_done, 'bot')} at {date_token(at)}"
-    )
-    if not everything:
-        text += ", not all it named (see below)"
+    again = all(r.outcome is ActionOutcome.DUPLICATE for _, r in results)
+    emoji = ":arrows_counterclockwise:" if everything else ":repeat:" if again else ":warning:"
+    if again:
+        text = (
+            f"{emoji} {mention(user_id)} asked again at {date_token(at)}; every connector "
+            "had already been requested, so nothing was sent again"
+        )
+    else:
+        text = (
+            f"{emoji} {mention(user_id)} restarted {_plural(done, 'connector')} of "
+            f"{_plural(bots_done, 'bot')} at {date_token(at)}"
+        )
+        if not everything:
+            text += ", not all it named (see below)"
     text += f" · {code('/botstatus ' + grammar.Restart(target).text, 300)}"
     lines = []
     for bot, result in results:
