@@ -3,9 +3,8 @@ bot-level actions reach every connector once, Restart stops then starts, and
 ``/botstatus restart <bot|glob>`` asks first and re-checks on click.
 
 Signed requests go through the real ASGI app and Bolt to the real store; the fake LivePerson
-serves bots of one, two and four connectors and a PCS bot. Every Start and Stop it receives
-is read back with its body (tests/fixtures/wire.py), so a test sees which connector each one
-named, in order.
+serves bots of one, two and four connectors and a PCS bot, and records every Start and Stop
+with its body, so a test sees which connector each one named, in order.
 """
 
 from __future__ import annotations
@@ -18,45 +17,34 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from chatops.sandbox.liveperson import FakeLivePerson, run_in_thread
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack import blocks
 from chatops.slack.limits import violations
 from chatops.store.models import AuditEntry, Bot, Connector
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
-from tests.fixtures.wire import WireLog
 
 
 @pytest.fixture
-def wired_lp() -> Iterator[tuple[LPServer, WireLog]]:
-    fake = FakeLivePerson(start_delay=0.2)
-    wire = WireLog(fake.app)
-    fake.app = wire
-    server = run_in_thread(fake)
-    yield server, wire
-    server.stop()
-
-
-@pytest.fixture
-def wire(wired_lp: tuple[LPServer, WireLog]) -> WireLog:
-    return wired_lp[1]
-
-
-@pytest.fixture
-def app(
-    wired_lp: tuple[LPServer, WireLog], fake_slack: SlackServer, sqlite_url: str
-) -> Iterator[AppUnderTest]:
-    lp = wired_lp[0]
-    yield from start_app(app_settings(lp, fake_slack, sqlite_url), lp, fake_slack)
+def app(fake_lp: LPServer, fake_slack: SlackServer, sqlite_url: str) -> Iterator[AppUnderTest]:
+    yield from start_app(app_settings(fake_lp, fake_slack, sqlite_url), fake_lp, fake_slack)
 
 
 @pytest.fixture
 def both_backends_app(
-    wired_lp: tuple[LPServer, WireLog], fake_slack: SlackServer, database_url: str
+    fake_lp: LPServer, fake_slack: SlackServer, database_url: str
 ) -> Iterator[AppUnderTest]:
-    lp = wired_lp[0]
-    yield from start_app(app_settings(lp, fake_slack, database_url), lp, fake_slack)
+    yield from start_app(app_settings(fake_lp, fake_slack, database_url), fake_lp, fake_slack)
+
+
+def sent(app: AppUnderTest, bot_id: str | None = None) -> list[tuple[str, str]]:
+    """(operation, bot user) of each Start and Stop the fake LivePerson received, oldest
+    first, read from the bodies it recorded (``lpAccountUser`` names the connector)."""
+    return [
+        (str(r["path"]).rsplit("/", 2)[-2], r["body"]["lpAccountUser"])
+        for r in app.lp.fake.requests()
+        if r["method"] == "PUT" and (bot_id is None or str(r["path"]).endswith(f"/{bot_id}"))
+    ]
 
 
 # -- reading the app's state ----------------------------------------------------------------
@@ -223,7 +211,7 @@ def test_bob_sees_only_the_buttons_he_may_use(app: AppUnderTest) -> None:
 
 
 def test_a_connector_stop_by_alice_sends_exactly_that_connectors_bot_user(
-    app: AppUnderTest, wire: WireLog
+    app: AppUnderTest,
 ) -> None:
     bot = healthy_bot(app, 4)
     third = users_of(app, bot)[2]
@@ -234,10 +222,9 @@ def test_a_connector_stop_by_alice_sends_exactly_that_connectors_bot_user(
     )
     (entry,) = settled(app, 1)
 
-    (operation,) = wire.operations()
-    assert (operation.operation, operation.bot_id) == ("stop", bot.id)
-    assert operation.account_id == app.lp.fake.account_id
-    assert operation.account_user == third
+    (request,) = [r for r in app.lp.fake.requests() if r["method"] == "PUT"]
+    assert str(request["path"]).endswith(f"/stop/{bot.id}")
+    assert request["body"] == {"lpAccountId": app.lp.fake.account_id, "lpAccountUser": third}
     assert (entry.action, entry.target, entry.bot_user, entry.outcome) == (
         "stop",
         bot.id,
@@ -248,7 +235,7 @@ def test_a_connector_stop_by_alice_sends_exactly_that_connectors_bot_user(
     assert f"`{third}`" in text_of(result)
 
 
-def test_a_bot_level_stop_reaches_every_connector_once(app: AppUnderTest, wire: WireLog) -> None:
+def test_a_bot_level_stop_reaches_every_connector_once(app: AppUnderTest) -> None:
     bot = healthy_bot(app, 4)
     users = users_of(app, bot)
     message = shown(app, "alice", bot.name)
@@ -259,7 +246,7 @@ def test_a_bot_level_stop_reaches_every_connector_once(app: AppUnderTest, wire: 
     click(app, "alice", message, "bot_stop")
     entries = settled(app, 4)
 
-    assert sorted(wire.sequence(bot.id)) == [("stop", user) for user in users]
+    assert sorted(sent(app, bot.id)) == [("stop", user) for user in users]
     assert sorted((e.bot_user, e.outcome) for e in entries) == [(u, "ok") for u in users]
     result = text_of(ephemeral_with(app, "alice", "(all 4 of its connectors)"))
     for user in users:
@@ -267,7 +254,7 @@ def test_a_bot_level_stop_reaches_every_connector_once(app: AppUnderTest, wire: 
 
 
 def test_restart_by_alice_stops_then_starts_each_connector_and_audits_each(
-    both_backends_app: AppUnderTest, wire: WireLog
+    both_backends_app: AppUnderTest,
 ) -> None:
     app = both_backends_app
     app.runtime.services.start_followup_every = timedelta(seconds=0.2)
@@ -278,7 +265,7 @@ def test_restart_by_alice_stops_then_starts_each_connector_and_audits_each(
     click(app, "alice", message, "bot_restart")
     entries = settled(app, 2)
 
-    sequence = wire.sequence(bot.id)
+    sequence = sent(app, bot.id)
     assert sorted(sequence) == sorted([("stop", u) for u in users] + [("start", u) for u in users])
     for user in users:
         assert sequence.index(("stop", user)) < sequence.index(("start", user))
@@ -296,7 +283,7 @@ def test_restart_by_alice_stops_then_starts_each_connector_and_audits_each(
         assert f"`{user}`: Online again, seen" in followup
 
 
-def test_a_connector_restart_reaches_only_that_connector(app: AppUnderTest, wire: WireLog) -> None:
+def test_a_connector_restart_reaches_only_that_connector(app: AppUnderTest) -> None:
     bot = healthy_bot(app, 2)
     first, second = users_of(app, bot)
     message = shown(app, "alice", bot.name)
@@ -310,11 +297,11 @@ def test_a_connector_restart_reaches_only_that_connector(app: AppUnderTest, wire
     )
     settled(app, 1)
 
-    assert wire.sequence(bot.id) == [("stop", second), ("start", second)]
-    assert first not in [user for _, user in wire.sequence()]
+    assert sent(app, bot.id) == [("stop", second), ("start", second)]
+    assert first not in [user for _, user in sent(app)]
 
 
-def test_a_pcs_restart_reaches_the_survey_connector_once(app: AppUnderTest, wire: WireLog) -> None:
+def test_a_pcs_restart_reaches_the_survey_connector_once(app: AppUnderTest) -> None:
     bots, _ = stored(app)
     survey = next(bot for bot in bots if bot.kind == "pcs")
     message = shown(app, "alice", survey.name)
@@ -322,14 +309,12 @@ def test_a_pcs_restart_reaches_the_survey_connector_once(app: AppUnderTest, wire
     click(app, "alice", message, "bot_restart")
     (entry,) = settled(app, 1)
 
-    assert wire.sequence() == [("stop", "Survey Connector"), ("start", "Survey Connector")]
+    assert sent(app) == [("stop", "Survey Connector"), ("start", "Survey Connector")]
     assert entry.bot_user == "Survey Connector"
     assert "the shared survey connector" in text_of(ephemeral_with(app, "alice", "restarted"))
 
 
-def test_a_double_click_on_restart_reaches_each_connector_once(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_a_double_click_on_restart_reaches_each_connector_once(app: AppUnderTest) -> None:
     bot = healthy_bot(app, 4)
     users = users_of(app, bot)
     message = shown(app, "alice", bot.name)
@@ -338,15 +323,13 @@ def test_a_double_click_on_restart_reaches_each_connector_once(
     click(app, "alice", message, "bot_restart")
     entries = settled(app, 8)
 
-    assert sorted(wire.sequence(bot.id)) == sorted(
+    assert sorted(sent(app, bot.id)) == sorted(
         [("stop", u) for u in users] + [("start", u) for u in users]
     )
     assert sorted(e.outcome for e in entries) == ["duplicate"] * 4 + ["ok"] * 4
 
 
-def test_a_restart_click_delivered_twice_reaches_each_connector_once(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_a_restart_click_delivered_twice_reaches_each_connector_once(app: AppUnderTest) -> None:
     bot = healthy_bot(app, 2)
     alice = app.users["alice"]
     delivery = alice.click_delivery(shown(app, "alice", bot.name), "bot_restart")
@@ -356,7 +339,7 @@ def test_a_restart_click_delivered_twice_reaches_each_connector_once(
     assert alice.deliver(delivery).status_code == 200
     entries = settled(app, 4)
 
-    assert len(wire.sequence(bot.id)) == 4  # a stop and a start for each of two
+    assert len(sent(app, bot.id)) == 4  # a stop and a start for each of two
     assert sorted(e.outcome for e in entries) == ["duplicate", "duplicate", "ok", "ok"]
 
 
@@ -365,7 +348,7 @@ def test_a_restart_click_delivered_twice_reaches_each_connector_once(
 
 @pytest.mark.parametrize("action_id", ["bot_restart", "bot_stop", "connector_restart"])
 def test_bob_cannot_restart_or_stop_a_bot_outside_his_globs_and_nothing_is_sent(
-    app: AppUnderTest, wire: WireLog, action_id: str
+    app: AppUnderTest, action_id: str
 ) -> None:
     bot = healthy_bot(app, 2, "billing")
     # bob has no such buttons; he replays alice's.
@@ -380,13 +363,11 @@ def test_bob_cannot_restart_or_stop_a_bot_outside_his_globs_and_nothing_is_sent(
     (entry,) = settled(app, 1)
 
     assert (entry.user_id, entry.outcome) == ("U0BOB", "refused")
-    assert wire.operations() == []
+    assert sent(app) == []
     assert "*stop* permission" in text_of(ephemeral_with(app, "bob", "permission"))
 
 
-def test_charlie_is_refused_everything_and_nothing_is_sent(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_charlie_is_refused_everything_and_nothing_is_sent(app: AppUnderTest) -> None:
     bot = healthy_bot(app, 2)
     message = shown(app, "alice", bot.name)
     value = connector_button(message, "connector_restart", users_of(app, bot)[0])
@@ -399,12 +380,10 @@ def test_charlie_is_refused_everything_and_nothing_is_sent(
     assert [e.outcome for e in entries] == ["refused"] * 3
     assert "*view* permission" in text_of(reply.json())
     assert bot.name not in text_of(reply.json())
-    assert wire.operations() == []
+    assert sent(app) == []
 
 
-def test_a_connector_button_whose_value_names_no_connector_does_nothing(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_a_connector_button_whose_value_names_no_connector_does_nothing(app: AppUnderTest) -> None:
     bot = healthy_bot(app, 4)
     other = healthy_bot(app, 2)
     message = shown(app, "alice", bot.name)
@@ -417,7 +396,7 @@ def test_a_connector_button_whose_value_names_no_connector_does_nothing(
 
     entries = settled(app, 2)
     assert sorted(e.outcome for e in entries) == ["invalid", "unknown_bot"]
-    assert wire.operations() == []
+    assert sent(app) == []
 
 
 # -- /botstatus restart <bot|glob> ----------------------------------------------------------
@@ -430,7 +409,7 @@ def planned(app: AppUnderTest, prefix: str) -> tuple[list[Bot], list[str]]:
 
 
 def test_restart_of_a_glob_asks_first_then_restarts_exactly_those_connectors(
-    app: AppUnderTest, wire: WireLog
+    app: AppUnderTest,
 ) -> None:
     app.runtime.services.start_followup_every = timedelta(seconds=0.2)
     bots, users = planned(app, "returns-")
@@ -439,14 +418,14 @@ def test_restart_of_a_glob_asks_first_then_restarts_exactly_those_connectors(
     request = shown(app, "alice", "restart returns-*")
     text = text_of(request)
     assert f"names *{len(bots)} bots* with *{len(users)} connectors*" in text
-    assert wire.operations() == []
+    assert sent(app) == []
     restart = next(b for b in buttons(request) if b["action_id"] == "restart_bots")
     assert restart["text"]["text"] == "Restart" and "confirm" in restart
 
     click(app, "alice", request, "restart_bots")
     entries = settled(app, len(users))
 
-    sequence = wire.sequence()
+    sequence = sent(app)
     assert sorted(u for op, u in sequence if op == "stop") == sorted(users)
     assert sorted(u for op, u in sequence if op == "start") == sorted(users)
     for user in users:
@@ -469,9 +448,7 @@ def test_restart_of_a_glob_asks_first_then_restarts_exactly_those_connectors(
     )
 
 
-def test_a_scoped_user_cannot_restart_a_glob_that_includes_other_bots(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_a_scoped_user_cannot_restart_a_glob_that_includes_other_bots(app: AppUnderTest) -> None:
     reply = app.users["bob"].command("restart *")
     text = text_of(reply.json())
 
@@ -487,24 +464,20 @@ def test_a_scoped_user_cannot_restart_a_glob_that_includes_other_bots(
     # Within his globs he may.
     allowed = shown(app, "bob", "restart faq-*")
     assert any(b["action_id"] == "restart_bots" for b in buttons(allowed))
-    assert wire.operations() == []
+    assert sent(app) == []
 
 
-def test_a_restart_button_is_rechecked_for_whoever_clicks_it(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_a_restart_button_is_rechecked_for_whoever_clicks_it(app: AppUnderTest) -> None:
     request = shown(app, "alice", "restart billing-*")
 
     click(app, "bob", request, "restart_bots")
 
     (entry,) = settled(app, 1)
     assert (entry.user_id, entry.outcome) == ("U0BOB", "refused")
-    assert wire.operations() == []
+    assert sent(app) == []
 
 
-def test_a_restart_confirmed_after_its_bots_changed_restarts_nothing(
-    app: AppUnderTest, wire: WireLog
-) -> None:
+def test_a_restart_confirmed_after_its_bots_changed_restarts_nothing(app: AppUnderTest) -> None:
     request = shown(app, "alice", "restart returns-*")
     renamed = healthy_bot(app, 2, "billing")
     app.lp.fake.set_fields(renamed.id, botName="returns-bot-99")
@@ -516,7 +489,7 @@ def test_a_restart_confirmed_after_its_bots_changed_restarts_nothing(
     (entry,) = settled(app, 1)
     assert entry.outcome == "changed"
     assert "changed since you asked" in text_of(ephemeral_with(app, "alice", "changed since"))
-    assert wire.operations() == []
+    assert sent(app) == []
 
 
 def test_restart_of_nothing_says_so_and_offers_a_name(app: AppUnderTest) -> None:

@@ -40,6 +40,16 @@ from chatops.store import repo
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot, Connector, utcnow
 
+__all__ = [
+    "Action",
+    "ActionResult",
+    "ConnectorControl",
+    "ConnectorOutcome",
+    "Outcome",
+    "lock_name",
+    "request_key",
+]
+
 log = logging.getLogger(__name__)
 
 # The permissions an action needs on its bot: Restart is a Stop and then a Start.
