@@ -134,7 +134,11 @@ def test_alice_stops_a_bot_from_the_page_and_the_reply_says_who_did_it(
     replaced = latest_ephemeral(demo, ALICE)
     assert replaced["ts"] == reply["ts"] and replaced["edited"]
     assert "<@U0ALICE> stopped" in replaced["blocks"][0]["text"]["text"]
-    assert demo.demo.fake_lp.stop_count(bot_id(demo, "faq-bot-3")) == 1
+    # The bot's Stop reaches each of its connectors once.
+    fake_lp = demo.demo.fake_lp
+    stopped = bot_id(demo, "faq-bot-3")
+    users = [c["lpAccountUser"] for c in fake_lp.connectors(stopped)]
+    assert [fake_lp.stop_count(stopped, user) for user in users] == [1] * len(users)
 
 
 def test_a_click_on_one_of_several_buttons_with_one_action_id_acts_on_that_one(

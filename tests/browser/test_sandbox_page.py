@@ -61,6 +61,11 @@ def same_message(page: Page, message: Locator) -> Locator:
     return page.locator(f'.message[data-ts="{message.get_attribute("data-ts")}"]')
 
 
+def bot_button(message: Locator, action_id: str) -> Locator:
+    """The button ``action_id`` of a message (a bot's Stop among its connectors' Stops)."""
+    return message.locator(f'button[data-action-id="{action_id}"]')
+
+
 def web_client(demo: DemoThread) -> WebClient:
     fake = demo.demo.fake_slack
     return WebClient(token=fake.bot_token, base_url=fake.base_url)
@@ -99,11 +104,13 @@ def test_cancel_in_the_confirm_dialog_sends_nothing(page: Page, demo: DemoThread
     type_command(page, "/botstatus booking-bot-4")
     reply = same_message(page, latest_message(page, "booking-bot-4", surface="ephemeral"))
 
-    reply.get_by_role("button", name="Stop").click()
+    stop = bot_button(reply, "bot_stop")
+    expect(stop).to_have_text("Stop")
+    stop.click()
     page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
 
     expect(page.get_by_role("dialog")).to_be_hidden()
-    expect(reply.get_by_role("button", name="Stop")).to_be_enabled()
+    expect(stop).to_be_enabled()
     assert stop_count(demo, "booking-bot-4") == 0
 
 
@@ -120,7 +127,7 @@ def test_bob_stopping_a_bot_from_a_shared_message_is_refused_and_nothing_stops(
 
     act_as(page, "bob")
     expect(page.locator('.message[data-surface="ephemeral"]')).to_have_count(0)
-    shared.get_by_role("button", name="Stop").click()
+    bot_button(shared, "bot_stop").click()
     page.get_by_role("dialog").get_by_role("button", name="Stop").click()
 
     refusal = latest_message(page, "You need the stop permission", surface="ephemeral")
