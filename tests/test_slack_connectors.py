@@ -21,8 +21,9 @@ from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack import blocks
 from chatops.slack.limits import violations
-from chatops.store.models import AuditEntry, Bot, Connector
+from chatops.store.models import Bot, Connector
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
+from tests.test_slack_app import _audit, _settled
 
 
 @pytest.fixture
@@ -78,26 +79,6 @@ def healthy_bot(app: AppUnderTest, connectors: int, prefix: str = "") -> Bot:
 
 def users_of(app: AppUnderTest, bot: Bot) -> list[str]:
     return sorted(c.bot_user for c in stored(app)[1][bot.id])
-
-
-def audit(app: AppUnderTest) -> list[AuditEntry]:
-    async def load() -> list[AuditEntry]:
-        async with app.runtime.sessions() as session:
-            rows = await session.exec(select(AuditEntry))
-            return sorted(rows.all(), key=lambda entry: entry.id or 0)
-
-    return app.run(load())
-
-
-def settled(app: AppUnderTest, count: int) -> list[AuditEntry]:
-    """The audit rows once there are ``count`` and none is pending."""
-
-    def done() -> bool:
-        entries = audit(app)
-        return len(entries) == count and all(entry.outcome != "pending" for entry in entries)
-
-    app.fake_slack.wait_for(done, timeout=20, what=f"{count} settled audit rows")
-    return audit(app)
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -220,7 +201,7 @@ def test_a_connector_stop_by_alice_sends_exactly_that_connectors_bot_user(
     click(
         app, "alice", message, "connector_stop", connector_button(message, "connector_stop", third)
     )
-    (entry,) = settled(app, 1)
+    (entry,) = _settled(app, 1)
 
     (request,) = [r for r in app.lp.fake.requests() if r["method"] == "PUT"]
     assert str(request["path"]).endswith(f"/stop/{bot.id}")
@@ -244,7 +225,7 @@ def test_a_bot_level_stop_reaches_every_connector_once(app: AppUnderTest) -> Non
         assert f"`{user}`" in stop["confirm"]["text"]["text"]
 
     click(app, "alice", message, "bot_stop")
-    entries = settled(app, 4)
+    entries = _settled(app, 4)
 
     assert sorted(sent(app, bot.id)) == [("stop", user) for user in users]
     assert sorted((e.bot_user, e.outcome) for e in entries) == [(u, "ok") for u in users]
@@ -263,7 +244,7 @@ def test_restart_by_alice_stops_then_starts_each_connector_and_audits_each(
     message = shown(app, "alice", bot.name)
 
     click(app, "alice", message, "bot_restart")
-    entries = settled(app, 2)
+    entries = _settled(app, 2)
 
     sequence = sent(app, bot.id)
     assert sorted(sequence) == sorted([("stop", u) for u in users] + [("start", u) for u in users])
@@ -295,7 +276,7 @@ def test_a_connector_restart_reaches_only_that_connector(app: AppUnderTest) -> N
         "connector_restart",
         connector_button(message, "connector_restart", second),
     )
-    settled(app, 1)
+    _settled(app, 1)
 
     assert sent(app, bot.id) == [("stop", second), ("start", second)]
     assert first not in [user for _, user in sent(app)]
@@ -307,7 +288,7 @@ def test_a_pcs_restart_reaches_the_survey_connector_once(app: AppUnderTest) -> N
     message = shown(app, "alice", survey.name)
 
     click(app, "alice", message, "bot_restart")
-    (entry,) = settled(app, 1)
+    (entry,) = _settled(app, 1)
 
     assert sent(app) == [("stop", "Survey Connector"), ("start", "Survey Connector")]
     assert entry.bot_user == "Survey Connector"
@@ -321,7 +302,7 @@ def test_a_double_click_on_restart_reaches_each_connector_once(app: AppUnderTest
 
     click(app, "alice", message, "bot_restart")
     click(app, "alice", message, "bot_restart")
-    entries = settled(app, 8)
+    entries = _settled(app, 8)
 
     assert sorted(sent(app, bot.id)) == sorted(
         [("stop", u) for u in users] + [("start", u) for u in users]
@@ -335,9 +316,9 @@ def test_a_restart_click_delivered_twice_reaches_each_connector_once(app: AppUnd
     delivery = alice.click_delivery(shown(app, "alice", bot.name), "bot_restart")
 
     assert alice.deliver(delivery).status_code == 200
-    settled(app, 2)
+    _settled(app, 2)
     assert alice.deliver(delivery).status_code == 200
-    entries = settled(app, 4)
+    entries = _settled(app, 4)
 
     assert len(sent(app, bot.id)) == 4  # a stop and a start for each of two
     assert sorted(e.outcome for e in entries) == ["duplicate", "duplicate", "ok", "ok"]
@@ -360,7 +341,7 @@ def test_bob_cannot_restart_or_stop_a_bot_outside_his_globs_and_nothing_is_sent(
     )
 
     click(app, "bob", message, action_id, value)
-    (entry,) = settled(app, 1)
+    (entry,) = _settled(app, 1)
 
     assert (entry.user_id, entry.outcome) == ("U0BOB", "refused")
     assert sent(app) == []
@@ -376,7 +357,7 @@ def test_charlie_is_refused_everything_and_nothing_is_sent(app: AppUnderTest) ->
     click(app, "charlie", message, "bot_restart")
     reply = app.users["charlie"].command(f"restart {bot.name}")
 
-    entries = settled(app, 3)
+    entries = _settled(app, 3)
     assert [e.outcome for e in entries] == ["refused"] * 3
     assert "*view* permission" in text_of(reply.json())
     assert bot.name not in text_of(reply.json())
@@ -394,7 +375,7 @@ def test_a_connector_button_whose_value_names_no_connector_does_nothing(app: App
     forged = blocks.connector_value(bot.id, users_of(app, other)[0])
     click(app, "alice", message, "connector_stop", forged)
 
-    entries = settled(app, 2)
+    entries = _settled(app, 2)
     assert sorted(e.outcome for e in entries) == ["invalid", "unknown_bot"]
     assert sent(app) == []
 
@@ -423,7 +404,7 @@ def test_restart_of_a_glob_asks_first_then_restarts_exactly_those_connectors(
     assert restart["text"]["text"] == "Restart" and "confirm" in restart
 
     click(app, "alice", request, "restart_bots")
-    entries = settled(app, len(users))
+    entries = _settled(app, len(users))
 
     sequence = sent(app)
     assert sorted(u for op, u in sequence if op == "stop") == sorted(users)
@@ -454,7 +435,7 @@ def test_a_scoped_user_cannot_restart_a_glob_that_includes_other_bots(app: AppUn
 
     assert "names bots you may not restart" in text and "billing-bot" in text
     assert "Nothing was restarted" in text
-    (entry,) = settled(app, 1)
+    (entry,) = _settled(app, 1)
     assert (entry.user_id, entry.action, entry.target, entry.outcome) == (
         "U0BOB",
         "restart",
@@ -472,7 +453,7 @@ def test_a_restart_button_is_rechecked_for_whoever_clicks_it(app: AppUnderTest) 
 
     click(app, "bob", request, "restart_bots")
 
-    (entry,) = settled(app, 1)
+    (entry,) = _settled(app, 1)
     assert (entry.user_id, entry.outcome) == ("U0BOB", "refused")
     assert sent(app) == []
 
@@ -486,7 +467,7 @@ def test_a_restart_confirmed_after_its_bots_changed_restarts_nothing(app: AppUnd
 
     click(app, "alice", request, "restart_bots")
 
-    (entry,) = settled(app, 1)
+    (entry,) = _settled(app, 1)
     assert entry.outcome == "changed"
     assert "changed since you asked" in text_of(ephemeral_with(app, "alice", "changed since"))
     assert sent(app) == []
@@ -497,7 +478,7 @@ def test_restart_of_nothing_says_so_and_offers_a_name(app: AppUnderTest) -> None
 
     assert "No bot matches `billing-bto-1`" in text_of(reply)
     assert "restart billing-bot-1" in text_of(reply)
-    assert audit(app) == []
+    assert _audit(app) == []
 
 
 # -- summary, App Home, history -------------------------------------------------------------
