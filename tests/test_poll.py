@@ -31,7 +31,7 @@ from tests.waiting import PATIENCE, await_until
 
 def make_source(secrets: Secrets) -> LivePersonSource:
     # No waits between retries: a failing fake fails the poll at once.
-    return LivePersonSource(secrets, [Environment.PRODUCTION], timeout=10, retry_waits=())
+    return LivePersonSource(secrets, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ A bound is only how long to keep trying before the test fails. It is generous on
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Callable
 
@@ -31,9 +32,15 @@ async def await_until(
     timeout: float = PATIENCE,  # noqa: ASYNC109
     what: str | None = None,
 ) -> None:
-    """``wait_until`` inside an event loop (it yields to the loop while polling)."""
+    """``wait_until`` inside an event loop (it yields to the loop while polling);
+    ``predicate`` may be a coroutine function."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g}s: {what or predicate}")
         await asyncio.sleep(0.02)
