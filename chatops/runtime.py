@@ -364,9 +364,12 @@ class Runtime:
                 else ""
             )
             self._bolt = create_app(
-                self.services, client=self.client, signing_secret=signing_secret
+                self.services,
+                client=self.client,
+                signing_secret=signing_secret,
+                # First, so that every respond() is counted, the guard's refusals included.
+                middleware=[_counting_responds(self.metrics)],
             )
-            self._bolt.use(_counting_responds(self.metrics))
         return self._bolt
 
     def web_app(self) -> Starlette:

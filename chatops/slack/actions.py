@@ -1,28 +1,32 @@
 """Buttons: Start, Stop, Share in channel, paging, and the App Home environment filter.
 
 Every handler acks first (Slack's 3 s deadline), then works, then answers through the
-interaction's ``response_url``. Nothing in a button's value is trusted: Start/Stop re-check
-the clicking user's permission for the stored bot, and Share/paging re-run only the
-read-only view they were made for (``blocks.Shared``, ``blocks.Paged``), as the clicking
-user, who needs ``view`` as for a typed command.
+interaction's ``response_url``. The guard (chatops.slack.guard) has already refused whoever
+lacks what the button needs: ``start`` or ``stop`` on some bot, ``view`` for the others.
+Nothing in a button's value is trusted: Start/Stop check the clicking user's permission for
+the stored bot, and Share/paging re-run only the read-only view they were made for
+(``blocks.Shared``, ``blocks.Paged``), with what the clicking user may see.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from types import UnionType
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from chatops.config import format_duration
 from chatops.domain import Connector, Environment
-from chatops.permissions import AccessLookupError
+from chatops.permissions import Access
 from chatops.slack import blocks, grammar
 from chatops.slack.app import SlackServices
 from chatops.slack.control import Action, ActionResult, Outcome
+from chatops.slack.guard import Guard, Need, access_of
+from chatops.slack.home import publish_home
 from chatops.store.models import Bot
 
 log = logging.getLogger(__name__)
@@ -53,16 +57,28 @@ def _in_channel(body: dict[str, Any]) -> bool:
     return container.get("type") == "message" and not container.get("is_ephemeral", False)
 
 
+def _connector_need(action: Action) -> Callable[[dict[str, Any]], Need]:
+    def need(body: dict[str, Any]) -> Need:
+        return Need(action, audited=(action, _action_value(body)))
+
+    return need
+
+
 async def _connector_action(
     services: SlackServices,
     action: Action,
     body: dict[str, Any],
+    access: Access,
     respond: AsyncRespond,
     client: AsyncWebClient,
 ) -> None:
     user_id, user_name = _user(body)
     result = await services.control.run(
-        action, _action_value(body), user_id=user_id, user_name=user_name, click_id=_click_id(body)
+        action,
+        _action_value(body),
+        access=access,
+        user_name=user_name,
+        click_id=_click_id(body),
     )
     message = _result_message(services, action, user_id, result)
     if _in_channel(body):
@@ -86,11 +102,7 @@ async def _connector_action(
 def _result_message(
     services: SlackServices, action: Action, user_id: str, result: ActionResult
 ) -> dict[str, Any]:
-    if result.bot is None or result.outcome in (
-        Outcome.REFUSED,
-        Outcome.UNKNOWN_BOT,
-        Outcome.LOOKUP_FAILED,
-    ):
+    if result.bot is None or result.outcome in (Outcome.REFUSED, Outcome.UNKNOWN_BOT):
         return blocks.refusal(result.message)
     outcome: blocks.Outcome = (
         "ok"
@@ -148,22 +160,15 @@ _PAGE_ONLY = (
 async def _button_view(
     services: SlackServices,
     body: dict[str, Any],
+    access: Access,
     accepted: UnionType,
     only: str,
 ) -> tuple[dict[str, Any], bool]:
     """The view a Share or paging click asks for, as the clicking user sees it, and True;
-    a refusal and False when the button carries another command or the user lacks view."""
+    a refusal and False when the button carries any other command."""
     command = grammar.parse(_action_value(body))
     if not isinstance(command, accepted):
         return blocks.refusal(only), False
-    user_id, _ = _user(body)
-    permissions = services.permissions
-    try:
-        access = await permissions.access(user_id)
-    except AccessLookupError as exc:
-        return blocks.refusal(permissions.lookup_failure(exc)), False
-    if not access.can("view"):
-        return blocks.refusal(permissions.refusal("view")), False
     return await services.views.reply(command, access), True
 
 
@@ -183,52 +188,64 @@ def without_navigation(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "blocks": kept}
 
 
-def register(app: AsyncApp, services: SlackServices) -> None:
-    @app.action(blocks.ACTION_START)
+def register(guard: Guard, services: SlackServices) -> None:
+    @guard.action(blocks.ACTION_START, _connector_need("start"))
     async def start(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
-        await _connector_action(services, "start", body, respond, client)
+        await _connector_action(services, "start", body, access_of(context), respond, client)
 
-    @app.action(blocks.ACTION_STOP)
+    @guard.action(blocks.ACTION_STOP, _connector_need("stop"))
     async def stop(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
-        await _connector_action(services, "stop", body, respond, client)
+        await _connector_action(services, "stop", body, access_of(context), respond, client)
 
-    @app.action(blocks.ACTION_SHARE)
-    async def share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    @guard.action(blocks.ACTION_SHARE, Need("view"))
+    async def share(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
         await ack()
-        message, ok = await _button_view(services, body, blocks.Shared, _SHARE_ONLY)
+        access = access_of(context)
+        message, ok = await _button_view(services, body, access, blocks.Shared, _SHARE_ONLY)
         if not ok:
             await respond(response_type="ephemeral", replace_original=False, **message)
             return
-        user_id, _ = _user(body)
         shared = without_navigation(message)
-        shared["text"] = f"<@{user_id}> shared: {shared.get('text', '')}"[:3000]
+        shared["text"] = f"<@{access.user_id}> shared: {shared.get('text', '')}"[:3000]
         await respond(response_type="in_channel", replace_original=False, **shared)
 
-    async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def page(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
         await ack()
-        message, ok = await _button_view(services, body, blocks.Paged, _PAGE_ONLY)
+        access = access_of(context)
+        message, ok = await _button_view(services, body, access, blocks.Paged, _PAGE_ONLY)
         if not ok:
             await respond(response_type="ephemeral", replace_original=False, **message)
             return
         await respond(replace_original=True, **message)
 
-    app.action(blocks.ACTION_PAGE_PREVIOUS)(page)
-    app.action(blocks.ACTION_PAGE_NEXT)(page)
+    guard.action(blocks.ACTION_PAGE_PREVIOUS, Need("view"))(page)
+    guard.action(blocks.ACTION_PAGE_NEXT, Need("view"))(page)
 
-    @app.action(blocks.ACTION_HOME_ENVIRONMENT)
-    async def home_environment(ack: AsyncAck, body: dict[str, Any]) -> None:
+    @guard.action(blocks.ACTION_HOME_ENVIRONMENT, Need("view"))
+    async def home_environment(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         await ack()
-        from chatops.slack.home import publish_home
-
-        user_id, _ = _user(body)
         try:
             environment = Environment(_action_value(body))
         except ValueError:
             environment = Environment.PRODUCTION
-        await publish_home(services, app.client, user_id, environment)
+        await publish_home(services, client, access_of(context), environment)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from chatops.metrics import Metrics
 from chatops.permissions import PermissionResolver
 from chatops.slack.control import ConnectorControl
+from chatops.slack.guard import Guard
 from chatops.slack.views import Views
 from chatops.store.engine import SessionFactory
 from chatops.store.models import utcnow
@@ -75,8 +76,13 @@ def create_app(
     *,
     client: AsyncWebClient,
     signing_secret: str,
+    middleware: Sequence[Callable[..., Awaitable[Any]]] = (),
 ) -> AsyncApp:
-    """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request."""
+    """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request.
+
+    ``middleware`` runs before the permission guard (chatops.slack.guard), which runs before
+    every listener; the listeners are registered through the guard, each with what it needs.
+    """
     from chatops.slack import actions, commands, home
 
     app = AsyncApp(
@@ -85,9 +91,12 @@ def create_app(
         request_verification_enabled=True,
         process_before_response=False,
     )
-    commands.register(app, services)
-    actions.register(app, services)
-    home.register(app, services)
+    for function in middleware:
+        app.use(function)
+    guard = Guard(app, services)
+    commands.register(guard, services)
+    actions.register(guard, services)
+    home.register(guard, services)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

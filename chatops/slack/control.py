@@ -1,8 +1,10 @@
 """Start and Stop of bot connectors: once per double click, audited, permission re-checked.
 
-The Slack handlers call :class:`ConnectorControl`; it never trusts what a button carried. It
-looks the bot up in the store, asks the permission resolver again, and writes an audit row
-for every attempt, allowed or refused. Two guards keep the source from being called twice:
+The Slack handlers call :class:`ConnectorControl` with the clicking user's access (resolved
+by the guard, chatops.slack.guard, which has refused whoever may start or stop no bot at
+all); it never trusts what a button carried. It looks the bot up in the store, checks the
+permission for that bot, and writes an audit row for every attempt, allowed or refused.
+Two guards keep the source from being called twice:
 
 - **One click, once.** The same interaction may reach chatops more than once (a retrying
   proxy, a redelivery, to any replica). Its audit row is written *before* the source is
@@ -30,7 +32,7 @@ from sqlmodel import col, select
 from chatops.domain import BotKind
 from chatops.metrics import Metrics
 from chatops.monitor.poll import LeaseGate
-from chatops.permissions import AccessLookupError, PermissionResolver
+from chatops.permissions import Access, PermissionResolver
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory
@@ -112,15 +114,22 @@ class ConnectorControl:
         self.clock = clock
 
     async def run(
-        self, action: Action, bot_id: str, *, user_id: str, user_name: str | None, click_id: str
+        self,
+        action: Action,
+        bot_id: str,
+        *,
+        access: Access,
+        user_name: str | None,
+        click_id: str,
     ) -> ActionResult:
-        """Do ``action`` on ``bot_id`` for ``user_id`` if allowed; always leaves an audit row.
+        """Do ``action`` on ``bot_id`` if ``access`` allows it; always leaves an audit row.
 
         ``click_id`` identifies the interaction (Slack's ``trigger_id``): a second delivery
         of it is answered with what the first one did, and the source is not called again.
         """
+        user_id = access.user_id
         click_id = click_id or f"anonymous-{uuid.uuid4()}"
-        checked = await self._check(action, bot_id, user_id=user_id)
+        checked = await self._check(action, bot_id, access)
         if isinstance(checked, ActionResult):
             result = checked
             await self._audit(action, bot_id, user_id, user_name, result)
@@ -140,7 +149,7 @@ class ConnectorControl:
         return result
 
     async def _check(
-        self, action: Action, bot_id: str, *, user_id: str
+        self, action: Action, bot_id: str, access: Access
     ) -> ActionResult | tuple[Bot, int]:
         """The refusal, or the bot and how many bots the action affects."""
         async with self.sessions() as session:
@@ -148,10 +157,6 @@ class ConnectorControl:
             pcs_count = 0
             if bot is not None and bot.kind == BotKind.PCS.value:
                 pcs_count = await repo.count_pcs_bots(session)
-        try:
-            access = await self.permissions.access(user_id)
-        except AccessLookupError as exc:
-            return ActionResult(Outcome.LOOKUP_FAILED, f"Nothing was done: {exc}")
         # The same answer for "no such bot" and "a bot you may not see": never reveal which
         # bots exist to someone without view on them.
         if bot is None or bot.removed_at is not None or not access.can("view", bot.name):
