@@ -178,9 +178,9 @@ def test_the_app_pings_the_sandbox_heartbeat_receiver_and_the_page_shows_it(
     demo: DemoThread, page: httpx.Client
 ) -> None:
     receiver = demo.demo.heartbeat
-    demo.demo.fake_slack.wait_for(lambda: receiver.pings() != [], timeout=10)
+    demo.demo.fake_slack.wait_for(lambda: receiver.pings() != [])
 
-    [first, *_] = httpx.get(f"{demo.url}/fake/heartbeat/_sandbox/pings", timeout=5).json()
+    [first, *_] = httpx.get(f"{demo.url}/fake/heartbeat/_sandbox/pings", timeout=PATIENCE).json()
     summary = page.get("api/heartbeat").json()
 
     assert (first["check"], first["ping"]) == ("chatops-demo", "success")
