@@ -14,6 +14,7 @@ everything between them is what runs in production; only the outside world is fa
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -154,6 +155,8 @@ def build_demo(base_url: str, database_url: str, options: DemoOptions | None = N
     fake_lp = FakeLivePerson(bots=options.bots, seed=options.seed, start_delay=options.start_delay)
     heartbeat = HeartbeatReceiver()
     runtime = build_runtime(demo_settings(base_url, database_url, fake_slack, fake_lp, options))
+    # Bolt waits for a listener's ack as long as this Slack waits for the answer.
+    runtime.slack_ack_timeout = math.ceil(options.slack_deadline)
     scenario = Scenario(fake_lp, options.timing)
     page = SandboxPage(
         fake_slack,

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Slack waits 3 s for an answer to a command, a click or an event; Bolt waits as long for a
+# listener's ack, then answers 404 itself.
+SLACK_ACK_TIMEOUT = 3
+
 
 @dataclass
 class SlackServices:
@@ -77,11 +81,14 @@ def create_app(
     client: AsyncWebClient,
     signing_secret: str,
     middleware: Sequence[Callable[..., Awaitable[Any]]] = (),
+    ack_timeout: int = SLACK_ACK_TIMEOUT,
 ) -> AsyncApp:
     """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request.
 
     ``middleware`` runs before the permission guard (chatops.slack.guard), which runs before
     every listener; the listeners are registered through the guard, each with what it needs.
+    ``ack_timeout``: how long Bolt waits for a listener's ack (tests on a busy machine give
+    more than Slack's 3 s).
     """
     from chatops.slack import actions, commands, home
 
@@ -97,6 +104,9 @@ def create_app(
     commands.register(guard, services)
     actions.register(guard, services)
     home.register(guard, services)
+    # Bolt's decorators take no ack timeout; its listeners carry one each.
+    for listener in app._async_listeners:
+        listener.ack_timeout = ack_timeout
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
