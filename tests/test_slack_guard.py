@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from chatops.sandbox.slack import TEAM_ID
+from chatops.sandbox.slack_client import sign
 from chatops.slack import blocks
 from tests.fixtures.app import AppUnderTest
 from tests.test_slack_app import _audit, _bot_named, _reply
+from tests.waiting import PATIENCE
 
 CHANNEL = "C0GENERAL"
 ACTION_IDS = sorted(value for name, value in vars(blocks).items() if name.startswith("ACTION_"))
@@ -155,3 +160,28 @@ def test_a_listener_registered_without_declaring_what_it_needs_refuses_everyone(
 
 def _text(message: dict[str, Any]) -> str:
     return json.dumps(message)
+
+
+@pytest.mark.parametrize("actions", ["garbage", ["garbage"], [{"value": "no action id"}]])
+def test_a_click_payload_without_a_readable_action_is_refused_not_a_server_error(
+    chatops_app: AppUnderTest, actions: object
+) -> None:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID},
+        "user": {"id": "U0ALICE", "username": "alice"},
+        "trigger_id": "1.forged",
+        "actions": actions,
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign(body, chatops_app.fake_slack.signing_secret, int(time.time())),
+    }
+
+    response = httpx.post(
+        f"{chatops_app.url}/slack/events", content=body, headers=headers, timeout=PATIENCE
+    )
+
+    assert response.status_code == 200
+    assert _audit(chatops_app) == []

@@ -102,17 +102,17 @@ class Guard:
 
     def need(self, body: Body) -> Need | None:
         """What the request needs; None when nothing declared covers it."""
+        need_of: NeedOf | None = None
         if body.get("command"):
             need_of = self._commands.get(str(body["command"]))
         elif body.get("type") == "block_actions":
             # Bolt matches a click on its first action; so does the guard.
-            actions = body.get("actions") or [{}]
-            need_of = self._actions.get(str(actions[0].get("action_id")))
+            action = _first_action(body)
+            need_of = self._actions.get(str(action.get("action_id")))
         elif body.get("type") == "event_callback":
-            event = body.get("event") or {}
-            need_of = self._events.get(str(event.get("type")))
-        else:
-            need_of = None
+            event = body.get("event")
+            if isinstance(event, dict):
+                need_of = self._events.get(str(event.get("type")))
         return need_of(body) if need_of is not None else None
 
     # -- checking ----------------------------------------------------------------------------
@@ -189,12 +189,18 @@ def _need_of(needs: Need | NeedOf) -> NeedOf:
     return needs
 
 
+def _first_action(body: Body) -> dict[str, Any]:
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return first if isinstance(first, dict) else {}
+
+
 def _describe(body: Body) -> str:
     if body.get("command"):
         return f"the command {body['command']}"
     if body.get("type") == "block_actions":
-        actions = body.get("actions") or [{}]
-        return f"the action {actions[0].get('action_id')!r}"
+        return f"the action {_first_action(body).get('action_id')!r}"
     if body.get("type") == "event_callback":
-        return f"the event {(body.get('event') or {}).get('type')!r}"
+        event = body.get("event")
+        return f"the event {event.get('type') if isinstance(event, dict) else None!r}"
     return f"a {body.get('type') or 'request'} payload"
