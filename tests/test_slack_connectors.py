@@ -359,7 +359,7 @@ def test_charlie_is_refused_everything_and_nothing_is_sent(app: AppUnderTest) ->
 
     entries = _settled(app, 3)
     assert [e.outcome for e in entries] == ["refused"] * 3
-    assert "*view* permission" in text_of(reply.json())
+    assert "*start* permission" in text_of(reply.json())
     assert bot.name not in text_of(reply.json())
     assert sent(app) == []
 

@@ -97,9 +97,11 @@ def test_charlie_is_refused_by_every_listener_and_nothing_happens(
     app = chatops_app
     charlie = app.users["charlie"]
     bot = _bot_named(app, "billing")
+    connector = blocks.connector_value(bot.id, "billing_bot_1")
     values = {
-        blocks.ACTION_START: bot.id,
-        blocks.ACTION_STOP: bot.id,
+        **dict.fromkeys(blocks.BOT_ACTIONS.values(), bot.id),
+        **dict.fromkeys(blocks.CONNECTOR_ACTIONS.values(), connector),
+        blocks.ACTION_RESTART_BOTS: "billing-*",
         blocks.ACTION_HOME_ENVIRONMENT: "demo",
     }
 
@@ -122,9 +124,14 @@ def test_charlie_is_refused_by_every_listener_and_nothing_happens(
     assert fake.messages(CHANNEL) == []
     assert "No active mutes" in _text(_reply(app.users["alice"].command("mutes")))
     audited = sorted((e.user_id, e.action, e.target, e.outcome) for e in _audit(app))
+    clicks = [
+        *((action, bot.id) for action in blocks.BOT_ACTIONS),
+        *((action, connector) for action in blocks.CONNECTOR_ACTIONS),
+        ("restart", "billing-*"),
+    ]
     assert audited == sorted(
         ("U0CHARLIE", action, target, "refused")
-        for action, target in (("start", bot.id), ("stop", bot.id), ("mute", "*"), ("unmute", "*"))
+        for action, target in (*clicks, ("mute", "*"), ("unmute", "*"))
     )
 
 
