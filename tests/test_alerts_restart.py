@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,10 +22,10 @@ from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.engine import make_engine
 from chatops.store.models import OutboxMessage, PollRun
-from tests.alerts_runner import ALERTS, BILLING, build_rig
+from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 from tests.test_alerts_flow import healthy_bots
 from tests.test_alerts_storm import healthy_bots as healthy_fleet
-from tests.waiting import PATIENCE, wait_until
+from tests.waiting import PATIENCE, await_until, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,14 +40,20 @@ def alerted_names(slack: SlackServer, *channels: str) -> Counter[str]:
     return names
 
 
+async def confirmed_outage(rig: AlertRig, fake_lp: LPServer) -> dict[str, Any]:
+    """A billing bot goes down long enough to be confirmed: its alert is in the outbox."""
+    bot = healthy_bots(fake_lp, "billing")[0]
+    await rig.poll()
+    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+    await rig.polls(2)
+    return bot
+
+
 async def test_a_restart_alerts_nothing_already_alerted(
     sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
-    bot = healthy_bots(fake_lp, "billing")[0]
     first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
-    await first.poll()
-    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
-    await first.polls(2)
+    bot = await confirmed_outage(first, fake_lp)
     await first.deliver_all()
     await first.aclose()
 
@@ -73,6 +80,38 @@ async def test_a_change_made_while_the_app_was_down_alerts_once(
     await second.aclose()
 
     assert alerted_names(fake_slack, BILLING, ALERTS) == {bot["botName"]: 1}
+
+
+async def test_a_clean_shutdown_in_the_middle_of_a_delivery_finishes_it_and_nothing_is_sent_twice(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    bot = await confirmed_outage(first, fake_lp)
+    # Slack takes a second to answer: the shutdown (SIGTERM) comes while it has the message.
+    fake_slack.fake.inject(method="chat.postMessage", delay=1.0)
+    relay = asyncio.create_task(first.service.run_relay_forever())
+    await await_until(lambda: fake_slack.fake.faults()[0]["times"] == 0, what="Slack has it")
+    await first.service.aclose()
+    await relay
+    await first.aclose()
+    # Slack has the message, whatever the process made of its answer.
+    await await_until(lambda: len(fake_slack.fake.messages(BILLING)) == 1, what="posted")
+
+    # The next process on this database gives back what was left 'sending' and relays it.
+    second = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    relay = asyncio.create_task(second.service.run_relay_forever())
+    await await_until(
+        lambda: _nothing_unfinished(second), what="the next process relays what was left"
+    )
+    await second.service.aclose()
+    await relay
+    await second.aclose()
+
+    assert alerted_names(fake_slack, BILLING, ALERTS) == {bot["botName"]: 1}
+
+
+async def _nothing_unfinished(rig: AlertRig) -> bool:
+    return await rig.unfinished() == 0
 
 
 def _count(url: str, query: sa.Select[tuple[int]]) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
+import aiohttp
 import httpx
 import pytest
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -484,6 +486,42 @@ async def test_an_injected_error_is_slacks_ok_false_reply(fake_slack: RunningSer
 
     assert raised.value.response.status_code == 200
     assert raised.value.response["error"] == "cant_update_message"
+
+
+async def test_a_lost_answer_leaves_the_client_unsure_whether_slack_posted(
+    fake_slack: RunningServer,
+) -> None:
+    fake_slack.fake.inject(method="chat.postMessage", answer_lost="after")
+    fake_slack.fake.inject(method="chat.postMessage", answer_lost="before")
+    client = web(fake_slack)
+
+    for text in ("posted", "never posted"):
+        with pytest.raises(aiohttp.ClientError):
+            await client.chat_postMessage(channel="C0ALERTS", text=text)
+    await client.chat_postMessage(channel="C0ALERTS", text="answered")
+
+    assert [m["text"] for m in fake_slack.fake.messages("C0ALERTS")] == ["posted", "answered"]
+    calls = fake_slack.fake.calls("chat.postMessage")
+    assert [(c["text"], c.get("_answer_lost")) for c in calls] == [
+        ("posted", "after"),
+        ("never posted", "before"),
+        ("answered", None),
+    ]
+    with pytest.raises(ValueError, match="Web API methods only"):
+        fake_slack.fake.inject(method="response_url", answer_lost="after")
+
+
+async def test_a_slow_slack_acts_and_answers_after_the_delay(fake_slack: RunningServer) -> None:
+    fake_slack.fake.inject(method="chat.postMessage", delay=0.5)
+    client = web(fake_slack)
+
+    slow = asyncio.create_task(client.chat_postMessage(channel="C0ALERTS", text="slow"))
+    # The slow call has reached Slack once the fault is used up.
+    await fake_slack.fake.await_for(lambda: fake_slack.fake.faults()[0]["times"] == 0)
+    fast = await client.chat_postMessage(channel="C0ALERTS", text="fast")
+
+    assert fast["ok"] is True and (await slow)["ok"] is True
+    assert [m["text"] for m in fake_slack.fake.messages("C0ALERTS")] == ["fast", "slow"]
 
 
 async def test_faults_hit_only_their_method_and_only_times_calls(fake_slack: RunningServer) -> None:

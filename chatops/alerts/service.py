@@ -20,6 +20,8 @@ or later, the relay is started again with backoff (``restart_backoff`` doubling 
 ``max_restart_backoff``) until it works; an outage is one log line when it starts and one
 when it ends, never one per attempt. ``relay_health()`` is the ``relay`` check of
 ``/readyz``, and ``chatops_relay_up`` says 1 while the relay runs on the leader.
+``aclose()`` lets the relay pass in flight finish, its outcomes recorded, before it closes
+the connections to Slack: a clean restart sends nothing twice.
 
 Several replicas: ``is_leader`` (the poller's ``leads``) makes the loop relay, remind and
 expire mutes only while this replica holds the poller lease, so that one process paces
@@ -74,6 +76,8 @@ DEFAULT_MAX_RESTART_BACKOFF = 30.0
 # written by another replica, a retry coming due).
 IDLE_WAIT = 5.0
 SLACK_TIMEOUT = 10
+# At shutdown the relay pass in flight may finish: its Slack calls end within SLACK_TIMEOUT.
+SHUTDOWN_GRACE = SLACK_TIMEOUT + 5.0
 
 
 @dataclass(slots=True)
@@ -189,6 +193,8 @@ class AlertService:
         self._is_leader = is_leader
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
+        # Held while a relay pass delivers: aclose() lets it finish (see there).
+        self._passing = asyncio.Lock()
         self._closed = False
         self.idle_wait = idle_wait
         self.restart_backoff = restart_backoff
@@ -329,7 +335,8 @@ class AlertService:
             if time.monotonic() >= next_upkeep:
                 next_upkeep = time.monotonic() + self.upkeep_every.total_seconds()
                 await self.tick_reminders_and_mutes()
-            handled = await self.relay.relay_once()
+            async with self._passing:
+                handled = await self.relay.relay_once()
             self._worked()
             if handled or self._closed:
                 continue
@@ -413,8 +420,22 @@ class AlertService:
         return await outbox_summary(self.sessions)
 
     async def aclose(self) -> None:
+        """Stop relaying. A pass in flight finishes first (for up to ``SHUTDOWN_GRACE``).
+
+        Cutting its Slack calls short would leave messages that Slack may have posted
+        recorded as unsent, and the next process would post them again.
+        """
         self._closed = True
         self._closing.set()
         self._wake.set()
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE), self._passing:
+                pass
+        except TimeoutError:
+            log.warning(
+                "the alert relay was still delivering after %gs at shutdown; the messages in "
+                "flight are sent again by the next process (Slack may show them twice)",
+                SHUTDOWN_GRACE,
+            )
         if self._session is not None and not self._session.closed:
             await self._session.close()

@@ -3,7 +3,8 @@
 It speaks Slack's wire protocol, so the real ``slack_sdk`` clients and Bolt talk to it
 unchanged (``AsyncWebClient(base_url=fake.base_url)``). Tests and the demo read what the app
 did through the inspection methods (``messages``, ``thread``, ``ephemerals``, ``home``,
-``calls``) and make Slack misbehave with ``inject`` (429 with Retry-After, 5xx, ``ok: false``).
+``calls``) and make Slack misbehave with ``inject`` (429 with Retry-After, 5xx, ``ok: false``,
+answers lost before or after Slack acted, slow answers).
 
 Behaviour follows Slack's documentation (https://docs.slack.dev/reference/methods,
 https://docs.slack.dev/reference/block-kit/blocks, https://docs.slack.dev/interactivity/
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -167,6 +168,9 @@ class SlackApiFailure(Exception):
         self.extra = extra
 
 
+AnswerLost = Literal["before", "after"]
+
+
 @dataclass
 class _Fault:
     method: str | None
@@ -176,6 +180,9 @@ class _Fault:
     times: int
     ratio: float | None
     rng: random.Random
+    answer_lost: AnswerLost | None = None
+    delay: float = 0.0
+    fired: int = 0
 
     def matches(self, method: str) -> bool:
         # A fault without a method hits every Web API method, never the response_url endpoint.
@@ -184,14 +191,16 @@ class _Fault:
         return self.method == method
 
     def fires(self) -> bool:
-        if self.ratio is not None:
-            return self.rng.random() < self.ratio
-        if self.times > 0:
-            self.times -= 1
-            return True
-        return False
+        fired = self.rng.random() < self.ratio if self.ratio is not None else self.times > 0
+        if fired:
+            self.fired += 1
+            if self.ratio is None:
+                self.times -= 1
+        return fired
 
     def reply(self) -> Response:
+        if self.answer_lost is not None:
+            return _LostAnswer()
         if self.status == 429 and self.error is None:
             headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
             return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers=headers)
@@ -200,6 +209,22 @@ class _Fault:
             return JSONResponse({"ok": False, "error": self.error})
         error = self.error or ("service_unavailable" if self.status == 503 else "fatal_error")
         return JSONResponse({"ok": False, "error": error}, self.status)
+
+
+class _LostAnswer(Response):
+    """The connection drops in the middle of the answer: the client never learns the outcome.
+
+    What a timeout looks like from the client: it cannot tell whether Slack acted.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        # Return without the rest: the server closes the connection mid-body.
+        await send({"type": "http.response.body", "body": b'{"ok":', "more_body": True})
 
 
 @dataclass
@@ -425,27 +450,73 @@ class FakeSlack:
         times: int = 1,
         ratio: float | None = None,
         seed: int = 0,
+        answer_lost: AnswerLost | None = None,
+        delay: float = 0.0,
     ) -> None:
         """Make matching calls fail: ``times`` calls in a row, or a ``ratio`` of them (seeded).
 
         ``status=429``: HTTP 429 with ``Retry-After`` (omitted when ``retry_after`` is None).
         ``status`` 5xx: that HTTP status. ``error="channel_not_found"``: HTTP 200 with
         ``{"ok": false, "error": ...}`` (with a 5xx status, that error in the 5xx body).
+        ``answer_lost``: the connection drops before the answer is complete, with the call
+        done (``"after"``: Slack acted) or not (``"before"``); ``status`` is then ignored.
+        Such calls are recorded with ``_answer_lost``. ``delay``: Slack takes that many
+        seconds, then acts and answers as usual. These two apply to Web API methods only.
         ``method`` None means every Web API method; ``"response_url"`` targets response URLs.
         """
-        if not (status == 429 or 500 <= status <= 599 or (status == 200 and error)):
+        if answer_lost is not None and answer_lost not in ("before", "after"):
+            raise ValueError(
+                f"inject: answer_lost must be 'before' or 'after', not {answer_lost!r}"
+            )
+        if (answer_lost is not None or delay) and method == "response_url":
+            raise ValueError("inject: answer_lost and delay apply to Web API methods only")
+        if answer_lost is not None and delay:
+            raise ValueError("inject: a fault either loses the answer or delays it, not both")
+        if delay < 0:
+            raise ValueError(f"inject: delay must be 0 or more seconds, not {delay}")
+        if (
+            answer_lost is None
+            and not delay
+            and not (status == 429 or 500 <= status <= 599 or (status == 200 and error))
+        ):
             raise ValueError(f"inject: status must be 429 or 5xx, not {status}")
         if ratio is not None and not 0.0 <= ratio <= 1.0:
             raise ValueError(f"inject: ratio must be between 0 and 1, not {ratio}")
         if times < 1 and ratio is None:
             raise ValueError("inject: times must be at least 1")
-        fault = _Fault(method, status, retry_after, error, times, ratio, random.Random(seed))
+        fault = _Fault(
+            method,
+            status,
+            retry_after,
+            error,
+            times,
+            ratio,
+            random.Random(seed),
+            answer_lost,
+            delay,
+        )
         with self._lock:
             self._store.faults.append(fault)
 
     def clear_faults(self) -> None:
         with self._lock:
             self._store.faults.clear()
+
+    def faults(self) -> list[JSONDict]:
+        """The injected faults: how many more calls each fails (``times``), how many it did."""
+        with self._lock:
+            return [
+                {
+                    "method": fault.method,
+                    "status": fault.status,
+                    "times": fault.times,
+                    "fired": fault.fired,
+                    "ratio": fault.ratio,
+                    "answer_lost": fault.answer_lost,
+                    "delay": fault.delay,
+                }
+                for fault in self._store.faults
+            ]
 
     def set_channel_state(
         self, channel: str, *, archived: bool = False, member: bool = True
@@ -530,32 +601,48 @@ class FakeSlack:
         args.pop("token", None)
         with self._lock:
             fault = next((f for f in self._store.faults if f.matches(method) and f.fires()), None)
-            if fault is not None:
+        if fault is not None and fault.delay:
+            # A slow Slack: it acts and answers, later.
+            await asyncio.sleep(fault.delay)
+            fault = None
+        with self._lock:
+            if fault is not None and fault.answer_lost == "before":
+                self._record(method, args, 0, None, answer_lost="before")
+                return fault.reply()
+            if fault is not None and fault.answer_lost is None:
                 reply = fault.reply()
                 self._record(method, args, reply.status_code, _error_of(reply))
                 return reply
-            auth_error = self._auth_error(token)
-            if auth_error is not None:
-                self._record(method, args, 200, auth_error)
-                return JSONResponse({"ok": False, "error": auth_error})
-            handler = _METHODS.get(method)
-            if handler is None:
-                self._record(method, args, 200, "unknown_method")
-                return JSONResponse({"ok": False, "error": "unknown_method"})
-            try:
-                result = handler(self, args)
-            except _RateLimited as limited:
-                self._record(method, args, 429, "ratelimited")
-                return JSONResponse(
-                    {"ok": False, "error": "ratelimited"},
-                    429,
-                    headers={"Retry-After": str(limited.retry_after)},
-                )
-            except SlackApiFailure as failure:
-                self._record(method, args, 200, failure.error)
-                return JSONResponse({"ok": False, "error": failure.error, **failure.extra})
-            self._record(method, args, 200, None)
-            return JSONResponse({"ok": True, **result})
+            reply = self._answer(method, args, token)
+            if fault is not None:  # the call is done; its answer never arrives
+                self._store.calls[-1][1]["_answer_lost"] = "after"
+                return fault.reply()
+            return reply
+
+    def _answer(self, method: str, args: JSONDict, token: str | None) -> Response:
+        """Do one Web API call (under the lock) and record it."""
+        auth_error = self._auth_error(token)
+        if auth_error is not None:
+            self._record(method, args, 200, auth_error)
+            return JSONResponse({"ok": False, "error": auth_error})
+        handler = _METHODS.get(method)
+        if handler is None:
+            self._record(method, args, 200, "unknown_method")
+            return JSONResponse({"ok": False, "error": "unknown_method"})
+        try:
+            result = handler(self, args)
+        except _RateLimited as limited:
+            self._record(method, args, 429, "ratelimited")
+            return JSONResponse(
+                {"ok": False, "error": "ratelimited"},
+                429,
+                headers={"Retry-After": str(limited.retry_after)},
+            )
+        except SlackApiFailure as failure:
+            self._record(method, args, 200, failure.error)
+            return JSONResponse({"ok": False, "error": failure.error, **failure.extra})
+        self._record(method, args, 200, None)
+        return JSONResponse({"ok": True, **result})
 
     def _auth_error(self, token: str | None) -> str | None:
         if not token:
@@ -566,8 +653,18 @@ class FakeSlack:
             return "token_revoked"
         return None
 
-    def _record(self, method: str, args: JSONDict, status: int, error: str | None) -> None:
+    def _record(
+        self,
+        method: str,
+        args: JSONDict,
+        status: int,
+        error: str | None,
+        *,
+        answer_lost: AnswerLost | None = None,
+    ) -> None:
         call = dict(args)
+        if answer_lost is not None:
+            call["_answer_lost"] = answer_lost
         call.update(
             {
                 "_status": status,
@@ -914,7 +1011,17 @@ class FakeSlack:
             spec = json.loads(await request.body() or b"{}")
             if not isinstance(spec, dict):
                 raise TypeError("the body must be a JSON object")
-            allowed = {"method", "status", "retry_after", "error", "times", "ratio", "seed"}
+            allowed = {
+                "method",
+                "status",
+                "retry_after",
+                "error",
+                "times",
+                "ratio",
+                "seed",
+                "answer_lost",
+                "delay",
+            }
             unknown = sorted(set(spec) - allowed)
             if unknown:
                 raise TypeError(f"unknown keys: {', '.join(unknown)}")
