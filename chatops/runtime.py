@@ -228,11 +228,21 @@ class Runtime:
             for change in result.changes:
                 for transition in change.transitions:
                     self.metrics.transitions.labels(transition.dimension.value).inc()
-        # Every replica reports the stored fleet, so any one of them can be scraped.
+        # Every replica reports the stored fleet, so any one of them can be scraped, and
+        # answers from it: the replies' copy catches up here, off the request path.
         await self._refresh_fleet_gauges()
+        await self._refresh_views()
         if result is not None and result.ok and (result.changes or result.added or result.removed):
             await refresh_open_views(self.services, self.client)
         return result
+
+    async def _refresh_views(self) -> None:
+        try:
+            await self.services.views.refresh()
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            log.warning("replies keep the fleet they have: %s", describe_database_error(exc))
 
     async def _refresh_fleet_gauges(self) -> None:
         try:
@@ -255,6 +265,9 @@ class Runtime:
             [("poll", self._scheduled_poll, self.settings.app.poll.interval)]
         )
         self.scheduler.start()
+        # Replies read the fleet from memory; load it in the background (a summary is
+        # counted by SQL until then), so that a fresh process answers at once.
+        self.services.views.refresh_soon()
         if self.alerts is not None:
             relay = asyncio.get_running_loop().create_task(
                 self.alerts.run_relay_forever(), name="alert-relay"
@@ -274,6 +287,7 @@ class Runtime:
         if self.heartbeat is not None:
             await self.heartbeat.aclose()
         await self.services.aclose()
+        await self.services.views.aclose()
         await self.source.aclose()
         await self.engine.dispose()
 

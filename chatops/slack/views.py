@@ -3,12 +3,21 @@
 Answers come from stored state only (never the live source), so a reply is ready in
 milliseconds whatever the source is doing. Bots the user may not view are filtered out
 before anything is counted or rendered: a refusal or an empty list never reveals them.
+
+The stored fleet is held in memory as of the last successful poll (:class:`Fleet`), with
+what every reply needs (counts, the problem list, the name order) computed once per poll:
+a reply is a lookup and a render, without a query. ``Views.refresh`` catches up with the
+database after each tick of this process (leader or not), and in the background at most
+once a second while replies are asked for (another replica's poll). Until the first load
+is done (a fresh process), the summary is counted by SQL from the bot table instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +31,10 @@ from chatops.slack import blocks, grammar
 from chatops.store import repo
 from chatops.store.cards import cards
 from chatops.store.engine import SessionFactory
+from chatops.store.fleet_rows import FleetRows, LastPoll, last_successful_poll
 from chatops.store.models import Bot, Connector, TransitionRecord
+
+log = logging.getLogger(__name__)
 
 JSONDict = dict[str, object]
 BotFilter = Callable[[Bot], bool]
@@ -43,14 +55,12 @@ class DataAge:
 
 @dataclass
 class Fleet:
-    """Every stored bot as of one successful poll, problems first then by name.
+    """Every listed bot as of one successful poll, problems first then by name.
 
-    Bot rows change only in a successful poll's transaction, so the id of the last
-    successful poll identifies the whole table's contents: replies reuse one load of the
-    fleet until the next poll instead of scanning 10,000 rows per command.
+    Made once per poll that changed a row; what replies derive from it is computed on
+    first use and kept until the next such poll.
     """
 
-    poll_id: int | None
     bots: list[Bot]
     connectors: dict[str, list[Connector]] = field(default_factory=dict)
     _counts: dict[Health, int] | None = None
@@ -92,6 +102,15 @@ class Fleet:
         return self._pcs
 
 
+def stored_order(bot: Bot) -> tuple[int, str, str]:
+    """The order of ``repo.list_bots``: the most severe health first, then name, then id."""
+    try:
+        severity = Health(bot.health).severity
+    except ValueError:
+        severity = len(Health)
+    return severity, bot.name, bot.id
+
+
 def _only(bots: list[Bot], visible: BotFilter | None) -> list[Bot]:
     return bots if visible is None else [bot for bot in bots if visible(bot)]
 
@@ -105,58 +124,110 @@ class Views:
         *,
         stale_after: timedelta,
         clock: Callable[[], datetime],
+        recheck: timedelta = timedelta(seconds=1),
     ) -> None:
         self.sessions = sessions
         self.stale_after = stale_after
         self.clock = clock
+        self.recheck = recheck.total_seconds()
+        self._rows = FleetRows()
         self._fleet: Fleet | None = None
-        self._loading = asyncio.Lock()
+        self._poll: LastPoll | None = None
+        self._refreshing = asyncio.Lock()
+        self._checked = float("-inf")  # time.monotonic() of the last catch-up's start
+        self._background: asyncio.Task[None] | None = None
 
-    async def _current(self, session: AsyncSession, now: datetime) -> tuple[Fleet, DataAge]:
-        last = await repo.last_successful_poll(session)
-        age = DataAge(None, self.stale_after)
-        if last is not None:
-            finished = last.finished_at or last.started_at
-            age = DataAge(max(now - finished, timedelta(0)), self.stale_after)
-        poll_id = last.id if last is not None else None
+    async def refresh(self) -> Fleet:
+        """Catch up with the stored fleet: the rows whose version moved, and the last poll."""
+        async with self._refreshing:
+            self._checked = time.monotonic()
+            async with self.sessions() as session:
+                loaded = await self._rows.catch_up(session)
+            if self._fleet is None or loaded.changed:
+                bots = sorted(loaded.bots.values(), key=stored_order)
+                self._fleet = Fleet(bots, dict(loaded.connectors))
+            self._poll = loaded.poll
+            if loaded.full:
+                # Tens of thousands of long-lived rows would be walked by every full
+                # collection (stalls of a few hundred ms): keep them out of the cyclic GC.
+                # They hold no reference cycles, so reference counting still frees each
+                # one a later catch-up replaces.
+                gc.freeze()
+            return self._fleet
+
+    def refresh_soon(self) -> None:
+        """Catch up in the background, unless that is under way or was done just now."""
+        if self._background is not None or time.monotonic() - self._checked < self.recheck:
+            return
+        self._background = asyncio.get_running_loop().create_task(
+            self._refresh_in_background(), name="views-refresh"
+        )
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:
+            log.exception("could not read the stored fleet; replies use the previous one")
+        finally:
+            self._background = None
+
+    async def aclose(self) -> None:
+        task = self._background
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _age(self, now: datetime) -> DataAge:
+        if self._poll is None:
+            return DataAge(None, self.stale_after)
+        return DataAge(max(now - self._poll.finished_at, timedelta(0)), self.stale_after)
+
+    async def _current(self) -> tuple[Fleet, DataAge]:
         fleet = self._fleet
-        if fleet is None or fleet.poll_id != poll_id:
-            async with self._loading:
-                fleet = self._fleet
-                if fleet is None or fleet.poll_id != poll_id:
-                    fleet = Fleet(
-                        poll_id,
-                        await repo.list_bots(session),
-                        await repo.all_connectors(session),
-                    )
-                    self._fleet = fleet
-                    # 10,000 long-lived rows would be walked by every full collection
-                    # (stalls of a few hundred ms under load): park them outside the GC
-                    # until the next poll, collecting what the previous fleet left first.
-                    gc.unfreeze()
-                    gc.collect()
-                    gc.freeze()
-        return fleet, age
+        if fleet is None:
+            fleet = await self.refresh()
+        else:
+            self.refresh_soon()
+        return fleet, self._age(self.clock())
 
     async def reply(self, command: grammar.Command, access: Access) -> JSONDict:
         """The message for a read-only command (summary, query, problems, all, history)."""
-        now = self.clock()
         visible = view_filter(access)
-        async with self.sessions() as session:
-            fleet, age = await self._current(session, now)
-            if isinstance(command, grammar.Summary):
-                return self._summary(fleet, visible, now, age)
-            if isinstance(command, grammar.Problems):
-                bots = _only(fleet.problems(), visible)
-                return blocks.problems(bots, now, command.page, data_age=age.age, ordered=True)
-            if isinstance(command, grammar.All):
-                bots = _only(fleet.by_name(), visible)
-                return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
-            if isinstance(command, grammar.Query):
-                return self._query(fleet, command.query, access, visible, now)
-            if isinstance(command, grammar.History):
+        if self._fleet is None and visible is None and isinstance(command, grammar.Summary):
+            self.refresh_soon()
+            return await self._counted_summary()
+        fleet, age = await self._current()
+        now = self.clock()
+        if isinstance(command, grammar.Summary):
+            return self._summary(fleet, visible, now, age)
+        if isinstance(command, grammar.Problems):
+            bots = _only(fleet.problems(), visible)
+            return blocks.problems(bots, now, command.page, data_age=age.age, ordered=True)
+        if isinstance(command, grammar.All):
+            bots = _only(fleet.by_name(), visible)
+            return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
+        if isinstance(command, grammar.Query):
+            return self._query(fleet, command.query, access, visible, now)
+        if isinstance(command, grammar.History):
+            async with self.sessions() as session:
                 return await self._history(session, fleet, command.bot, visible, now)
         raise TypeError(f"not a read-only command: {command!r}")
+
+    async def _counted_summary(self) -> JSONDict:
+        """The summary by SQL (counts per health, the first problem bots), while the fleet
+        is not in memory yet: a fresh process answers at once."""
+        async with self.sessions() as session:
+            poll = await last_successful_poll(session)
+            counts = await repo.count_by_health(session)
+            problem_bots = await repo.list_bots(
+                session, problems_only=True, limit=blocks.SUMMARY_PROBLEM_BOTS
+            )
+        now = self.clock()
+        age = DataAge(
+            None if poll is None else max(now - poll.finished_at, timedelta(0)),
+            self.stale_after,
+        )
+        return self._render_summary(counts, problem_bots, now, age)
 
     def _summary(
         self, fleet: Fleet, visible: BotFilter | None, now: datetime, age: DataAge
@@ -169,6 +240,11 @@ class Views:
             bots = _only(fleet.bots, visible)
             counts = dict(blocks.health_counts(bots))
             problem_bots = [bot for bot in bots if blocks.bot_health(bot).is_problem]
+        return self._render_summary(counts, problem_bots, now, age)
+
+    def _render_summary(
+        self, counts: dict[Health, int], problem_bots: list[Bot], now: datetime, age: DataAge
+    ) -> JSONDict:
         return blocks.summary(
             counts,
             problem_bots,
@@ -236,10 +312,9 @@ class Views:
         )
 
     async def home(self, access: Access, environment: Environment) -> JSONDict:
-        now = self.clock()
         visible = view_filter(access)
-        async with self.sessions() as session:
-            fleet, age = await self._current(session, now)
+        fleet, age = await self._current()
+        now = self.clock()
         bots = _only([bot for bot in fleet.bots if bot.environment == environment.value], visible)
         counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(bots))
         return blocks.home_view(
