@@ -52,6 +52,7 @@ from chatops.logs import log_context, new_id
 from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
 from chatops.monitor.heartbeat import Heartbeat
 from chatops.monitor.poll import (
+    LeaderGate,
     Poller,
     PollResult,
     StoreUnavailable,
@@ -418,6 +419,54 @@ def _secret(value: SecretStr | None, variable: str) -> str:
     return value.get_secret_value()
 
 
+def alert_service(
+    settings: Settings,
+    sessions: SessionFactory,
+    metrics: Metrics,
+    *,
+    slack_token: str,
+    clock: Callable[[], datetime] = utcnow,
+    is_leader: Callable[[], bool] | None = None,
+) -> AlertService:
+    """The alert service of ``settings``: the policy, the outbox and the relay to Slack."""
+    return AlertService(
+        sessions,
+        metrics,
+        alerts=settings.app.alerts,
+        poll=settings.app.poll,
+        # The relay's own client has no retry handlers on purpose: it schedules retries
+        # itself (Retry-After, backoff) instead of sleeping while it holds a claimed row.
+        slack_token=slack_token,
+        slack_api_url=settings.secrets.slack_api_url,
+        clock=clock,
+        is_leader=is_leader,
+    )
+
+
+def alerting_poller(
+    source: StatusSource,
+    sessions: SessionFactory,
+    alerts: AlertService,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    leader: LeaderGate | None = None,
+) -> Poller:
+    """The poller of ``chatops serve`` and ``chatops poll --once`` alike: every poll writes
+    what changed, the alert policy's decisions and the outbox rows in one transaction.
+
+    A poll that left the policy out would store transitions the policy never sees again
+    (it looks at what changed since the stored state), so their alerts would be lost.
+    """
+    return Poller(
+        source,
+        sessions,
+        clock=clock,
+        in_transaction=[alerts.in_transaction_hook],
+        on_commit=[alerts.on_commit],
+        leader=leader,
+    )
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -455,27 +504,16 @@ def build_runtime(
         # The relay works only on the replica that polls (the poller is made just below).
         return poller.leads()
 
-    alerts = AlertService(
+    alerts = alert_service(
+        settings,
         sessions,
         metrics,
-        alerts=settings.app.alerts,
-        poll=settings.app.poll,
-        # The relay's own client has no retry handlers on purpose: it schedules retries
-        # itself (Retry-After, backoff) instead of sleeping while it holds a claimed row.
         slack_token=_secret(secrets.slack_bot_token, "SLACK_BOT_TOKEN"),
-        slack_api_url=secrets.slack_api_url,
         clock=clock,
         is_leader=leads,
     )
     services.mutes = alerts.mute_service()
-    poller = Poller(
-        source,
-        sessions,
-        clock=clock,
-        in_transaction=[alerts.in_transaction_hook],
-        on_commit=[alerts.on_commit],
-        leader=gate,
-    )
+    poller = alerting_poller(source, sessions, alerts, clock=clock, leader=gate)
     return Runtime(
         settings=settings,
         engine=engine,

@@ -20,12 +20,9 @@ from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 COUNT = re.compile(r"\*([\d,]+)\* (\w[\w ]*)")
 
 
-def healthy_bots(fake: FakeLivePerson) -> list[dict[str, Any]]:
-    """Production custom bots that are OK: a dropped connector makes each one Down."""
-    return [
-        entry
-        for entry in fake.bots()
-        if entry.get("environment") == "PRODUCTION"
+def _healthy(entry: dict[str, Any]) -> bool:
+    return (
+        entry.get("environment") == "PRODUCTION"
         and "cbSocketStatus" in entry
         and "botName" in entry
         and health(
@@ -34,7 +31,16 @@ def healthy_bots(fake: FakeLivePerson) -> list[dict[str, Any]]:
             parse_server(entry["cbSocketStatus"]),
         )
         is Health.OK
-    ]
+    )
+
+
+def healthy_bots(fake: FakeLivePerson) -> list[dict[str, Any]]:
+    """One status entry per production custom bot every connector of which is OK: dropping
+    the bot's Bot Server connection (every connector's) makes it Down."""
+    by_bot: dict[str, list[dict[str, Any]]] = {}
+    for entry in fake.bots():
+        by_bot.setdefault(str(entry["botId"]), []).append(entry)
+    return [entries[0] for entries in by_bot.values() if all(map(_healthy, entries))]
 
 
 def digest_counts(message: dict[str, Any]) -> dict[str, int]:

@@ -12,18 +12,25 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import col, select
 
 from chatops.cli import main
+from chatops.config import AlertsConfig
 from chatops.domain import parse_connector, parse_server
 from chatops.domain.status import ConnectorStatus, Server
 from chatops.sandbox.liveperson import RunningServer
+from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.engine import make_engine, make_session_factory
+from chatops.store.models import OutboxMessage
 from chatops.store.repo import all_connectors
+from tests.alerts_runner import ALERTS
+from tests.fixtures.app import AppUnderTest, app_settings, start_app
 from tests.fixtures.liveperson import MakeFakeLP
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,9 +72,13 @@ def lp_environment(server: RunningServer, database_url: str, **extra: str) -> di
 
 
 def healthy_production_bot(server: RunningServer) -> dict[str, str]:
-    for entry in httpx.get(f"{server.url}/_sandbox/bots").json():
+    """A healthy production bot of one connector (tests/test_connectors.py: several)."""
+    entries = httpx.get(f"{server.url}/_sandbox/bots").json()
+    connectors = Counter(entry["botId"] for entry in entries)
+    for entry in entries:
         if (
-            entry.get("environment") == "PRODUCTION"
+            connectors[entry["botId"]] == 1
+            and entry.get("environment") == "PRODUCTION"
             and "cbSocketStatus" in entry
             and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
             and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
@@ -317,3 +328,44 @@ def test_commands_on_an_unreachable_database_fail_clearly_without_the_password(
         assert code == 1
         assert "cannot reach the database" in err
         assert "s3cret-pw" not in out + err
+
+
+def test_a_bot_down_while_only_poll_once_ran_is_alerted_once_when_the_service_starts(
+    fake_lp: RunningServer, fake_slack: SlackServer, database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "chatops.yml"
+    config.write_text(f"alerts:\n  channel: {ALERTS}\n  confirm_polls: 2\n")
+    env = lp_environment(fake_lp, database_url, CHATOPS_CONFIG=str(config))
+    assert chatops(env, tmp_path, "poll", "--once").returncode == 0
+    bot = healthy_production_bot(fake_lp)
+    fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="NOT_CONNECTED")
+
+    # Long enough for the change to be confirmed: the alert is in the outbox, unsent.
+    polls = [chatops(env, tmp_path, "poll", "--once") for _ in range(2)]
+    for polled in polls:
+        assert polled.returncode == 0, polled.stderr
+    assert "1 alert queued" in polls[-1].stdout
+    assert fake_slack.fake.calls("chat.postMessage") == []
+
+    alerts = AlertsConfig(channel=ALERTS, confirm_polls=2)
+    service = start_app(
+        app_settings(fake_lp, fake_slack, database_url, alerts=alerts), fake_lp, fake_slack
+    )
+    app = next(service)
+    try:
+        fake_slack.fake.wait_for(lambda: fake_slack.fake.messages(ALERTS) != [], timeout=20)
+        app.poll()
+        app.poll()
+        app.fake_slack.wait_for(lambda: app.run(unsent_alerts(app)) == 0, timeout=20)
+    finally:
+        service.close()
+    (alert,) = fake_slack.fake.messages(ALERTS)
+    assert alert["text"] == f"{bot['botName']} is Down"
+
+
+async def unsent_alerts(app: AppUnderTest) -> int:
+    async with app.runtime.sessions() as session:
+        rows = await session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+        )
+        return len(rows.all())

@@ -109,15 +109,13 @@ def requests_to(
     ]
 
 
-def by_id(snapshots: Sequence[Snapshot]) -> dict[str, Snapshot]:
-    """Snapshots by bot id, for a fleet whose bots have one connector each."""
-    found = {snapshot.bot_id: snapshot for snapshot in snapshots}
-    assert len(found) == len(snapshots), "a bot with several connectors: use by_key"
-    return found
-
-
 def by_key(snapshots: Sequence[Snapshot]) -> dict[tuple[str, str], Snapshot]:
     return {snapshot.key: snapshot for snapshot in snapshots}
+
+
+def key_of(entry: dict[str, Any]) -> tuple[str, str]:
+    """The connector a status entry is: its bot and its bot user (else its appName)."""
+    return (str(entry["botId"]), str(entry.get("lpAccountUser") or entry.get("appName")))
 
 
 def custom_bot(server: RunningServer, **match: Any) -> dict[str, Any]:
@@ -151,9 +149,9 @@ async def test_it_fetches_every_production_bot_through_the_whole_auth_chain(
 ) -> None:
     snapshots = await make_source(lp_secrets).fetch()
 
-    production = {e["botId"] for e in fake_lp.fake.bots() if e["environment"] == "PRODUCTION"}
-    assert {s.bot_id for s in snapshots} == production
-    assert len(snapshots) == len(production)
+    production = [key_of(e) for e in fake_lp.fake.bots() if e["environment"] == "PRODUCTION"]
+    assert {s.key for s in snapshots} == set(production)
+    assert len(snapshots) == len(production)  # one snapshot per connector, none merged
     paths = [r["path"] for r in fake_lp.fake.requests()]
     assert paths[:2] == [LOGIN_PATH, SSO_PATH]
     assert STATUS_PATH in paths and PCS_PATH in paths
@@ -175,7 +173,7 @@ async def test_it_reads_every_field_of_a_status_entry_into_the_snapshot(
     )
     updated = next(e for e in fake_lp.fake.bots() if e["botId"] == entry["botId"])
 
-    snapshot = by_id(await make_source(lp_secrets).fetch())[entry["botId"]]
+    snapshot = by_key(await make_source(lp_secrets).fetch())[key_of(entry)]
 
     assert snapshot.name == entry["botName"]
     assert snapshot.kind is BotKind.CUSTOM
@@ -220,7 +218,7 @@ async def test_it_marks_pcs_bots_and_reads_their_bot_server_from_bc_socket_statu
     survey = pcs_bots(fake_lp)[0]
     fake_lp.fake.set_fields(survey["botId"], bcSocketStatus="NOT_CONNECTED")
 
-    snapshot = by_id(await make_source(lp_secrets).fetch())[survey["botId"]]
+    snapshot = by_key(await make_source(lp_secrets).fetch())[key_of(survey)]
 
     assert snapshot.kind is BotKind.PCS
     assert snapshot.account_user == "Survey Connector"
@@ -306,7 +304,7 @@ async def test_it_logs_in_again_once_when_the_tokens_expire(
 
     second = await source.fetch()
 
-    assert by_id(second).keys() == by_id(first).keys()
+    assert by_key(second).keys() == by_key(first).keys()
     assert len(requests_to(fake_lp, LOGIN_PATH)) == 2
     assert [r["status"] for r in requests_to(fake_lp, STATUS_PATH)] == [200, 401, 200]
 
@@ -578,14 +576,12 @@ async def test_it_fails_the_whole_fetch_when_the_status_list_is_missing(
 async def test_it_shows_a_missing_status_field_as_unknown_and_says_it_is_missing(
     fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
 ) -> None:
-    first = next(
-        e for e in fake_lp.fake.bots() if e["environment"] == "PRODUCTION" and "cbSocketStatus" in e
-    )
     fake_lp.fake.add_fault("missing_field", field="nodeStatus", path=PRODUCTION_LIST)
 
-    snapshot = by_id(await make_source(lp_secrets).fetch())[first["botId"]]
+    snapshots = await make_source(lp_secrets).fetch()
 
-    assert snapshot.raw_connector == "(missing)"
+    # The fault removes the field from the first entry of the list as served.
+    (snapshot,) = [s for s in snapshots if s.raw_connector == "(missing)"]
     assert snapshot.connector is ConnectorStatus.UNKNOWN
     assert snapshot.health is Health.UNKNOWN
 
@@ -612,7 +608,7 @@ async def test_it_keeps_an_unknown_spelling_raw_and_shows_it_as_unknown(
     entry = custom_bot(fake_lp, environment="PRODUCTION")
     fake_lp.fake.set_fields(entry["botId"], nodeStatus="WARMING_UP", cbSocketStatus="half-open")
 
-    snapshot = by_id(await make_source(lp_secrets).fetch())[entry["botId"]]
+    snapshot = by_key(await make_source(lp_secrets).fetch())[key_of(entry)]
 
     assert (snapshot.raw_connector, snapshot.connector) == ("WARMING_UP", ConnectorStatus.UNKNOWN)
     assert (snapshot.raw_server, snapshot.server) == ("half-open", Server.UNKNOWN)
@@ -705,14 +701,14 @@ async def test_it_takes_names_from_the_bot_platform_when_the_status_list_lacks_t
     fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets, [Environment.PRODUCTION, Environment.DEMO])
-    nameless = [e["botId"] for e in fake_lp.fake.bots() if "botName" not in e]
+    nameless = [key_of(e) for e in fake_lp.fake.bots() if "botName" not in e]
     names = {b["botId"]: b["botName"] for b in fake_lp.fake.platform_bots()}
     assert nameless
 
-    snapshots = by_id(await source.fetch())
+    snapshots = by_key(await source.fetch())
 
-    assert {bot_id: snapshots[bot_id].name for bot_id in nameless} == {
-        bot_id: names[bot_id] for bot_id in nameless
+    assert {key: snapshots[key].name for key in nameless} == {
+        key: names[key[0]] for key in nameless
     }
 
 
@@ -722,7 +718,7 @@ async def test_it_takes_the_channel_from_the_bot_platform_when_the_entry_lacks_i
     chat = custom_bot(fake_lp, type="chat", environment="PRODUCTION")
     fake_lp.fake.set_fields(chat["botId"], type=None)
 
-    snapshot = by_id(await make_source(lp_secrets).fetch())[chat["botId"]]
+    snapshot = by_key(await make_source(lp_secrets).fetch())[key_of(chat)]
 
     assert snapshot.channel is Channel.CHAT
 
@@ -757,12 +753,12 @@ async def test_it_keeps_polling_with_bot_user_names_when_the_bot_platform_fails(
     source = make_source(
         lp_secrets, [Environment.PRODUCTION, Environment.DEMO], sleep=RecordedSleeps()
     )
-    nameless = {e["botId"]: e["lpAccountUser"] for e in fake_lp.fake.bots() if "botName" not in e}
+    nameless = {key_of(e): e["lpAccountUser"] for e in fake_lp.fake.bots() if "botName" not in e}
 
     with caplog.at_level(logging.WARNING, logger="chatops.sources.liveperson"):
-        snapshots = by_id(await source.fetch())
+        snapshots = by_key(await source.fetch())
 
-    assert {bot_id: snapshots[bot_id].name for bot_id in nameless} == nameless
+    assert {key: snapshots[key].name for key in nameless} == nameless
     assert "cannot read bot names from LivePerson's bot platform" in caplog.text
 
 
@@ -777,7 +773,7 @@ async def test_it_stops_a_bot_and_the_next_fetch_shows_who_stopped_it(
     await source.fetch()
 
     await source.stop(entry["botId"], entry["lpAccountUser"])
-    snapshot = by_id(await source.fetch())[entry["botId"]]
+    snapshot = by_key(await source.fetch())[(entry["botId"], entry["lpAccountUser"])]
 
     assert fake_lp.fake.stop_count(entry["botId"]) == 1
     assert snapshot.connector is ConnectorStatus.STOPPED
@@ -797,9 +793,9 @@ async def test_a_started_bot_is_ready_at_once_and_online_after_the_start_delay(
     await source.stop(entry["botId"], entry["lpAccountUser"])
 
     await source.start(entry["botId"], entry["lpAccountUser"])
-    starting = by_id(await source.fetch())[entry["botId"]]
+    starting = by_key(await source.fetch())[(entry["botId"], entry["lpAccountUser"])]
     await asyncio.sleep(0.25)
-    started = by_id(await source.fetch())[entry["botId"]]
+    started = by_key(await source.fetch())[(entry["botId"], entry["lpAccountUser"])]
 
     assert fake_lp.fake.start_count(entry["botId"]) == 1
     assert starting.connector is ConnectorStatus.READY_TO_START
@@ -817,13 +813,15 @@ async def test_starting_or_stopping_one_pcs_bot_acts_on_every_pcs_bot(
     await source.fetch()
 
     await source.stop(surveys[0], "Survey Connector")
-    stopped = by_id(await source.fetch())
+    stopped = by_key(await source.fetch())
     await source.start(surveys[0], "Survey Connector")
-    starting = by_id(await source.fetch())
+    starting = by_key(await source.fetch())
 
-    assert {stopped[s].connector for s in surveys} == {ConnectorStatus.STOPPED}
-    assert {starting[s].connector for s in surveys} == {ConnectorStatus.READY_TO_START}
-    assert [fake_lp.fake.stop_count(s) for s in surveys] == [1] + [0] * (len(surveys) - 1)
+    survey = "Survey Connector"
+    assert {stopped[(s, survey)].connector for s in surveys} == {ConnectorStatus.STOPPED}
+    assert {starting[(s, survey)].connector for s in surveys} == {ConnectorStatus.READY_TO_START}
+    # One connector shared by every PCS bot: its one Stop counts for each of them.
+    assert [fake_lp.fake.stop_count(s) for s in surveys] == [1] * len(surveys)
     assert len(requests_to(fake_lp, f"{MONITORING}/stop/{surveys[0]}")) == 1
 
 
@@ -897,7 +895,7 @@ async def test_it_does_not_send_a_start_twice_when_the_first_timed_out(
 async def test_it_fetches_ten_thousand_bots(
     make_fake_lp: MakeFakeLP, make_source: MakeSource
 ) -> None:
-    server = make_fake_lp(bots=10_000)
+    server = make_fake_lp(connectors=10_000)
     source = make_source(secrets_for(server), [Environment.PRODUCTION, Environment.DEMO])
 
     started = time.perf_counter()
@@ -906,11 +904,17 @@ async def test_it_fetches_ten_thousand_bots(
     started = time.perf_counter()
     await source.fetch()
     again = time.perf_counter() - started
-    print(f"10,000 bots: first fetch {first:.2f} s (with bot platform names), next {again:.2f} s")
+    print(
+        f"10,000 connectors: first fetch {first:.2f} s (with bot platform names),"
+        f" next {again:.2f} s"
+    )
 
+    entries = server.fake.bots()
     assert len(snapshots) == 10_000
-    assert {s.bot_id for s in snapshots} == {e["botId"] for e in server.fake.bots()}
-    assert sum(s.kind is BotKind.PCS for s in snapshots) == 1250
+    assert {s.key for s in snapshots} == {key_of(e) for e in entries}
+    assert sum(s.kind is BotKind.PCS for s in snapshots) == sum(
+        "bcSocketStatus" in e for e in entries
+    )
     assert not [s for s in snapshots if s.connector is ConnectorStatus.UNKNOWN]
     assert all(not s.name.endswith("_user") and s.name != s.bot_id for s in snapshots)
 

@@ -125,7 +125,10 @@ def test_the_database_going_away_mid_poll_stores_nothing_and_the_change_alerts_o
         fake_slack.fake.wait_for(lambda: readyz(app)[0] == 200, timeout=10)
         result = app.poll()
         assert result is not None and result.ok
-        assert [t.dimension.value for t in result.transitions] == ["server"]
+        # The bot's every connector lost its Bot Server connection: one bot, one dimension.
+        assert {(t.bot_id, t.dimension.value) for t in result.transitions} == {
+            (bot["botId"], "server")
+        }
         fake_slack.fake.wait_for(lambda: len(fake_slack.fake.messages(ALERTS)) == 1, timeout=10)
         app.poll()
         app.poll()

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,10 +42,14 @@ async def source(lp_secrets: Secrets) -> AsyncIterator[LivePersonSource]:
 
 
 def healthy_bot(fake_lp: RunningServer) -> dict[str, Any]:
-    """A production custom bot that is fully up (the fleet is deterministic per seed)."""
-    for entry in fake_lp.fake.bots():
+    """A production custom bot of one connector that is fully up (the fleet is deterministic
+    per seed); tests/test_connectors.py is about bots of several."""
+    entries = fake_lp.fake.bots()
+    connectors = Counter(str(entry["botId"]) for entry in entries)
+    for entry in entries:
         if (
-            entry.get("environment") == "PRODUCTION"
+            connectors[str(entry["botId"])] == 1
+            and entry.get("environment") == "PRODUCTION"
             and "cbSocketStatus" in entry
             and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
             and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
@@ -89,7 +94,9 @@ async def test_the_first_poll_stores_the_fleet_as_a_baseline(
 
     result = await ok_tick(Poller(source, sessions))
 
-    assert result.added == result.bots == len(await bot_rows(sessions)) >= len(production)
+    assert result.added == result.connectors == len(await connector_rows(sessions))
+    assert result.connectors >= len(production)
+    assert result.bots == len(await bot_rows(sessions)) == len({e["botId"] for e in production})
     assert result.transitions == []
     assert await transition_rows(sessions) == []
     (poll,) = await poll_rows(sessions)
@@ -150,22 +157,26 @@ async def test_writes_per_poll_follow_the_number_of_changed_bots(
 ) -> None:
     poller = Poller(source, sessions)
     await ok_tick(poller)
-    production = [
-        e["botId"]
+    entries = [
+        e
         for e in fake_lp.fake.bots()
         if e.get("environment") == "PRODUCTION" and "cbSocketStatus" in e
     ]
+    changed = list(dict.fromkeys(e["botId"] for e in entries))[:3]
+    connectors = sum(1 for e in entries if e["botId"] in changed)
     writes = count_writes(engine)
 
-    for bot_id in production[:3]:
+    for bot_id in changed:
         fake_lp.fake.set_fields(bot_id, nodeStatus="SOMETHING_ELSE")
     result = await ok_tick(poller)
 
     assert len(result.changes) == 3
+    assert writes.count(table="connector") == 1  # one batch of every changed connector
+    assert writes.rows("UPDATE", "connector") == connectors
     assert writes.count(table="bot") == 1
     assert writes.rows("UPDATE", "bot") == 3
     assert writes.count(table="poll_run") == 2
-    assert 1 <= writes.count("INSERT", "transition") <= 3
+    assert 1 <= writes.count("INSERT", "transition") <= connectors
 
 
 async def test_a_failing_source_records_a_failed_poll_and_changes_no_bot(

@@ -10,12 +10,15 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlmodel import col, func, select
+
 from chatops.config import ConfigError, Settings, format_duration
 from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
-from chatops.monitor.poll import AdvisoryLockGate, LeaderGate, Poller, PollResult
-from chatops.store.engine import make_engine, make_session_factory
+from chatops.metrics import Metrics
+from chatops.monitor.poll import AdvisoryLockGate, LeaderGate, PollResult
+from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
-from chatops.store.models import Bot, Connector, PollRun, utcnow
+from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, utcnow
 from chatops.store.repo import (
     connectors_of,
     count_by_health,
@@ -37,6 +40,7 @@ def _fail(command: str, message: str, code: int = 1) -> int:
 
 async def poll_command(settings: Settings) -> int:
     """One poll: print each transition, then a summary. Exit 1 if the source failed."""
+    from chatops.runtime import alert_service, alerting_poller
     from chatops.sources.liveperson import LivePersonSource
 
     try:
@@ -52,15 +56,24 @@ async def poll_command(settings: Settings) -> int:
         return _fail("poll", str(exc))
 
     engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    # The service's own poll: the alert policy and the outbox in the poll's transaction.
+    # This process never relays (it needs no Slack token): `chatops serve` delivers the
+    # alerts it queues, at once if it runs, else when it starts.
+    token = settings.secrets.slack_bot_token
+    alerts = alert_service(
+        settings, sessions, Metrics(), slack_token=token.get_secret_value() if token else ""
+    )
     try:
         # On PostgreSQL take the poller's advisory lock, so as not to poll beside a running
         # `serve`; on SQLite the database's write lock already serialises two pollers.
         leader: LeaderGate | None = (
             AdvisoryLockGate() if engine.dialect.name == "postgresql" else None
         )
-        poller = Poller(source, make_session_factory(engine), leader=leader)
-        result = await poller.tick()
+        result = await alerting_poller(source, sessions, alerts, leader=leader).tick()
+        queued = await _queued_by(sessions, result.poll_id) if result and result.ok else 0
     finally:
+        await alerts.aclose()
         await source.aclose()
         await engine.dispose()
     if result is None:
@@ -71,7 +84,20 @@ async def poll_command(settings: Settings) -> int:
     for line in transition_lines(result.changes):
         print(line)
     print(summary_line(result))
+    if queued:
+        print(f"{_count(queued, 'alert')} queued; `chatops serve` sends them to Slack")
     return 0
+
+
+async def _queued_by(sessions: SessionFactory, poll_id: int) -> int:
+    """How many alerts the poll ``poll_id`` put in the outbox."""
+    async with sessions() as session:
+        result = await session.exec(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(col(OutboxMessage.poll_id) == poll_id)
+        )
+        return int(result.one())
 
 
 def value_label(value: StatusValue, raw: str) -> str:
@@ -233,7 +259,7 @@ def status_row(bot: Bot, now: datetime, *, stale: bool = False) -> tuple[str, ..
     """A bot's line: its roll-up (``Degraded, 1 of 2 OK``), no statuses of its own."""
     health = Health(bot.health)
     health_text = _health_text(health, stale=stale)
-    if bot.connectors > 1 and not stale:
+    if bot.connectors_ok < bot.connectors and bot.connectors > 1 and not stale:
         health_text += f", {bot.connectors_ok} of {bot.connectors} OK"
     return (
         _clip(bot.name, _MAX_NAME),
