@@ -15,6 +15,7 @@ is done (a fresh process), the summary is counted by SQL from the bot table inst
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -35,6 +36,9 @@ from chatops.store.fleet_rows import FleetRows, LastPoll, last_successful_poll
 from chatops.store.models import Bot, Connector, TransitionRecord
 
 log = logging.getLogger(__name__)
+
+# How long a reply waits for the catch-up after a poll's commit before using what it has.
+CATCH_UP_WAIT = 1.0
 
 JSONDict = dict[str, object]
 BotFilter = Callable[[Bot], bool]
@@ -136,24 +140,44 @@ class Views:
         self._refreshing = asyncio.Lock()
         self._checked = float("-inf")  # time.monotonic() of the last catch-up's start
         self._background: asyncio.Task[None] | None = None
+        # Clear from the transaction of a poll of this process that changed bots until the
+        # catch-up after its commit: a reply asked for meanwhile waits, so that a reply
+        # after a commit never shows the fleet from before it.
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
 
-    async def refresh(self) -> Fleet:
-        """Catch up with the stored fleet: the rows whose version moved, and the last poll."""
-        async with self._refreshing:
-            self._checked = time.monotonic()
-            async with self.sessions() as session:
-                loaded = await self._rows.catch_up(session)
-            if self._fleet is None or loaded.changed:
-                bots = sorted(loaded.bots.values(), key=stored_order)
-                self._fleet = Fleet(bots, dict(loaded.connectors))
-            self._poll = loaded.poll
-            if loaded.full:
-                # Tens of thousands of long-lived rows would be walked by every full
-                # collection (stalls of a few hundred ms): keep them out of the cyclic GC.
-                # They hold no reference cycles, so reference counting still frees each
-                # one a later catch-up replaces.
-                gc.freeze()
-            return self._fleet
+    async def poll_landing(
+        self, session: AsyncSession, changes: Sequence[object], poll: object, now: datetime
+    ) -> None:
+        """The poller's in-transaction hook: this poll changed bots, replies wait for it."""
+        if changes and self._fleet is not None:
+            self._caught_up.clear()
+
+    async def refresh(self, *, after_poll: bool = False) -> Fleet:
+        """Catch up with the stored fleet: the rows whose version moved, and the last poll.
+
+        ``after_poll``: this process's tick has ended (committed or not), so replies held
+        since its transaction go ahead once this catch-up is done.
+        """
+        try:
+            async with self._refreshing:
+                self._checked = time.monotonic()
+                async with self.sessions() as session:
+                    loaded = await self._rows.catch_up(session)
+                if self._fleet is None or loaded.changed:
+                    bots = sorted(loaded.bots.values(), key=stored_order)
+                    self._fleet = Fleet(bots, dict(loaded.connectors))
+                self._poll = loaded.poll
+                if loaded.full:
+                    # Tens of thousands of long-lived rows would be walked by every full
+                    # collection (stalls of a few hundred ms): keep them out of the cyclic
+                    # GC. They hold no reference cycles, so reference counting still frees
+                    # each one a later catch-up replaces.
+                    gc.freeze()
+                return self._fleet
+        finally:
+            if after_poll:
+                self._caught_up.set()
 
     def refresh_soon(self) -> None:
         """Catch up in the background, unless that is under way or was done just now."""
@@ -183,6 +207,9 @@ class Views:
         return DataAge(max(now - self._poll.finished_at, timedelta(0)), self.stale_after)
 
     async def _current(self) -> tuple[Fleet, DataAge]:
+        if not self._caught_up.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._caught_up.wait(), CATCH_UP_WAIT)
         fleet = self._fleet
         if fleet is None:
             fleet = await self.refresh()
