@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # How long a reply waits for the catch-up after a poll's commit before using what it has.
 CATCH_UP_WAIT = 1.0
+# Rendered summaries kept (one per view scope asked for within the second).
+RENDERED_SCOPES = 64
 
 JSONDict = dict[str, object]
 BotFilter = Callable[[Bot], bool]
@@ -70,8 +72,11 @@ class Fleet:
     _counts: dict[Health, int] | None = None
     _by_name: list[Bot] | None = None
     _problems: list[Bot] | None = None
+    _summary_problems: list[Bot] | None = None
     _pcs: int | None = None
     _index: repo.BotIndex | None = None
+    # Per view scope (``Access.scope("view")``): the bots in it, their counts, the problems.
+    _scoped: dict[tuple[str, ...], Scoped] = field(default_factory=dict)
 
     def index(self) -> repo.BotIndex:
         if self._index is None:
@@ -100,10 +105,34 @@ class Fleet:
             )
         return self._problems
 
+    def summary_problems(self) -> list[Bot]:
+        """The problem bots among the first ``SUMMARY_PROBLEM_BOTS`` in stored order."""
+        if self._summary_problems is None:
+            first = self.bots[: blocks.SUMMARY_PROBLEM_BOTS]
+            self._summary_problems = [bot for bot in first if blocks.bot_health(bot).is_problem]
+        return self._summary_problems
+
+    def scoped(self, globs: tuple[str, ...], visible: BotFilter) -> Scoped:
+        """The bots a scope of bot globs covers, counted once per poll per scope."""
+        found = self._scoped.get(globs)
+        if found is None:
+            bots = _only(self.bots, visible)
+            problems = [bot for bot in bots if blocks.bot_health(bot).is_problem]
+            found = Scoped(bots, dict(blocks.health_counts(bots)), problems)
+            self._scoped[globs] = found
+        return found
+
     def pcs_count(self) -> int:
         if self._pcs is None:
             self._pcs = sum(1 for bot in self.bots if bot.kind == BotKind.PCS.value)
         return self._pcs
+
+
+@dataclass(frozen=True)
+class Scoped:
+    bots: list[Bot]
+    counts: dict[Health, int]
+    problems: list[Bot]
 
 
 def stored_order(bot: Bot) -> tuple[int, str, str]:
@@ -140,6 +169,9 @@ class Views:
         self._refreshing = asyncio.Lock()
         self._checked = float("-inf")  # time.monotonic() of the last catch-up's start
         self._background: asyncio.Task[None] | None = None
+        self._rendered: dict[
+            tuple[str, ...] | None, tuple[Fleet, LastPoll | None, int, JSONDict]
+        ] = {}
         # Clear from the transaction of a poll of this process that changed bots until the
         # catch-up after its commit: a reply asked for meanwhile waits, so that a reply
         # after a commit never shows the fleet from before it.
@@ -226,7 +258,7 @@ class Views:
         fleet, age = await self._current()
         now = self.clock()
         if isinstance(command, grammar.Summary):
-            return self._summary(fleet, visible, now, age)
+            return self._summary(fleet, visible, access.scope("view"), now, age)
         if isinstance(command, grammar.Problems):
             bots = _only(fleet.problems(), visible)
             return blocks.problems(bots, now, command.page, data_age=age.age, ordered=True)
@@ -257,17 +289,29 @@ class Views:
         return self._render_summary(counts, problem_bots, now, age)
 
     def _summary(
-        self, fleet: Fleet, visible: BotFilter | None, now: datetime, age: DataAge
+        self,
+        fleet: Fleet,
+        visible: BotFilter | None,
+        scope: tuple[str, ...] | None,
+        now: datetime,
+        age: DataAge,
     ) -> JSONDict:
-        if visible is None:
+        # Rendered at most once a second per view scope (its times are to the second).
+        second = int(now.timestamp())
+        cached = self._rendered.get(scope)
+        if cached is not None and cached[0] is fleet and cached[1:3] == (self._poll, second):
+            return dict(cached[3])
+        if visible is None or scope is None:
             counts = fleet.counts()
-            problem_bots = fleet.bots[: blocks.SUMMARY_PROBLEM_BOTS]
-            problem_bots = [bot for bot in problem_bots if blocks.bot_health(bot).is_problem]
+            problem_bots = fleet.summary_problems()
         else:
-            bots = _only(fleet.bots, visible)
-            counts = dict(blocks.health_counts(bots))
-            problem_bots = [bot for bot in bots if blocks.bot_health(bot).is_problem]
-        return self._render_summary(counts, problem_bots, now, age)
+            scoped = fleet.scoped(scope, visible)
+            counts, problem_bots = scoped.counts, scoped.problems
+        message = self._render_summary(counts, problem_bots, now, age)
+        if len(self._rendered) >= RENDERED_SCOPES:
+            self._rendered.clear()
+        self._rendered[scope] = (fleet, self._poll, second, message)
+        return dict(message)
 
     def _render_summary(
         self, counts: dict[Health, int], problem_bots: list[Bot], now: datetime, age: DataAge
