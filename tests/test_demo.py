@@ -85,18 +85,23 @@ def run_command(page: httpx.Client, persona: str, text: str) -> None:
 
 
 def click(
-    page: httpx.Client, persona: str, message: dict[str, Any], action_id: str, surface: str
+    page: httpx.Client,
+    persona: str,
+    message: dict[str, Any],
+    action_id: str,
+    surface: str,
+    value: str | None = None,
 ) -> httpx.Response:
-    return page.post(
-        "api/click",
-        json={
-            "persona": persona,
-            "surface": surface,
-            "channel": message["channel"],
-            "ts": message["ts"],
-            "action_id": action_id,
-        },
-    )
+    body = {
+        "persona": persona,
+        "surface": surface,
+        "channel": message["channel"],
+        "ts": message["ts"],
+        "action_id": action_id,
+    }
+    if value is not None:
+        body["value"] = value
+    return page.post("api/click", json=body)
 
 
 def test_a_command_typed_on_the_page_reaches_the_app_signed_and_shows_only_to_its_author(
@@ -129,7 +134,34 @@ def test_alice_stops_a_bot_from_the_page_and_the_reply_says_who_did_it(
     replaced = latest_ephemeral(demo, ALICE)
     assert replaced["ts"] == reply["ts"] and replaced["edited"]
     assert "<@U0ALICE> stopped" in replaced["blocks"][0]["text"]["text"]
-    assert demo.demo.fake_lp.stop_count(bot_id(demo, "faq-bot-3")) == 1
+    # The bot's Stop reaches each of its connectors once.
+    fake_lp = demo.demo.fake_lp
+    stopped = bot_id(demo, "faq-bot-3")
+    users = [c["lpAccountUser"] for c in fake_lp.connectors(stopped)]
+    assert [fake_lp.stop_count(stopped, user) for user in users] == [1] * len(users)
+
+
+def test_a_click_on_one_of_several_buttons_with_one_action_id_acts_on_that_one(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    run_command(page, "alice", "/botstatus returns-bot-*")
+    reply = latest_ephemeral(demo, ALICE)
+    values = [
+        element["value"]
+        for block in reply["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "bot_stop"
+    ]
+    assert sorted(values) == sorted(bot_id(demo, f"returns-bot-{n}") for n in (1, 2))
+    # The second button: without its value the page would click the first one.
+    first, chosen = values
+
+    assert click(page, "alice", reply, "bot_stop", "ephemeral", chosen).json() == {"ok": True}
+
+    fake_lp = demo.demo.fake_lp
+    demo.demo.fake_slack.wait_for(lambda: fake_lp.stop_count(chosen) > 0, timeout=5)
+    assert fake_lp.stop_count(first) == 0
 
 
 def test_a_second_click_on_a_button_that_is_gone_is_refused_and_stops_nothing_twice(

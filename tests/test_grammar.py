@@ -21,8 +21,10 @@ from chatops.slack.grammar import (
     Mutes,
     Problems,
     Query,
+    Restart,
     Summary,
     Unmute,
+    glob_matches,
     parse,
     parse_mute_duration,
     suggest,
@@ -44,6 +46,9 @@ DOCUMENTED_FORMS: list[tuple[str, Command]] = [
     ("mute billing-bot 30m", Mute("billing-bot", timedelta(minutes=30))),
     ("unmute billing-*", Unmute("billing-*")),
     ("mutes", Mutes()),
+    ("restart billing-*", Restart("billing-*")),
+    ("restart billing bot 3", Restart("billing bot 3")),
+    ('restart "all"', Restart("all")),
     ("help", Help()),
 ]
 
@@ -88,6 +93,8 @@ def test_it_is_lenient_about_case_spacing_and_pages(text: str, command: Command)
         ("mutess", "mutes"),
         ("histroy billing-bot", "history billing-bot"),
         ("unmte billing-*", "unmute billing-*"),
+        ("restrat billing-*", "restart billing-*"),
+        ("restar", "restart"),
     ],
 )
 def test_a_misspelt_command_gets_help_with_a_did_you_mean(text: str, suggestion: str) -> None:
@@ -95,7 +102,8 @@ def test_a_misspelt_command_gets_help_with_a_did_you_mean(text: str, suggestion:
 
 
 @pytest.mark.parametrize(
-    "text", ["historybot", "all-bots", "all hands bot", "problems eu", "mutation-tester"]
+    "text",
+    ["historybot", "all-bots", "all hands bot", "problems eu", "mutation-tester", "restart-bot"],
 )
 def test_a_bot_name_that_resembles_a_command_is_still_a_query(text: str) -> None:
     assert parse(text) == Query(text)
@@ -131,6 +139,8 @@ def test_it_reads_mute_targets_with_spaces(text: str, command: Command) -> None:
         ('mute "" 1h', "Which bots? Give a name or glob."),
         ("unmute", "Which bots? Give a name or glob."),
         ("history", "Which bot? Give its name."),
+        ("restart", "Which bots? Give a name or glob."),
+        ('restart ""', "Which bots? Give a name or glob."),
     ],
 )
 def test_an_incomplete_command_gets_help_saying_what_is_missing(text: str, problem: str) -> None:
@@ -190,14 +200,17 @@ def test_any_text_gives_a_command_and_never_raises(text: str) -> None:
     command = parse(text)
 
     assert isinstance(
-        command, Summary | Query | Problems | All | History | Mute | Unmute | Mutes | Help
+        command,
+        Summary | Query | Problems | All | History | Mute | Unmute | Mutes | Restart | Help,
     )
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["all", "problems", "history", "mute", "2h", '"', "“", "x", "bot"])
+        st.sampled_from(
+            ["all", "problems", "history", "mute", "restart", "2h", '"', "“", "x", "bot", "*"]
+        )
         | st.text(max_size=12),
         max_size=6,
     ).map(" ".join)
@@ -208,3 +221,18 @@ def test_a_parsed_command_survives_its_own_text(text: str) -> None:
 
     if not isinstance(command, Help):
         assert parse(command.text) == command
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "matches"),
+    [
+        ("billing-*", "Billing-Bot-3", True),
+        ("billing-bot-3", "BILLING-BOT-3", True),
+        ("billing-?", "billing-10", False),
+        ("[eu] bot", "[EU] Bot", True),
+        ("*", "anything", True),
+        ("billing", "billing-bot", False),
+    ],
+)
+def test_a_glob_matches_whole_names_ignoring_case(pattern: str, name: str, matches: bool) -> None:
+    assert glob_matches(pattern, name) is matches

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -14,6 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from chatops.config import AppConfig, PermissionRule
 from chatops.permissions import PERMISSIONS, Access, AccessLookupError, PermissionResolver
 from chatops.sandbox.slack import FakeSlack, FakeSlackHost, Persona, RunningServer
+from chatops.slack import restart
+from chatops.store.models import Bot
 
 CONTACT = "@bot-admins"
 
@@ -136,6 +139,44 @@ async def test_it_unites_the_grants_of_several_rules(client: AsyncWebClient) -> 
     assert access.can("start", "billing-bot") and not access.can("start", "survey-nps")
     assert access.can("stop", "survey-nps") and not access.can("stop", "billing-bot")
     assert not access.can("view", "billing-bot")
+
+
+async def test_a_restart_needs_view_start_and_stop_on_every_bot_it_names(
+    client: AsyncWebClient,
+) -> None:
+    rules = (
+        rule(users=["U0ALICE"], allow=["view", "start", "stop"]),
+        rule(users=["U0BOB"], allow=["view"]),
+        rule(users=["U0BOB"], allow=["start", "stop"], bots=["survey-*"]),
+        rule(users=["U0CHARLIE"], allow=["start", "stop"]),
+    )
+    bots = [
+        Bot(
+            id=f"lp-{name}",
+            name=name,
+            kind="custom",
+            channel="messaging",
+            environment="production",
+            health="ok",
+            health_since=datetime(2026, 1, 1, tzinfo=UTC),
+            first_seen=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        for name in BOTS
+    ]
+
+    def outside(target: str, access: Access) -> list[str]:
+        planned = restart.plan(bots, {}, target, pcs_count=0)
+        return [card.name for card in planned.outside(access)]
+
+    alice, bob, charlie = [
+        await resolver(client, rules).access(user) for user in ("U0ALICE", "U0BOB", "U0CHARLIE")
+    ]
+
+    assert outside("*", alice) == []
+    assert outside("survey-*", bob) == []
+    assert outside("*", bob) == ["billing-bot", "billing-survey"]
+    # start and stop without view are not enough: charlie may not see them.
+    assert outside("billing-bot", charlie) == ["billing-bot"]
 
 
 def test_a_glob_matches_the_whole_name_ignoring_case() -> None:

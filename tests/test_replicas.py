@@ -383,7 +383,13 @@ def test_every_replica_answers_and_a_double_click_over_two_replicas_stops_the_bo
         assert reply.status_code == 200
         assert reply.json()["blocks"][0]["text"]["text"] == "Bots Status"
 
-    victim = healthy_bots(fake_lp.fake)[0]
+    # A bot of one connector: a bot's Stop reaches each of its connectors (one audit row each).
+    entries = fake_lp.fake.bots()
+    victim = next(
+        bot
+        for bot in healthy_bots(fake_lp.fake)
+        if sum(1 for entry in entries if entry["botId"] == bot["botId"]) == 1
+    )
     assert alice[0].command(victim["botId"]).status_code == 200
     detail = fake_slack.fake.ephemerals("U0ALICE")[-1]
     answers: list[httpx.Response] = []

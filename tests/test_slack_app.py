@@ -61,7 +61,13 @@ def _settled(app: AppUnderTest, count: int) -> list[AuditEntry]:
 
 
 def _bot_named(app: AppUnderTest, prefix: str, kind: str = "custom") -> Bot:
-    return next(bot for bot in _bots(app) if bot.name.startswith(prefix) and bot.kind == kind)
+    """A bot of one connector whose name starts with ``prefix`` (tests/test_slack_connectors.py
+    covers bots of several)."""
+    return next(
+        bot
+        for bot in sorted(_bots(app), key=lambda bot: bot.name)
+        if bot.name.startswith(prefix) and bot.kind == kind and bot.connectors == 1
+    )
 
 
 def _shown(app: AppUnderTest, user: str, text: str) -> dict[str, Any]:

@@ -8,8 +8,9 @@ real HTTP with real signatures (``SlackUser``):
 - ``GET  api/state?since=V&wait=S``: channels (messages, threads, edits), ephemerals and Home
   per persona, the scenario; a long poll that answers once the state differs from version V.
 - ``POST api/command`` ``{persona, text, channel}``: a slash command typed by ``persona``.
-- ``POST api/click`` ``{persona, surface, channel, ts, action_id}``: a button click (a signed
-  ``block_actions``); ``surface`` is ``channel``, ``ephemeral`` or ``home``.
+- ``POST api/click`` ``{persona, surface, channel, ts, action_id, value}``: a button click (a
+  signed ``block_actions``); ``surface`` is ``channel``, ``ephemeral`` or ``home``. ``value``
+  (optional) picks the button among several with one ``action_id`` (one Stop per connector).
 - ``POST api/select`` ``{..., value}``: an option picked in a ``static_select``.
 - ``POST api/home`` ``{persona}``: the persona opens the app's Home tab (``app_home_opened``).
 - ``POST api/scenario/{event}``: run one of the scenario's events now.
@@ -273,13 +274,16 @@ class SandboxPage:
             return _error(str(exc), exc.status)
         user = SlackUser(self.fake, persona, self.app_url)
         channel = body.get("channel") if body.get("surface") != "home" else None
+        value = body.get("value")
         try:
             # Fail here, with a message, rather than inside the request: a stale page may
             # show a button the message no longer has.
-            _find_element(message, action_id, "button")
+            _find_element(message, action_id, "button", value=value)
         except LookupError as exc:
             return _error(str(exc), 404)
-        return await self._send(lambda: user.aclick(message, action_id, channel=channel))
+        return await self._send(
+            lambda: user.aclick(message, action_id, value=value, channel=channel)
+        )
 
     async def _select(self, request: Request) -> Response:
         try:
@@ -454,10 +458,15 @@ def _elements(blocks: Any) -> list[tuple[str | None, Mapping[str, Any]]]:
 
 
 def _find_element(
-    message: Mapping[str, Any], action_id: str, kind: str
+    message: Mapping[str, Any], action_id: str, kind: str, *, value: Any = None
 ) -> tuple[str, Mapping[str, Any]]:
+    """The element ``action_id`` of the message (with this ``value``, when one is given)."""
     for block_id, element in _elements(message.get("blocks")):
-        if element.get("action_id") == action_id and element.get("type") == kind:
+        if (
+            element.get("action_id") == action_id
+            and element.get("type") == kind
+            and (value is None or element.get("value") == value)
+        ):
             return block_id or f"sandbox-block-{action_id}", element
     raise LookupError(f"that message has no {kind} {action_id!r} (any more)")
 

@@ -1,29 +1,34 @@
-"""Buttons: Start, Stop, Share in channel, paging, and the App Home environment filter.
+"""Buttons: Start, Stop and Restart (of a bot, of one connector, of a restart request),
+Share in channel, paging, and the App Home environment filter.
 
 Every handler acks first (Slack's 3 s deadline), then works, then answers through the
-interaction's ``response_url``. Nothing in a button's value is trusted: Start/Stop re-check
-the clicking user's permission for the stored bot, and Share/paging re-run only the
-read-only view they were made for (``blocks.Shared``, ``blocks.Paged``), as the clicking
+interaction's ``response_url``. Nothing in a button's value is trusted: Start/Stop/Restart
+re-check the clicking user's permissions for the stored bot and connectors, a restart
+request is planned again and compared with what was confirmed, and Share/paging re-run only
+the read-only view they were made for (``blocks.Shared``, ``blocks.Paged``), as the clicking
 user, who needs ``view`` as for a typed command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from types import UnionType
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from chatops.config import format_duration
 from chatops.domain import ConnectorStatus, Environment
 from chatops.permissions import AccessLookupError
 from chatops.slack import blocks, grammar
 from chatops.slack.app import SlackServices
-from chatops.slack.control import Action, ActionResult, Outcome
-from chatops.store.models import Bot
+from chatops.slack.commands import restart_problem
+from chatops.slack.results import Action, ActionResult, ConnectorWatch, Outcome
+from chatops.store.cards import BotCard
+from chatops.store.models import Connector
 from chatops.store.repo import connectors_of
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,17 @@ def _in_channel(body: dict[str, Any]) -> bool:
     return container.get("type") == "message" and not container.get("is_ephemeral", False)
 
 
+async def _bot_action(
+    services: SlackServices,
+    action: Action,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> None:
+    """A bot-level button: every connector of the bot (value: the bot id)."""
+    await _act(services, action, body, respond, client, (_action_value(body), None))
+
+
 async def _connector_action(
     services: SlackServices,
     action: Action,
@@ -61,11 +77,59 @@ async def _connector_action(
     respond: AsyncRespond,
     client: AsyncWebClient,
 ) -> None:
+    """A connector-level button (value: ``{"bot": ..., "user": ...}``).
+
+    A value that names no connector is refused as such: it never falls back to the whole
+    bot.
+    """
+    value = _action_value(body)
+    named = blocks.parse_connector_value(value)
+    if named is None:
+        user_id, user_name = _user(body)
+        message = "That button does not name a connector, so nothing was done."
+        await services.control.refused(
+            action, value, user_id=user_id, user_name=user_name, outcome="invalid", message=message
+        )
+        await respond(response_type="ephemeral", replace_original=False, **blocks.refusal(message))
+        return
+    await _act(services, action, body, respond, client, named)
+
+
+async def _act(
+    services: SlackServices,
+    action: Action,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    target: tuple[str, str | None],
+) -> None:
+    """``action`` on the bot ``target`` names, on its connector if it names one."""
     user_id, user_name = _user(body)
+    bot_id, bot_user = target
     result = await services.control.run(
-        action, _action_value(body), user_id=user_id, user_name=user_name, click_id=_click_id(body)
+        action,
+        bot_id,
+        user_id=user_id,
+        user_name=user_name,
+        click_id=_click_id(body),
+        bot_user=bot_user,
     )
-    message = _result_message(services, action, user_id, result)
+    await _deliver(services, action, body, respond, client, result, bot_user=bot_user)
+
+
+async def _deliver(
+    services: SlackServices,
+    action: Action,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    result: ActionResult,
+    *,
+    bot_user: str | None,
+) -> None:
+    """Tell what was done, where the button was; then watch what a Start/Restart started."""
+    user_id, _ = _user(body)
+    message = _result_message(services, action, user_id, result, bot_user)
     if _in_channel(body):
         # An alert in a channel stays as it is (the relay edits it on recovery): what was
         # done goes into its thread for everyone, refusals only to the person who clicked.
@@ -78,14 +142,15 @@ async def _connector_action(
             await respond(response_type="ephemeral", replace_original=False, **message)
     else:
         await respond(replace_original=True, **message)
-    if action == "start" and result.outcome is Outcome.OK and result.bot is not None:
-        services.spawn(
-            _follow_start(services, result.bot, respond), name=f"follow-start-{result.bot.id}"
-        )
+    _follow_up(services, action, _watches(result), respond)
 
 
 def _result_message(
-    services: SlackServices, action: Action, user_id: str, result: ActionResult
+    services: SlackServices,
+    action: Action,
+    user_id: str,
+    result: ActionResult,
+    bot_user: str | None,
 ) -> dict[str, Any]:
     if result.bot is None or result.outcome in (
         Outcome.REFUSED,
@@ -108,33 +173,140 @@ def _result_message(
         outcome,
         detail=result.message if outcome != "ok" else None,
         pcs_count=result.affected,
+        connectors=result.connectors,
+        bot_user=bot_user,
     )
 
 
-async def _follow_start(services: SlackServices, bot: Bot, respond: AsyncRespond) -> None:
-    """Tell the clicker when the connector is really Online, or that it did not get there."""
-    deadline = services.clock() + services.start_followup_timeout
-    name = blocks.escape_within(bot.name, blocks.DETAIL_NAME)
-    while services.clock() < deadline:
+async def _restart_bots(
+    services: SlackServices, body: dict[str, Any], respond: AsyncRespond
+) -> None:
+    """The Restart of ``/botstatus restart <target>``: plan again, check again, restart."""
+    user_id, user_name = _user(body)
+    value = _action_value(body)
+
+    async def refuse(outcome: str, message: dict[str, Any], target: str) -> None:
+        await services.control.refused(
+            "restart",
+            target,
+            user_id=user_id,
+            user_name=user_name,
+            outcome=outcome,
+            message=str(message["text"]),
+        )
+        await respond(replace_original=True, **message)
+
+    parsed = blocks.parse_restart_value(value)
+    if parsed is None:
+        message = blocks.refusal("That button does not name a restart, so nothing was done.")
+        await refuse("invalid", message, value)
+        return
+    target, digest = parsed
+    try:
+        access = await services.permissions.access(user_id)
+    except AccessLookupError as exc:
+        message = blocks.refusal(services.permissions.lookup_failure(exc))
+        await refuse("lookup_failed", message, target)
+        return
+    plan = await services.views.restart_plan(target)
+    problem = restart_problem(plan, access)
+    if problem is not None:
+        await refuse("refused", problem, target)
+        return
+    if plan.digest != digest:
+        await refuse("changed", blocks.restart_changed(plan), target)
+        return
+    results: list[tuple[BotCard, ActionResult]] = []
+    for bot in plan.acted:
+        result = await services.control.run(
+            "restart", bot.id, user_id=user_id, user_name=user_name, click_id=_click_id(body)
+        )
+        results.append((bot, result))
+    await respond(
+        replace_original=True,
+        **blocks.restart_result(user_id, services.clock(), target, results),
+    )
+    _follow_up(services, "restart", [w for _, r in results for w in _watches(r)], respond)
+
+
+def _watches(result: ActionResult) -> list[ConnectorWatch]:
+    """The connectors an action reached, to watch until they are Online again."""
+    bot = result.bot
+    if bot is None:
+        return []
+    return [
+        ConnectorWatch(bot.id, bot.name, c.bot_user, c.before)
+        for c in result.connectors
+        if c.outcome is Outcome.OK
+    ]
+
+
+def _follow_up(
+    services: SlackServices, action: Action, watches: list[ConnectorWatch], respond: AsyncRespond
+) -> None:
+    if action == "stop" or not watches:
+        return
+    name = f"follow-{action}-{watches[0].bot_id}"
+    services.spawn(_follow(services, action, watches, respond), name=name)
+
+
+def _online_again(before: Connector | None, row: Connector | None) -> bool:
+    """Whether ``row`` shows the connector Online since the action (not still from before).
+
+    A poll may miss the stopped moment of a quick restart (Online, then Online again), so
+    a new manual operation counts as well as a new connector status.
+    """
+    if row is None or row.connector != ConnectorStatus.ONLINE.value:
+        return False
+    if before is None:
+        return True
+    return row.connector_since != before.connector_since or row.manual_at != before.manual_at
+
+
+async def _follow(
+    services: SlackServices, action: Action, watches: list[ConnectorWatch], respond: AsyncRespond
+) -> None:
+    """Tell the clicker, once, when every connector it started is Online again, or which
+    did not get there within ``start_followup_timeout``."""
+    started = services.clock()
+    deadline = started + services.start_followup_timeout
+    bot_ids = {watch.bot_id for watch in watches}
+    while services.clock() < deadline and any(w.online_after is None for w in watches):
         await asyncio.sleep(services.start_followup_every.total_seconds())
         async with services.sessions() as session:
-            current = (await connectors_of(session, [bot.id])).get(bot.id, [])
-        if current and all(c.connector == ConnectorStatus.ONLINE.value for c in current):
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=f":large_green_circle: *{name}* is Online again.",
+            rows = await connectors_of(session, bot_ids)
+        now = services.clock()
+        for index, watch in enumerate(watches):
+            if watch.online_after is not None:
+                continue
+            row = next(
+                (c for c in rows.get(watch.bot_id, []) if c.bot_user == watch.bot_user), None
             )
-            return
+            online_after = now - started if _online_again(watch.before, row) else None
+            watches[index] = dataclasses.replace(watch, current=row, online_after=online_after)
     await respond(
         response_type="ephemeral",
         replace_original=False,
-        text=(
-            f":warning: *{name}* did not come Online within "
-            f"{format_duration(services.start_followup_timeout)} of the Start. "
-            f"`/botstatus {bot.name}` shows its statuses now."
-        ),
+        **blocks.followup(watches, action, services.start_followup_timeout),
     )
+
+
+Handler = Callable[
+    [SlackServices, Action, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]
+]
+Listener = Callable[[AsyncAck, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]]
+
+
+def _listener(services: SlackServices, action: Action, handle: Handler) -> Listener:
+    """A Bolt listener for one action kind: ack at once, then ``handle`` it."""
+
+    async def listener(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await handle(services, action, body, respond, client)
+
+    return listener
 
 
 _SHARE_ONLY = (
@@ -185,19 +357,15 @@ def without_navigation(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
-    @app.action(blocks.ACTION_START)
-    async def start(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        await _connector_action(services, "start", body, respond, client)
+    for action, action_id in blocks.BOT_ACTIONS.items():
+        app.action(action_id)(_listener(services, action, _bot_action))
+    for action, action_id in blocks.CONNECTOR_ACTIONS.items():
+        app.action(action_id)(_listener(services, action, _connector_action))
 
-    @app.action(blocks.ACTION_STOP)
-    async def stop(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    @app.action(blocks.ACTION_RESTART_BOTS)
+    async def restart_bots(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        await _connector_action(services, "stop", body, respond, client)
+        await _restart_bots(services, body, respond)
 
     @app.action(blocks.ACTION_SHARE)
     async def share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

@@ -42,7 +42,8 @@ class SlackServices:
     mutes: Any | None = None  # chatops.alerts.mutes.MuteService when alerts are wired
     home_viewers: HomeViewers = field(default_factory=lambda: _home_viewers())
     clock: Callable[[], datetime] = utcnow
-    # How long a Start is watched for the connector to come Online before saying it did not.
+    # How long a Start or Restart is watched for its connectors to come Online before saying
+    # which did not.
     start_followup_timeout: timedelta = timedelta(minutes=10)
     start_followup_every: timedelta = timedelta(seconds=5)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)

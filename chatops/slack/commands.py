@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from chatops.permissions import Access, AccessLookupError
-from chatops.slack import blocks, grammar
+from chatops.slack import blocks, grammar, restart
 from chatops.slack.app import SlackServices
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ async def answer(
         return blocks.refusal(permissions.lookup_failure(exc))
     if isinstance(command, grammar.Mute | grammar.Unmute | grammar.Mutes):
         return await _mutes(services, command, access, user_id, user_name)
+    if isinstance(command, grammar.Restart):
+        return await _restart(services, command, access, user_id, user_name)
     if not access.can("view"):
         return blocks.refusal(permissions.refusal("view"))
     return await services.views.reply(command, access)
@@ -62,6 +64,62 @@ async def _mutes(
     else:
         result = await services.mutes.unmute_reply(command, access, user_id, user_name)
     return result
+
+
+def restart_problem(plan: restart.RestartPlan, access: Access) -> dict[str, Any] | None:
+    """Why this user may not restart what ``plan`` names (None: they may).
+
+    Refused as a whole when any bot it names is outside the user's ``start`` and ``stop``
+    (and ``view``) permissions: the bots the user can see are named, the others never are.
+    Then refused when it names more bots than one restart takes.
+    """
+    outside = plan.outside(access)
+    if outside:
+        seen = [bot for bot in outside if access.can("view", bot.name)]
+        return blocks.restart_refused(plan.target, seen, others=len(seen) < len(outside))
+    if plan.too_many:
+        return blocks.restart_too_many(plan, restart.MAX_BOTS)
+    return None
+
+
+async def _restart(
+    services: SlackServices,
+    command: grammar.Restart,
+    access: Access,
+    user_id: str,
+    user_name: str | None,
+) -> dict[str, Any]:
+    """``/botstatus restart <target>``: the confirm message (nothing is restarted yet), or
+    why not. A refusal is audited; the restart itself is audited per connector on click."""
+    missing = next((p for p in restart.NEEDS if not access.can(p)), None)
+    plan = await services.views.restart_plan(command.target)
+    problem = (
+        blocks.refusal(services.permissions.refusal(missing))
+        if missing is not None
+        else restart_problem(plan, access)
+    )
+    if problem is not None:
+        await services.control.refused(
+            "restart",
+            command.target,
+            user_id=user_id,
+            user_name=user_name,
+            outcome="refused",
+            message=str(problem["text"]),
+        )
+        return problem
+    if not plan.bots:
+        suggestion = await services.views.suggestion(command.target, access)
+        return blocks.bot_details(
+            [],
+            services.clock(),
+            query=command.target,
+            can_start=lambda _: False,
+            can_stop=lambda _: False,
+            pcs_count=0,
+            suggestion=grammar.Restart(suggestion).text if suggestion else None,
+        )
+    return blocks.restart_request(plan)
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:

@@ -19,13 +19,12 @@ from being called twice for a connector:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -35,14 +34,24 @@ from chatops.domain import BotKind
 from chatops.metrics import Metrics
 from chatops.monitor.poll import LeaseGate
 from chatops.permissions import AccessLookupError, PermissionResolver
+from chatops.slack.results import Action, ActionResult, ConnectorOutcome, Outcome
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot, Connector, utcnow
 
+__all__ = [
+    "Action",
+    "ActionResult",
+    "ConnectorControl",
+    "ConnectorOutcome",
+    "Outcome",
+    "lock_name",
+    "request_key",
+]
+
 log = logging.getLogger(__name__)
 
-Action = Literal["start", "stop", "restart"]
 # The permissions an action needs on its bot: Restart is a Stop and then a Start.
 NEEDS: dict[Action, tuple[Permission, ...]] = {
     "start": ("start",),
@@ -55,46 +64,27 @@ NEEDS: dict[Action, tuple[Permission, ...]] = {
 DEDUPE_WINDOW = timedelta(seconds=20)
 
 
-class Outcome(StrEnum):
-    OK = "ok"
-    REFUSED = "refused"
-    UNKNOWN_BOT = "unknown_bot"
-    DUPLICATE = "duplicate"
-    FAILED = "failed"
-    LOOKUP_FAILED = "lookup_failed"
-    # Only in the audit log: the click is with the source now (or chatops died meanwhile).
-    PENDING = "pending"
-
-
-@dataclass(frozen=True)
-class ConnectorOutcome:
-    """What one action did to one connector: ``ok``, ``duplicate`` or ``failed``."""
-
-    bot_user: str
-    outcome: Outcome
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    outcome: Outcome
-    message: str
-    bot: Bot | None = None
-    # PCS bots share one connector: how many bots the action affected.
-    affected: int = 1
-    # One entry per connector acted on (a bot-level action names all of the bot's).
-    connectors: tuple[ConnectorOutcome, ...] = ()
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def lock_name(action: Action, bot: Bot, bot_user: str) -> str:
-    # Every PCS bot shares one survey connector, so they share one lock too.
-    target = "pcs" if bot.kind == BotKind.PCS.value else f"{bot.id}\x1f{bot_user}"
-    return f"action:{action}:{target}"[:64]
+    """The lease of one action on one connector (``Lease.name`` holds 64 characters).
+
+    Every PCS bot shares one survey connector, so they share one lock too. Other connectors
+    are named by a digest of (bot id, bot user): cut short instead, two connectors of one
+    bot whose users share a long prefix (``care_user_1a``, ``care_user_1b``) would share a
+    lock, and a click on the second would be taken for a double click on the first.
+    """
+    if bot.kind == BotKind.PCS.value:
+        return f"action:{action}:pcs"
+    return f"action:{action}:{_digest(bot.id, bot_user)[:48]}"
 
 
 def request_key(click_id: str, action: Action, bot_id: str, bot_user: str) -> str:
-    """An audit row's unique key: one per interaction, action and connector."""
-    return f"{click_id}:{action}:{bot_id}:{bot_user}"[:300]
+    """An audit row's unique key: one per interaction, action and connector (a digest, so
+    that no two connectors of one click share it however long their names are)."""
+    return f"{action}:{_digest(click_id, action, bot_id, bot_user)}"
 
 
 def _what_happened(action: Action, outcome: str, detail: str | None) -> str:
@@ -185,6 +175,33 @@ class ConnectorControl:
         )
         return result
 
+    async def refused(
+        self,
+        action: Action,
+        target: str,
+        *,
+        user_id: str,
+        user_name: str | None,
+        outcome: str,
+        message: str,
+    ) -> None:
+        """Audit a request refused before any bot was acted on: a button that names nothing
+        we made, a restart naming bots outside the user's permissions or other bots than
+        were confirmed. ``outcome`` says which (refused, invalid, changed, ...)."""
+        async with self.sessions() as session, session.begin():
+            await repo.add_audit(
+                session,
+                at=self.clock(),
+                user_id=user_id[:64],
+                user_name=user_name,
+                action=action,
+                target=target,
+                outcome=outcome,
+                detail=message,
+            )
+        self.metrics.actions.labels(action, outcome).inc()
+        log.info("action %s on %r by %s: %s", action, target[:100], user_id, outcome)
+
     async def _check(
         self, action: Action, bot_id: str, bot_user: str | None, *, user_id: str
     ) -> ActionResult | _Checked:
@@ -238,7 +255,9 @@ class ConnectorControl:
         first = await self._claim(key, action, bot.id, connector.bot_user, user_id, user_name)
         if first is not None:
             message = _what_happened(action, first.outcome, first.detail)
-            outcome = ConnectorOutcome(connector.bot_user, Outcome.DUPLICATE, message)
+            outcome = ConnectorOutcome(
+                connector.bot_user, Outcome.DUPLICATE, message, before=connector
+            )
             await self._audit(
                 action,
                 bot.id,
@@ -261,6 +280,7 @@ class ConnectorControl:
                 connector.bot_user,
                 Outcome.DUPLICATE,
                 f"A {action} of this connector was just requested; it was sent once.",
+                before=connector,
             )
         try:
             if action in ("stop", "restart"):
@@ -270,9 +290,14 @@ class ConnectorControl:
         except SourceError as exc:
             await self._unlock(name, click_id)
             return ConnectorOutcome(
-                connector.bot_user, Outcome.FAILED, f"LivePerson refused or failed: {exc}"
+                connector.bot_user,
+                Outcome.FAILED,
+                f"LivePerson refused or failed: {exc}",
+                before=connector,
             )
-        return ConnectorOutcome(connector.bot_user, Outcome.OK, f"{action} requested")
+        return ConnectorOutcome(
+            connector.bot_user, Outcome.OK, f"{action} requested", before=connector
+        )
 
     async def _claim(
         self,

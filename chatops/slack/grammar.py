@@ -14,12 +14,14 @@ button click is parsed by the same grammar as a typed command.
     /botstatus mute <bot|glob> <duration> [reason]
     /botstatus unmute <bot|glob>
     /botstatus mutes
+    /botstatus restart <bot|glob>           Restart("<bot|glob>")
     /botstatus help
 """
 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -35,7 +37,7 @@ MAX_REASON_CHARS = 500
 MAX_PAGE = 1_000_000
 MAX_MUTE = timedelta(days=365)
 
-KEYWORDS = ("problems", "all", "history", "mute", "unmute", "mutes", "help")
+KEYWORDS = ("problems", "all", "history", "mute", "unmute", "mutes", "restart", "help")
 USAGE = {
     "summary": "",
     "query": "<query>",
@@ -45,6 +47,7 @@ USAGE = {
     "mute": "mute <bot|glob> <duration> [reason]",
     "unmute": "unmute <bot|glob>",
     "mutes": "mutes",
+    "restart": "restart <bot|glob>",
     "help": "help",
 }
 
@@ -127,6 +130,21 @@ class Mutes:
 
 
 @dataclass(frozen=True, slots=True)
+class Restart:
+    """Restart (stop, then start) every connector of the bots ``target`` names.
+
+    ``target`` is a bot id, a bot name or a glob over names, as a mute's target is; the
+    reply asks for confirmation first, naming how many bots and connectors it reaches.
+    """
+
+    target: str
+
+    @property
+    def text(self) -> str:
+        return f"restart {_quoted(self.target)}"
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """The help text; ``suggestion`` is a command to offer ("did you mean"), ``problem``
     says what was wrong with the input, both already safe to show (no markup of their own).
@@ -140,7 +158,7 @@ class Help:
         return "help"
 
 
-Command = Summary | Query | Problems | All | History | Mute | Unmute | Mutes | Help
+Command = Summary | Query | Problems | All | History | Mute | Unmute | Mutes | Restart | Help
 
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’", "’": "’", "«": "»"}
@@ -198,11 +216,16 @@ def parse(text: str | None) -> Command:
         if not target:
             return Help(suggestion=USAGE["unmute"], problem="Which bots? Give a name or glob.")
         return Unmute(target[:MAX_NAME_CHARS])
+    if keyword == "restart":
+        target = _unquote(rest)
+        if not target:
+            return Help(suggestion=USAGE["restart"], problem="Which bots? Give a name or glob.")
+        return Restart(target[:MAX_NAME_CHARS])
     if not rest:
         typo = _keyword_typo(keyword, KEYWORDS)
         if typo is not None:
             return Help(suggestion=typo)
-    elif (typo := _keyword_typo(keyword, ("history", "mute", "unmute"))) is not None:
+    elif (typo := _keyword_typo(keyword, ("history", "mute", "unmute", "restart"))) is not None:
         # "histroy billing-bot": the rest says the user meant a command with an argument.
         return Help(suggestion=f"{typo} {rest}"[:MAX_NAME_CHARS])
     return _query(text)
@@ -222,6 +245,13 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
         by_folded.setdefault(candidate.casefold(), candidate)
     matches = difflib.get_close_matches(word, list(by_folded), n=1, cutoff=0.75)
     return by_folded[matches[0]] if matches else None
+
+
+def glob_matches(pattern: str, text: str) -> bool:
+    """A ``<bot|glob>`` word against a name: ``*`` and ``?`` are wildcards, case is ignored,
+    ``[`` is literal (names contain it). Without a wildcard it is the name itself."""
+    escaped = pattern.casefold().replace("[", "[[]")
+    return fnmatch.fnmatchcase(text.casefold(), escaped)
 
 
 def _keyword_typo(word: str, keywords: Iterable[str]) -> str | None:

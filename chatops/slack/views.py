@@ -15,20 +15,22 @@ is done (a fresh process), the summary is counted by SQL from the bot table inst
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import gc
+import itertools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.domain import BotKind, Environment, Health
+from chatops.domain import BotKind, Environment, Health, bot_health
 from chatops.permissions import Access
-from chatops.slack import blocks, grammar
+from chatops.slack import blocks, grammar, restart
 from chatops.store import repo
 from chatops.store.cards import cards
 from chatops.store.engine import SessionFactory
@@ -75,6 +77,8 @@ class Fleet:
     _summary_problems: list[Bot] | None = None
     _pcs: int | None = None
     _index: repo.BotIndex | None = None
+    _agents_by_bot: dict[str, blocks.AgentCounts] | None = None
+    _agents: dict[str | None, blocks.AgentCounts] = field(default_factory=dict)
     # Per view scope (``Access.scope("view")``): the bots in it, their counts, the problems.
     _scoped: dict[tuple[str, ...], Scoped] = field(default_factory=dict)
 
@@ -105,6 +109,28 @@ class Fleet:
             )
         return self._problems
 
+    def agents_by_bot(self) -> dict[str, blocks.AgentCounts]:
+        """LivePerson's agent counts of each bot's connectors."""
+        if self._agents_by_bot is None:
+            self._agents_by_bot = {
+                bot_id: blocks.agent_counts(connectors)
+                for bot_id, connectors in self.connectors.items()
+            }
+        return self._agents_by_bot
+
+    def agents(
+        self, bots: Iterable[Bot] | None = None, environment: Environment | None = None
+    ) -> blocks.AgentCounts:
+        """The agent counts over ``bots`` (None: every bot of ``environment``, or of the
+        fleet), computed once per poll for the unscoped cases."""
+        if bots is not None:
+            return blocks.fleet_agent_counts(bots, self.agents_by_bot())
+        key = environment.value if environment is not None else None
+        if key not in self._agents:
+            every = (bot for bot in self.bots if key is None or bot.environment == key)
+            self._agents[key] = blocks.fleet_agent_counts(every, self.agents_by_bot())
+        return self._agents[key]
+
     def summary_problems(self) -> list[Bot]:
         """The problem bots among the first ``SUMMARY_PROBLEM_BOTS`` in stored order."""
         if self._summary_problems is None:
@@ -118,7 +144,8 @@ class Fleet:
         if found is None:
             bots = _only(self.bots, visible)
             problems = [bot for bot in bots if blocks.bot_health(bot).is_problem]
-            found = Scoped(bots, dict(blocks.health_counts(bots)), problems)
+            counts = dict(blocks.health_counts(bots))
+            found = Scoped(bots, counts, problems, self.agents(bots))
             self._scoped[globs] = found
         return found
 
@@ -133,6 +160,7 @@ class Scoped:
     bots: list[Bot]
     counts: dict[Health, int]
     problems: list[Bot]
+    agents: blocks.AgentCounts
 
 
 def stored_order(bot: Bot) -> tuple[int, str, str]:
@@ -286,7 +314,8 @@ class Views:
             None if poll is None else max(now - poll.finished_at, timedelta(0)),
             self.stale_after,
         )
-        return self._render_summary(counts, problem_bots, now, age)
+        # The agent counts come from the connectors, in memory once the fleet is loaded.
+        return self._render_summary(counts, problem_bots, now, age, None)
 
     def _summary(
         self,
@@ -304,17 +333,23 @@ class Views:
         if visible is None or scope is None:
             counts = fleet.counts()
             problem_bots = fleet.summary_problems()
+            agents = fleet.agents()
         else:
             scoped = fleet.scoped(scope, visible)
-            counts, problem_bots = scoped.counts, scoped.problems
-        message = self._render_summary(counts, problem_bots, now, age)
+            counts, problem_bots, agents = scoped.counts, scoped.problems, scoped.agents
+        message = self._render_summary(counts, problem_bots, now, age, agents)
         if len(self._rendered) >= RENDERED_SCOPES:
             self._rendered.clear()
         self._rendered[scope] = (fleet, self._poll, second, message)
         return dict(message)
 
     def _render_summary(
-        self, counts: dict[Health, int], problem_bots: list[Bot], now: datetime, age: DataAge
+        self,
+        counts: dict[Health, int],
+        problem_bots: list[Bot],
+        now: datetime,
+        age: DataAge,
+        agents: blocks.AgentCounts | None,
     ) -> JSONDict:
         return blocks.summary(
             counts,
@@ -322,8 +357,21 @@ class Views:
             age.age,
             now,
             total=sum(counts.values()),
+            agents=agents,
             stale_after=age.stale_after,
         )
+
+    async def restart_plan(self, target: str) -> restart.RestartPlan:
+        """The listed bots ``target`` names now, with their connectors (every bot, whoever
+        asks: ``RestartPlan.outside`` says which the asker may not restart)."""
+        fleet, _ = await self._current()
+        return restart.plan(fleet.bots, fleet.connectors, target, pcs_count=fleet.pcs_count())
+
+    async def suggestion(self, name: str, access: Access) -> str | None:
+        """The name of a bot the user can see closest to ``name`` (a typo), if any."""
+        fleet, _ = await self._current()
+        names = [bot.name for bot in _only(fleet.bots, view_filter(access))]
+        return grammar.suggest(name, names)
 
     def _query(
         self,
@@ -374,11 +422,12 @@ class Views:
             )
         bot = bots[0]
         week = await repo.transitions_for(session, bot.id, now - timedelta(days=7))
+        connectors = await repo.connectors_ever(session, bot.id)
         return blocks.history(
             bot,
             week[-blocks.HISTORY_TRANSITIONS :],
-            time_in_health(bot, week, now - timedelta(hours=24), now),
-            time_in_health(bot, week, now - timedelta(days=7), now),
+            time_in_health(bot, connectors, week, now - timedelta(hours=24), now),
+            time_in_health(bot, connectors, week, now - timedelta(days=7), now),
             now,
         )
 
@@ -388,40 +437,89 @@ class Views:
         now = self.clock()
         bots = _only([bot for bot in fleet.bots if bot.environment == environment.value], visible)
         counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(bots))
+        agents = fleet.agents(environment=environment) if visible is None else fleet.agents(bots)
         return blocks.home_view(
             bots[: blocks.HOME_MAX_BOTS],
             counts,
             environment,
             age.age,
             now,
+            agents=agents,
             stale_after=age.stale_after,
         )
 
 
 def time_in_health(
-    bot: Bot, transitions: Sequence[TransitionRecord], start: datetime, end: datetime
+    bot: Bot,
+    connectors: Sequence[Connector],
+    transitions: Sequence[TransitionRecord],
+    start: datetime,
+    end: datetime,
 ) -> dict[Health, timedelta]:
-    """How long the bot spent in each health between ``start`` and ``end``.
+    """How long the bot spent in each of its healths between ``start`` and ``end``.
 
-    Rebuilt from the transition rows (per dimension; rows of one poll share a time) and the
-    bot's current health. Time before the bot was first seen is not counted.
+    The bot's health is rolled up from its connectors' (``chatops.domain.bot_health``, so
+    Degraded counts), and each connector's is rebuilt from its transition rows, whose
+    ``old_health``/``new_health`` are the connector's: before its first change in the rows
+    it had that change's old health, and with no change its current one throughout. A
+    connector counts from when it was first seen until it was removed (``connectors`` has
+    the removed ones too); time with no connector (before the bot was first seen) is not
+    counted.
     """
     start = max(start, bot.first_seen)
-    changes = sorted(
-        {(t.at, t.old_health, t.new_health) for t in transitions if t.old_health != t.new_health}
-    )
+    if end <= start:
+        return {}
+    rows = {connector.bot_user: connector for connector in connectors}
+    changes: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for t in sorted(transitions, key=lambda t: (t.at, t.id or 0)):
+        if t.old_health != t.new_health:
+            changes[t.bot_user].append((t.at, t.old_health, t.new_health))
+    timelines = [
+        _Timeline(rows.get(user), changes.get(user, []), start, end)
+        for user in sorted(set(rows) | set(changes))
+    ]
+    cuts = {start, end}
+    for timeline in timelines:
+        cuts.update(timeline.cuts(start, end))
+    ordered = sorted(cuts)
     spent: dict[Health, timedelta] = defaultdict(timedelta)
-    # Walk the timeline forwards: before the first change the bot had that change's old health.
-    current = _health(changes[0][1]) if changes else _health(bot.health)
-    cursor = start
-    for at, _old, new in changes:
-        if at > cursor:
-            spent[current] += min(at, end) - cursor
-            cursor = at
-        current = _health(new)
-    if end > cursor:
-        spent[current] += end - cursor
+    for begin, finish in itertools.pairwise(ordered):
+        healths = [h for timeline in timelines if (h := timeline.at(begin)) is not None]
+        if healths:
+            spent[bot_health(healths)] += finish - begin
     return {health: spent[health] for health in Health if spent[health] > timedelta(0)}
+
+
+class _Timeline:
+    """One connector's health over a window: when it was there, and its changes."""
+
+    def __init__(
+        self,
+        row: Connector | None,
+        changes: list[tuple[datetime, str, str]],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self.begin = max(row.first_seen, start) if row is not None else start
+        self.finish = min(row.removed_at or end, end) if row is not None else end
+        self.times = [at for at, _, _ in changes]
+        self.changes = changes
+        self.current = _health(row.health) if row is not None else None
+
+    def cuts(self, start: datetime, end: datetime) -> list[datetime]:
+        inside = [at for at in self.times if start < at < end]
+        return [self.begin, self.finish, *inside]
+
+    def at(self, moment: datetime) -> Health | None:
+        """Its health from ``moment`` on (None: not there then)."""
+        if not self.begin <= moment < self.finish:
+            return None
+        index = bisect.bisect_right(self.times, moment)
+        if index:
+            return _health(self.changes[index - 1][2])
+        if self.changes:
+            return _health(self.changes[0][1])
+        return self.current
 
 
 def _health(value: str) -> Health:

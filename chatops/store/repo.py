@@ -873,5 +873,14 @@ async def all_connectors(session: AsyncSession) -> dict[str, list[Connector]]:
     return found
 
 
+async def connectors_ever(session: AsyncSession, bot_id: str) -> list[Connector]:
+    """Every connector the bot has had, removed ones included (with ``removed_at``), in bot
+    user order: a bot's history needs the connectors it no longer has."""
+    result = await session.exec(
+        select(Connector).where(col(Connector.bot_id) == bot_id).order_by(col(Connector.bot_user))
+    )
+    return list(result.all())
+
+
 async def get_connector(session: AsyncSession, bot_id: str, bot_user: str) -> Connector | None:
     return await session.get(Connector, (bot_id, bot_user))

@@ -20,8 +20,11 @@ from chatops.alerts.render import DigestItem
 from chatops.demo import DemoThread
 from chatops.domain import Environment, Health
 from chatops.slack import blocks
+from chatops.slack.restart import RestartPlan
+from chatops.slack.results import ActionResult, ConnectorOutcome, ConnectorWatch, Outcome
 from chatops.store import repo
-from chatops.store.models import Bot, TransitionRecord
+from chatops.store.cards import BotCard, cards
+from chatops.store.models import Bot, Connector, TransitionRecord
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +61,11 @@ def same_message(page: Page, message: Locator) -> Locator:
     return page.locator(f'.message[data-ts="{message.get_attribute("data-ts")}"]')
 
 
+def bot_button(message: Locator, action_id: str) -> Locator:
+    """The button ``action_id`` of a message (a bot's Stop among its connectors' Stops)."""
+    return message.locator(f'button[data-action-id="{action_id}"]')
+
+
 def web_client(demo: DemoThread) -> WebClient:
     fake = demo.demo.fake_slack
     return WebClient(token=fake.bot_token, base_url=fake.base_url)
@@ -82,7 +90,7 @@ def test_alice_stops_a_bot_through_the_confirm_dialog_and_the_reply_says_she_did
     reply.get_by_role("button", name="Stop").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Stop billing-bot-2?")
-    expect(dialog).to_contain_text("The connector of billing-bot-2 stops")
+    expect(dialog).to_contain_text("The connector billing_bot_2 of billing-bot-2 stops")
     dialog.get_by_role("button", name="Stop").click()
 
     expect(reply).to_contain_text("@alice stopped billing-bot-2")
@@ -96,11 +104,13 @@ def test_cancel_in_the_confirm_dialog_sends_nothing(page: Page, demo: DemoThread
     type_command(page, "/botstatus booking-bot-4")
     reply = same_message(page, latest_message(page, "booking-bot-4", surface="ephemeral"))
 
-    reply.get_by_role("button", name="Stop").click()
+    stop = bot_button(reply, "bot_stop")
+    expect(stop).to_have_text("Stop")
+    stop.click()
     page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
 
     expect(page.get_by_role("dialog")).to_be_hidden()
-    expect(reply.get_by_role("button", name="Stop")).to_be_enabled()
+    expect(stop).to_be_enabled()
     assert stop_count(demo, "booking-bot-4") == 0
 
 
@@ -117,7 +127,7 @@ def test_bob_stopping_a_bot_from_a_shared_message_is_refused_and_nothing_stops(
 
     act_as(page, "bob")
     expect(page.locator('.message[data-surface="ephemeral"]')).to_have_count(0)
-    shared.get_by_role("button", name="Stop").click()
+    bot_button(shared, "bot_stop").click()
     page.get_by_role("dialog").get_by_role("button", name="Stop").click()
 
     refusal = latest_message(page, "You need the stop permission", surface="ephemeral")
@@ -271,10 +281,10 @@ def test_a_block_the_page_cannot_show_is_flagged_as_unsupported(
 
 
 # Every public function of chatops.slack.blocks and chatops.alerts.render that returns Block
-# Kit. Messages and views are posted and published below; the two buttons are inside
+# Kit. Messages and views are posted and published below; the three buttons are inside
 # bot_details' (and the alerts') output.
 RENDERER_MODULES = (blocks, alerts)
-ELEMENT_BUILDERS = {"blocks.start_button", "blocks.stop_button"}
+ELEMENT_BUILDERS = {"blocks.start_button", "blocks.stop_button", "blocks.restart_button"}
 
 
 def section(text: str) -> dict[str, Any]:
@@ -287,23 +297,29 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
     async with demo.demo.runtime.sessions() as session:
         bots = await repo.list_bots(session)
         counts = await repo.count_by_health(session)
-    by_name = {bot.name: bot for bot in bots}
+        listed = await repo.all_connectors(session)
+    fleet = cards(bots, listed)
+    by_name = {card.name: card for card in fleet}
     online = by_name["faq-bot-9"]
-    stopped = next(bot for bot in bots if bot.connector == "Stopped")
+    stopped = next(card for card in fleet if card.health == "stopped")
     survey = by_name["survey-nps-1"]
+    several = max(fleet, key=lambda card: len(card.connectors))
     # An undocumented status spelling, on a bot the source no longer lists.
-    odd = Bot.model_validate(
-        {
-            **online.model_dump(),
-            "raw_cloud": "HALF_OPEN",
-            "cloud": "Unknown",
-            "removed_at": now - timedelta(hours=1),
-        }
+    odd_connector = Connector.model_validate(
+        {**online.connectors[0].model_dump(), "raw_cloud": "HALF_OPEN", "cloud": "Unknown"}
+    )
+    odd = BotCard(
+        Bot.model_validate({**online.bot.model_dump(), "removed_at": now - timedelta(hours=1)}),
+        (odd_connector,),
     )
     problems = [bot for bot in bots if blocks.bot_health(bot).is_problem]
+    agents = blocks.fleet_agent_counts(
+        bots, {card.id: blocks.agent_counts(card.connectors) for card in fleet}
+    )
     transitions = [
         TransitionRecord(
             bot_id=online.id,
+            bot_user=online.connectors[0].bot_user,
             at=now - timedelta(hours=hours),
             dimension=dimension,
             old=old,
@@ -323,18 +339,31 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
             (1, "cloud", "Connected", "Unknown", "ok", "unknown", False),
         )
     ]
-    durations = {Health.OK: timedelta(hours=20), Health.DOWN: timedelta(hours=1)}
+    durations = {Health.OK: timedelta(hours=20), Health.DEGRADED: timedelta(hours=1)}
 
-    def everyone(_: Bot) -> bool:
+    def everyone(_: BotCard) -> bool:
         return True
 
+    def outcomes(card: BotCard) -> tuple[ConnectorOutcome, ...]:
+        kinds = (Outcome.OK, Outcome.DUPLICATE, Outcome.FAILED)
+        return tuple(
+            ConnectorOutcome(c.bot_user, kinds[n % 3], "HTTP 503" if n % 3 == 2 else "")
+            for n, c in enumerate(card.connectors)
+        )
+
+    plan = RestartPlan("*-bot-*", tuple(fleet[:12]), pcs_count=5)
+    watches = [
+        ConnectorWatch(card.id, card.name, c.bot_user, c, c, timedelta(seconds=n * 20) or None)
+        for card in (online, several)
+        for n, c in enumerate(card.connectors)
+    ]
     age = timedelta(seconds=2)
     messages = [
-        blocks.summary(counts, problems, age, now, total=len(bots)),
+        blocks.summary(counts, problems, age, now, total=len(bots), agents=agents),
         blocks.summary({Health.OK: 3}, [], timedelta(hours=2), now, total=3, stale_after=age),
         blocks.summary({}, [], None, now, total=0),
         blocks.bot_details(
-            [online, stopped, survey, odd],
+            [online, stopped, survey, odd, several],
             now,
             query="*",
             can_start=everyone,
@@ -342,7 +371,7 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
             pcs_count=5,
         ),
         blocks.bot_details(
-            bots, now, query="*", can_start=everyone, can_stop=everyone, pcs_count=5
+            fleet, now, query="*", can_start=everyone, can_stop=everyone, pcs_count=5
         ),
         blocks.bot_details(
             [],
@@ -354,21 +383,44 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
             suggestion="faq-bot",
         ),
         blocks.problems(bots, now, 1, data_age=age),
-        blocks.problems([online], now),
+        blocks.problems([online.bot], now),
         blocks.all_bots(bots, 2, now, data_age=age),
-        blocks.history(online, transitions, durations, durations, now),
-        blocks.history(stopped, [], {}, {}, now, shareable=False),
+        blocks.history(online.bot, transitions, durations, durations, now),
+        blocks.history(stopped.bot, [], {}, {}, now, shareable=False),
         blocks.help_text(),
         blocks.help_text("problems", "I do not know `porblems`."),
         blocks.refusal("You need the *stop* permission for this bot."),
         *(
             blocks.action_result(
-                bot, action, "U0ALICE", now, outcome, detail="HTTP 503", pcs_count=5
+                card,
+                action,
+                "U0ALICE",
+                now,
+                outcome,
+                detail="HTTP 503",
+                pcs_count=5,
+                connectors=outcomes(card),
             )
-            for bot in (online, survey)
-            for action in ("start", "stop")
+            for card in (online, survey, several)
+            for action in ("start", "stop", "restart")
             for outcome in ("ok", "failed", "duplicate")
         ),
+        blocks.restart_request(plan),
+        blocks.restart_refused("*", fleet[:7], others=True),
+        blocks.restart_too_many(plan, 10),
+        blocks.restart_changed(plan),
+        blocks.restart_result(
+            "U0ALICE",
+            now,
+            "*-bot-*",
+            [
+                (card, ActionResult(Outcome.OK, "", card.bot, 1, outcomes(card)))
+                for card in plan.acted
+            ]
+            + [(stopped, ActionResult(Outcome.REFUSED, "You need the *stop* permission."))],
+        ),
+        blocks.followup(watches, "restart", timedelta(minutes=10)),
+        blocks.followup(watches[:1], "start", timedelta(minutes=10)),
     ]
     since = now - timedelta(minutes=12)
     digest = alerts.digest(
@@ -390,6 +442,7 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
     )
     messages += [
         alerts.problem(online, Health.DOWN, since, was=Health.OK),
+        alerts.problem(several, Health.DEGRADED, since, was=Health.OK),
         alerts.problem(survey, Health.DOWN, since, pcs_count=5, note="Five bots share it."),
         alerts.changed_reply(online, Health.AWAY, Health.DOWN, since),
         alerts.recovered_reply(online, Health.DOWN, since, now),
@@ -416,7 +469,7 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         alerts.source_reminder(since, now),
     ]
     views = [
-        blocks.home_view(bots, counts, Environment.PRODUCTION, age, now),
+        blocks.home_view(bots, counts, Environment.PRODUCTION, age, now, agents=agents),
         blocks.home_view([], {}, Environment.DEMO, None, now),
         blocks.home_refusal("You need the *view* permission (Bot Status Access) to see bots."),
     ]

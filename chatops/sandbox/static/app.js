@@ -324,7 +324,8 @@
   }
 
   function renderButton(element, ref) {
-    const key = busyKey(ref, element.action_id);
+    // Several buttons may share an action_id (one Stop per connector): the value tells them apart.
+    const key = busyKey(ref, `${element.action_id}:${element.value || ""}`);
     const button = h(
       "button",
       {
@@ -341,7 +342,8 @@
     }
     button.addEventListener("click", () => {
       if (ui.busy.has(key)) return; // a double click sends one request, as Slack's client does
-      const send = () => act("click", { ...ref, action_id: element.action_id }, key, button);
+      const send = () =>
+        act("click", { ...ref, action_id: element.action_id, value: element.value }, key, button);
       if (element.confirm) openConfirm(element.confirm, send);
       else send();
     });
