@@ -63,7 +63,7 @@ from chatops.monitor.poll import (
 )
 from chatops.monitor.scheduler import build_scheduler
 from chatops.permissions import PermissionResolver
-from chatops.slack.app import SlackServices, create_app
+from chatops.slack.app import SLACK_ACK_TIMEOUT, SlackServices, create_app
 from chatops.slack.control import ConnectorControl
 from chatops.slack.home import refresh_open_views
 from chatops.slack.views import Views
@@ -182,6 +182,9 @@ class Runtime:
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     slack_auth: SlackAuthCheck | None = None
     heartbeat: Heartbeat | None = None
+    # Seconds a listener has to ack before Bolt gives up on the request (Slack's deadline);
+    # set before the app is first used.
+    slack_ack_timeout: int = SLACK_ACK_TIMEOUT
 
     def __post_init__(self) -> None:
         # Read at scrape time: a leader whose lease ran out (a stalled process, a database
@@ -380,9 +383,13 @@ class Runtime:
                 else ""
             )
             self._bolt = create_app(
-                self.services, client=self.client, signing_secret=signing_secret
+                self.services,
+                client=self.client,
+                signing_secret=signing_secret,
+                # First, so that every respond() is counted, the guard's refusals included.
+                middleware=[_counting_responds(self.metrics)],
+                ack_timeout=self.slack_ack_timeout,
             )
-            self._bolt.use(_counting_responds(self.metrics))
         return self._bolt
 
     def web_app(self) -> Starlette:

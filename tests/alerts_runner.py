@@ -33,6 +33,7 @@ from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.migrate import upgrade
 from chatops.store.models import OutboxMessage, utcnow
+from tests.waiting import PATIENCE
 
 ALERTS = "C0ALERTS"
 BILLING = "C0BILLING"
@@ -95,7 +96,7 @@ class AlertRig:
             )
             return int(result.scalar_one())
 
-    async def deliver_all(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def deliver_all(self, timeout: float = PATIENCE) -> None:  # noqa: ASYNC109
         """Relay until no row is pending; fail after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while await self.unfinished():
@@ -145,7 +146,7 @@ def build_rig(
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
-    source = LivePersonSource(secrets, [Environment.PRODUCTION], timeout=10, retry_waits=())
+    source = LivePersonSource(secrets, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
     service = AlertService(
         sessions,
         metrics,

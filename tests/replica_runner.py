@@ -35,6 +35,8 @@ from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.waiting import PATIENCE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Settings a replica must not inherit from the environment of whoever runs the tests.
@@ -112,7 +114,7 @@ class Replica:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def get(self, path: str, timeout: float = 5.0) -> httpx.Response:
+    def get(self, path: str, timeout: float = PATIENCE) -> httpx.Response:
         return httpx.get(self.url + path, timeout=timeout)
 
     def scrape(self) -> Scrape:
@@ -123,7 +125,7 @@ class Replica:
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, connections are dropped by the kernel."""
         self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=PATIENCE)
 
     def log_lines(self) -> list[dict[str, Any]]:
         lines = []
@@ -162,7 +164,7 @@ class ReplicaCluster:
             **self.environment,
         }
 
-    def chatops(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def chatops(self, *args: str, timeout: float = PATIENCE) -> subprocess.CompletedProcess[str]:
         """Run ``python -m chatops ARGS`` once with the cluster's settings."""
         self._write_config()
         return subprocess.run(
@@ -200,7 +202,7 @@ class ReplicaCluster:
         self.replicas.append(replica)
         return replica
 
-    def start(self, timeout: float = 30.0) -> list[Replica]:
+    def start(self, timeout: float = PATIENCE) -> list[Replica]:
         started = [self.spawn() for _ in range(self.count)]
         deadline = time.monotonic() + timeout
         for replica in started:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -21,6 +21,7 @@ from chatops.store.models import OutboxMessage
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, alerts_config, build_rig
 from tests.replica_runner import proxied
 from tests.test_alerts_flow import healthy_bots
+from tests.waiting import PATIENCE
 
 
 @pytest.fixture
@@ -47,6 +48,11 @@ async def outbox(rig: AlertRig) -> list[OutboxMessage]:
 def counter(rig: AlertRig, name: str, **labels: str) -> float:
     value = rig.metrics.registry.get_sample_value(name, labels)
     return value or 0.0
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time (SQLite gives it back without its UTC zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def post_times(fake: FakeSlack, channel: str) -> list[float]:
@@ -126,29 +132,50 @@ async def test_a_revoked_token_is_dead_with_a_line_that_says_to_reinstall(
     assert fake_slack.fake.bot_token not in caplog.text
 
 
-async def test_messages_to_one_channel_are_paced_after_a_short_burst(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
-) -> None:
-    rig = build_rig(
+def six_down_one_channel_rig(
+    sqlite_url: str, lp_secrets: Secrets, fake_slack: SlackServer, post_interval: float
+) -> AlertRig:
+    """Every alert to ALERTS (no digest for six), paced at ``post_interval``."""
+    return build_rig(
         sqlite_url,
         lp_secrets,
         fake_slack.fake.base_url,
         fake_slack.fake.bot_token,
         alerts=alerts_config(routes=(), digest_after=10),
-        post_interval=0.3,
+        post_interval=post_interval,
     )
+
+
+async def test_a_channel_gets_a_burst_of_three_then_waits_for_its_interval(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    rig = six_down_one_channel_rig(sqlite_url, lp_secrets, fake_slack, post_interval=3600)
     try:
-        victims = healthy_bots(fake_lp)[:6]
-        await take_down(rig, fake_lp, *(v["botId"] for v in victims))
+        await take_down(rig, fake_lp, *(v["botId"] for v in healthy_bots(fake_lp)[:6]))
+        handled = [await rig.service.relay_once() for _ in range(6)]
+        statuses = sorted(row.status for row in await outbox(rig))
+    finally:
+        await rig.aclose()
+
+    assert handled == [1, 1, 1, 0, 0, 0]
+    assert len(fake_slack.fake.messages(ALERTS)) == 3
+    assert statuses == ["pending"] * 3 + ["sent"] * 3
+
+
+async def test_messages_to_one_channel_are_paced_after_a_short_burst(
+    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    rig = six_down_one_channel_rig(sqlite_url, lp_secrets, fake_slack, post_interval=0.3)
+    try:
+        await take_down(rig, fake_lp, *(v["botId"] for v in healthy_bots(fake_lp)[:6]))
         await rig.deliver_all()
     finally:
         await rig.aclose()
 
     times = post_times(fake_slack.fake, ALERTS)
     assert len(times) == 6
-    # Three at once (the burst), then one per interval: a token bucket refills from the
-    # first post, so the k-th post (from 0) comes no sooner than (k - 2) intervals after it.
-    assert times[2] - times[0] < 0.2
+    # After the burst, one per interval: a token bucket refills from the first post, so the
+    # k-th post (from 0) comes no sooner than (k - 2) intervals after it.
     for k in range(3, len(times)):
         assert times[k] - times[0] >= (k - 2) * 0.3 - 0.02, (k, times)
 
@@ -159,15 +186,29 @@ async def test_a_429_holds_back_its_channel_for_retry_after_and_not_the_others(
     billing = healthy_bots(fake_lp, "billing")[0]
     support = healthy_bots(fake_lp, "support")[0]
     await take_down(rig, fake_lp, billing["botId"], support["botId"])
-    fake_slack.fake.inject(method="chat.postMessage", status=429, retry_after=1, times=1)
-    started = time.time()
-    await rig.deliver_all()
+    fake_slack.fake.inject(method="chat.postMessage", status=429, retry_after=3600, times=1)
+    fake = fake_slack.fake
 
-    calls = fake_slack.fake.calls("chat.postMessage")
-    (limited,) = [call for call in calls if call["_status"] == 429]
-    other = ALERTS if limited["channel"] == BILLING else BILLING
-    assert post_times(fake_slack.fake, limited["channel"])[0] - limited["_at"] >= 1.0
-    assert post_times(fake_slack.fake, other)[0] - started < 0.5
+    def limited_channel() -> str | None:
+        limited = [call for call in fake.calls("chat.postMessage") if call["_status"] == 429]
+        return str(limited[0]["channel"]) if limited else None
+
+    # The other channel gets its alert while the limited one waits out Retry-After.
+    async def until_the_other_channel_has_its_alert() -> None:
+        while (channel := limited_channel()) is None or not post_times(
+            fake, ALERTS if channel == BILLING else BILLING
+        ):
+            await rig.service.relay_once()
+
+    await asyncio.wait_for(until_the_other_channel_has_its_alert(), PATIENCE)
+    assert await rig.service.relay_once() == 0
+
+    (limited,) = [call for call in fake.calls("chat.postMessage") if call["_status"] == 429]
+    waiting = next(row for row in await outbox(rig) if row.channel == limited["channel"])
+    assert waiting.status == "pending"
+    held_until = aware(waiting.next_attempt_at).timestamp()
+    assert held_until >= limited["_at"] + 3600
+    assert post_times(fake, limited["channel"]) == []
     assert counter(rig, "chatops_slack_rate_limited_total", method="chat.postMessage") == 1
 
 
@@ -191,12 +232,17 @@ async def test_a_network_error_leaves_the_alert_pending_with_growing_backoff(
     sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     unreachable = "http://127.0.0.1:9/api/"
-    rig = build_rig(sqlite_url, lp_secrets, unreachable, fake_slack.fake.bot_token, backoff=0.1)
+    # 10 s, then 20 s (each within 20 %): far more than a pass takes, even on a busy machine.
+    rig = build_rig(
+        sqlite_url, lp_secrets, unreachable, fake_slack.fake.bot_token, backoff=10, max_backoff=60
+    )
     try:
         await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
+        first_try = rig.clock()
         assert await rig.service.relay_once() == 1
         (first,) = await outbox(rig)
-        await asyncio.sleep(0.15)
+        rig.clock.advance(timedelta(seconds=30))  # the retry is due
+        second_try = rig.clock()
         assert await rig.service.relay_once() == 1
         (second,) = await outbox(rig)
     finally:
@@ -205,21 +251,28 @@ async def test_a_network_error_leaves_the_alert_pending_with_growing_backoff(
     assert second.status == "pending"
     assert second.attempts == 2
     assert second.last_error is not None and second.last_error.startswith("network error")
-    first_wait = first.next_attempt_at - first.created_at
-    second_wait = second.next_attempt_at - first.next_attempt_at
-    assert second_wait > first_wait
+    first_wait = (aware(first.next_attempt_at) - first_try).total_seconds()
+    second_wait = (aware(second.next_attempt_at) - second_try).total_seconds()
+    assert 8 <= first_wait < 16 <= second_wait
 
 
 async def test_the_relay_is_woken_as_soon_as_a_poll_commits(
     rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
+    # Left alone, the loop would look at the outbox again in an hour: only a wake-up from
+    # the poll's commit delivers within the test's patience.
+    rig.service.idle_wait = 3600
+    rig.service.upkeep_every = timedelta(hours=1)
     relay = asyncio.create_task(rig.service.run_relay_forever())
     try:
-        await asyncio.sleep(0.3)  # the loop is now asleep, for up to 5 s
         await take_down(rig, fake_lp, healthy_bots(fake_lp, "billing")[0]["botId"])
-        committed = time.time()
         await fake_slack.fake.await_for(lambda: bool(fake_slack.fake.messages(BILLING)))
-        assert post_times(fake_slack.fake, BILLING)[0] - committed < 0.5
+        # Now the loop has been idle since that delivery, asleep for up to an hour.
+        fake_lp.fake.set_fields(
+            healthy_bots(fake_lp, "support")[0]["botId"], cbSocketStatus="NOT_CONNECTED"
+        )
+        await rig.polls(2)
+        await fake_slack.fake.await_for(lambda: bool(fake_slack.fake.messages(ALERTS)))
     finally:
         await rig.service.aclose()
         await relay
@@ -242,17 +295,15 @@ async def test_a_relay_that_cannot_reach_the_database_at_start_keeps_trying_and_
         relay = asyncio.create_task(rig.service.run_relay_forever())
         try:
             await fake_slack.fake.await_for(
-                lambda: failed_attempts(rig.service.relay_health()[1]) >= 2, timeout=60
+                lambda: failed_attempts(rig.service.relay_health()[1]) >= 2
             )
             assert rig.service.relay_health()[0] is False
             assert counter(rig, "chatops_relay_up") == 0
             assert not relay.done()
 
             proxy.restore()
-            await fake_slack.fake.await_for(lambda: rig.service.relay_health()[0], timeout=60)
-            await fake_slack.fake.await_for(
-                lambda: bool(fake_slack.fake.messages(BILLING)), timeout=60
-            )
+            await fake_slack.fake.await_for(lambda: rig.service.relay_health()[0])
+            await fake_slack.fake.await_for(lambda: bool(fake_slack.fake.messages(BILLING)))
             assert rig.service.relay_health() == (True, "running on this leader")
             assert counter(rig, "chatops_relay_up") == 1
         finally:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +20,11 @@ from chatops.config import Secrets
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.engine import make_engine
-from chatops.store.models import PollRun
+from chatops.store.models import OutboxMessage, PollRun
 from tests.alerts_runner import ALERTS, BILLING, build_rig
 from tests.test_alerts_flow import healthy_bots
 from tests.test_alerts_storm import healthy_bots as healthy_fleet
+from tests.waiting import PATIENCE, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,19 +75,25 @@ async def test_a_change_made_while_the_app_was_down_alerts_once(
     assert alerted_names(fake_slack, BILLING, ALERTS) == {bot["botName"]: 1}
 
 
-def _poll_count(url: str) -> int:
+def _count(url: str, query: sa.Select[tuple[int]]) -> int:
     async def count() -> int:
         engine = make_engine(url)
         try:
             async with engine.connect() as connection:
-                result = await connection.execute(
-                    sa.select(sa.func.count()).select_from(PollRun).where(col(PollRun.ok))
-                )
-                return int(result.scalar_one())
+                return int((await connection.execute(query)).scalar_one())
         finally:
             await engine.dispose()
 
     return asyncio.run(count())
+
+
+def _poll_count(url: str) -> int:
+    return _count(url, sa.select(sa.func.count()).select_from(PollRun).where(col(PollRun.ok)))
+
+
+def _unfinished_alerts(url: str) -> int:
+    unfinished = col(OutboxMessage.status).in_(("pending", "sending"))
+    return _count(url, sa.select(sa.func.count()).select_from(OutboxMessage).where(unfinished))
 
 
 @pytest.fixture
@@ -99,7 +105,7 @@ def start_runner(
     for process in processes:
         if process.poll() is None:
             process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=PATIENCE)
         if process.stdout is not None:
             process.stdout.close()
 
@@ -142,23 +148,21 @@ def test_a_process_killed_mid_storm_delivers_everything_and_repeats_at_most_one(
     assert len(victims) == 60
     first = _spawn(database, lp, fake_slack)
     processes.append(first)
-    deadline = time.monotonic() + 20
-    while _poll_count(url) < 1:
-        assert time.monotonic() < deadline, "the runner never polled"
-        time.sleep(0.05)
+    wait_until(lambda: _poll_count(url) >= 1, what="the runner's first poll")
     for entry in victims:
         lp.fake.set_fields(entry["botId"], cbSocketStatus="NOT_CONNECTED")
-    fake_slack.fake.wait_for(lambda: len(fake_slack.fake.messages(ALERTS)) >= 15, timeout=20)
+    fake_slack.fake.wait_for(lambda: len(fake_slack.fake.messages(ALERTS)) >= 15)
     first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
+    first.wait(timeout=PATIENCE)
     before_kill = [m["text"].split(" is ")[0] for m in fake_slack.fake.messages(ALERTS)]
     assert len(before_kill) < 60, "the storm ended before the kill: nothing was tested"
 
     second = _spawn(database, lp, fake_slack)
     processes.append(second)
     names = {entry["botName"] for entry in victims}
-    fake_slack.fake.wait_for(lambda: set(alerted_names(fake_slack, ALERTS)) >= names, timeout=30)
-    time.sleep(0.5)  # anything sent twice would arrive now
+    fake_slack.fake.wait_for(lambda: set(alerted_names(fake_slack, ALERTS)) >= names)
+    # Everything queued has gone out: anything sent twice is in Slack now.
+    wait_until(lambda: _unfinished_alerts(url) == 0, what="an empty outbox")
 
     counts = alerted_names(fake_slack, ALERTS)
     assert set(counts) == names

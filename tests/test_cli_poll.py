@@ -353,10 +353,10 @@ def test_a_bot_down_while_only_poll_once_ran_is_alerted_once_when_the_service_st
     )
     app = next(service)
     try:
-        fake_slack.fake.wait_for(lambda: fake_slack.fake.messages(ALERTS) != [], timeout=20)
+        fake_slack.fake.wait_for(lambda: fake_slack.fake.messages(ALERTS) != [])
         app.poll()
         app.poll()
-        app.fake_slack.wait_for(lambda: app.run(unsent_alerts(app)) == 0, timeout=20)
+        app.fake_slack.wait_for(lambda: app.run(unsent_alerts(app)) == 0)
     finally:
         service.close()
     (alert,) = fake_slack.fake.messages(ALERTS)

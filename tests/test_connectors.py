@@ -25,7 +25,8 @@ from chatops.monitor.poll import Poller, PollResult
 from chatops.permissions import PermissionResolver
 from chatops.sandbox.liveperson import MONITORING, RunningServer
 from chatops.sandbox.slack import RunningServer as SlackServer
-from chatops.slack.control import ConnectorControl, Outcome
+from chatops.slack.control import ConnectorControl
+from chatops.slack.results import Action, ActionResult, Outcome
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot
@@ -250,6 +251,20 @@ def control_for(
     return ConnectorControl(source, sessions, permissions, Metrics())
 
 
+async def as_alice(
+    control: ConnectorControl,
+    action: Action,
+    bot_id: str,
+    click_id: str,
+    bot_user: str | None = None,
+) -> ActionResult:
+    """``action`` clicked by alice, with the access the guard would have resolved."""
+    access = await control.permissions.access("U0ALICE")
+    return await control.run(
+        action, bot_id, access=access, user_name="alice", click_id=click_id, bot_user=bot_user
+    )
+
+
 def bodies(server: RunningServer, operation: str, bot_id: str) -> list[str]:
     requests = server.fake.requests()
     return [
@@ -270,7 +285,7 @@ async def test_a_stop_of_the_bot_names_each_of_its_connectors_once(
     bot_id = entries[0]["botId"]
     control = control_for(source, sessions, slack, allow=("view", "start", "stop"))
 
-    result = await control.run("stop", bot_id, user_id="U0ALICE", user_name="alice", click_id="t1")
+    result = await as_alice(control, "stop", bot_id, "t1")
 
     users = sorted(e["lpAccountUser"] for e in entries)
     assert result.outcome is Outcome.OK
@@ -295,14 +310,7 @@ async def test_a_stop_of_one_connector_names_only_that_connector(
     bot_id = first["botId"]
     control = control_for(source, sessions, slack, allow=("view", "stop"))
 
-    result = await control.run(
-        "stop",
-        bot_id,
-        user_id="U0ALICE",
-        user_name="alice",
-        click_id="t2",
-        bot_user=second["lpAccountUser"],
-    )
+    result = await as_alice(control, "stop", bot_id, "t2", second["lpAccountUser"])
 
     assert result.outcome is Outcome.OK
     assert bodies(fleet, "stop", bot_id) == [second["lpAccountUser"]]
@@ -319,15 +327,13 @@ async def test_a_restart_stops_then_starts_each_connector_and_needs_both_permiss
     first, second = bots_with(fleet, 2)[0]
     bot_id = first["botId"]
 
-    refused = await control_for(source, sessions, slack, allow=("view", "stop")).run(
-        "restart", bot_id, user_id="U0ALICE", user_name="alice", click_id="t3"
-    )
+    stop_only = control_for(source, sessions, slack, allow=("view", "stop"))
+    refused = await as_alice(stop_only, "restart", bot_id, "t3")
     assert refused.outcome is Outcome.REFUSED
     assert bodies(fleet, "stop", bot_id) == []
 
-    result = await control_for(source, sessions, slack, allow=("view", "start", "stop")).run(
-        "restart", bot_id, user_id="U0ALICE", user_name="alice", click_id="t4"
-    )
+    operator = control_for(source, sessions, slack, allow=("view", "start", "stop"))
+    result = await as_alice(operator, "restart", bot_id, "t4")
 
     assert result.outcome is Outcome.OK
     paths = [

@@ -35,6 +35,7 @@ from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.sandbox.slack import FakeSlack
 from chatops.sandbox.ui import SandboxPage
 from chatops.store import repo
+from tests.waiting import PATIENCE, await_until, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERAL = "C0GENERAL"
@@ -51,6 +52,7 @@ def demo() -> Iterator[DemoThread]:
         poll_interval=timedelta(seconds=1),
         start_delay=0.2,
         timing=ScenarioTiming(recover_after=30, away_for=30, flap_for=30),
+        slack_deadline=PATIENCE,
     )
     with DemoThread(options) as running:
         yield running
@@ -58,7 +60,8 @@ def demo() -> Iterator[DemoThread]:
 
 @pytest.fixture
 def page(demo: DemoThread) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.page_url, timeout=10) as client:
+    # The page waits for the app as long as the fake Slack's deadline.
+    with httpx.Client(base_url=demo.page_url, timeout=2 * PATIENCE) as client:
         yield client
 
 
@@ -130,7 +133,7 @@ def test_alice_stops_a_bot_from_the_page_and_the_reply_says_who_did_it(
     assert click(page, "alice", reply, "bot_stop", "ephemeral").json() == {"ok": True}
 
     fake = demo.demo.fake_slack
-    fake.wait_for(lambda: "stopped" in latest_ephemeral(demo, ALICE)["text"], timeout=5)
+    fake.wait_for(lambda: "stopped" in latest_ephemeral(demo, ALICE)["text"])
     replaced = latest_ephemeral(demo, ALICE)
     assert replaced["ts"] == reply["ts"] and replaced["edited"]
     assert "<@U0ALICE> stopped" in replaced["blocks"][0]["text"]["text"]
@@ -170,7 +173,7 @@ def test_a_second_click_on_a_button_that_is_gone_is_refused_and_stops_nothing_tw
     run_command(page, "alice", "/botstatus faq-bot-4")
     reply = latest_ephemeral(demo, ALICE)
     click(page, "alice", reply, "bot_stop", "ephemeral")
-    demo.demo.fake_slack.wait_for(lambda: latest_ephemeral(demo, ALICE)["edited"], timeout=5)
+    demo.demo.fake_slack.wait_for(lambda: latest_ephemeral(demo, ALICE)["edited"])
 
     again = click(page, "alice", reply, "bot_stop", "ephemeral")
 
@@ -185,13 +188,13 @@ def test_bob_clicking_stop_on_a_shared_message_is_refused_and_nothing_stops(
     fake = demo.demo.fake_slack
     run_command(page, "alice", "/botstatus faq-bot-5")
     click(page, "alice", latest_ephemeral(demo, ALICE), "share", "ephemeral")
-    fake.wait_for(lambda: len(fake.messages(GENERAL)) == 1, timeout=5)
+    fake.wait_for(lambda: len(fake.messages(GENERAL)) == 1)
     shared = fake.messages(GENERAL)[0]
     before = len(fake.ephemerals(BOB))
 
     assert click(page, "bob", shared, "bot_stop", "channel").json() == {"ok": True}
 
-    fake.wait_for(lambda: len(fake.ephemerals(BOB)) > before, timeout=5)
+    fake.wait_for(lambda: len(fake.ephemerals(BOB)) > before)
     assert "You need the *stop* permission" in latest_ephemeral(demo, BOB)["text"]
     assert not fake.messages(GENERAL)[0]["edited"]
     assert demo.demo.fake_lp.stop_count(bot_id(demo, "faq-bot-5")) == 0
@@ -207,9 +210,9 @@ def test_the_app_pings_the_sandbox_heartbeat_receiver_and_the_page_shows_it(
     demo: DemoThread, page: httpx.Client
 ) -> None:
     receiver = demo.demo.heartbeat
-    demo.demo.fake_slack.wait_for(lambda: receiver.pings() != [], timeout=10)
+    demo.demo.fake_slack.wait_for(lambda: receiver.pings() != [])
 
-    [first, *_] = httpx.get(f"{demo.url}/fake/heartbeat/_sandbox/pings", timeout=5).json()
+    [first, *_] = httpx.get(f"{demo.url}/fake/heartbeat/_sandbox/pings", timeout=PATIENCE).json()
     summary = page.get("api/heartbeat").json()
 
     assert (first["check"], first["ping"]) == ("chatops-demo", "success")
@@ -227,7 +230,7 @@ def test_choosing_an_environment_in_app_home_publishes_that_environment(
         return str(home["blocks"][1]["text"]["text"]) if home else ""
 
     assert page.post("api/home", json={"persona": "bob"}).json() == {"ok": True}
-    fake.wait_for(lambda: "*Production*" in summary_line(), timeout=5)
+    fake.wait_for(lambda: "*Production*" in summary_line())
 
     chosen = page.post(
         "api/select",
@@ -240,7 +243,7 @@ def test_choosing_an_environment_in_app_home_publishes_that_environment(
     )
 
     assert chosen.json() == {"ok": True}
-    fake.wait_for(lambda: "*Demo*" in summary_line(), timeout=5)
+    fake.wait_for(lambda: "*Demo*" in summary_line())
 
 
 @pytest.mark.parametrize(
@@ -282,7 +285,11 @@ async def quiet_page() -> AsyncIterator[tuple[SandboxPage, httpx.AsyncClient]]:
     """A page over a fake Slack with no app and no scenario: nothing changes unless we do."""
     fake = FakeSlack(channels=(GENERAL,))
     fake.set_public_url("http://sandbox.test/slack")
-    sandbox = SandboxPage(fake, "http://127.0.0.1:9/slack/events", channels=(GENERAL,))
+    # Neither a long poll's own wait nor the state's re-read ends within a test's patience:
+    # a long poll that answers was woken by a change.
+    sandbox = SandboxPage(
+        fake, "http://127.0.0.1:9/slack/events", channels=(GENERAL,), max_wait=3600, recheck=3600
+    )
     app = Starlette(
         routes=[Mount("/sandbox", sandbox.app), Mount("/slack", sandbox.watch(fake.app))]
     )
@@ -308,24 +315,22 @@ async def test_the_state_long_poll_answers_as_soon_as_the_fake_slack_changes(
     sandbox, client = quiet_page
     version = (await client.get("/sandbox/api/state")).json()["version"]
     waiting = asyncio.create_task(
-        client.get("/sandbox/api/state", params={"since": version, "wait": 20})
+        client.get("/sandbox/api/state", params={"since": version, "wait": 3600})
     )
-    await asyncio.sleep(0.3)
+    await await_until(lambda: sandbox.waiting() == 1)
     assert not waiting.done()
 
-    started = time.monotonic()
     posted = await client.post(
         "/slack/api/chat.postMessage",
         data={"channel": GENERAL, "text": "hello"},
         headers={"Authorization": f"Bearer {sandbox.fake.bot_token}"},
     )
-    answered = (await asyncio.wait_for(waiting, 5)).json()
+    # Woken by the request itself: neither the wait nor the re-read would end this soon.
+    answered = (await asyncio.wait_for(waiting, PATIENCE)).json()
 
     assert posted.json()["ok"]
     assert answered["version"] != version
     assert [m["text"] for m in answered["channels"][0]["messages"]] == ["hello"]
-    # Woken by the request itself, not found by the once-a-second re-read.
-    assert time.monotonic() - started < 0.8
 
 
 async def test_the_state_long_poll_gives_up_after_its_wait_when_nothing_changed(
@@ -347,17 +352,17 @@ async def test_closing_the_page_answers_every_waiting_long_poll_at_once(
     sandbox, client = quiet_page
     version = (await client.get("/sandbox/api/state")).json()["version"]
     waiting = [
-        asyncio.create_task(client.get("/sandbox/api/state", params={"since": version, "wait": 20}))
+        asyncio.create_task(
+            client.get("/sandbox/api/state", params={"since": version, "wait": 3600})
+        )
         for _ in range(3)
     ]
-    await asyncio.sleep(0.2)
-    started = time.monotonic()
+    await await_until(lambda: sandbox.waiting() == 3)
 
     sandbox.close()
-    answers = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    answers = await asyncio.wait_for(asyncio.gather(*waiting), PATIENCE)
 
     assert [answer.status_code for answer in answers] == [200, 200, 200]
-    assert time.monotonic() - started < 0.5
 
 
 def test_a_scenario_event_runs_from_the_page_once_even_when_clicked_twice(
@@ -393,11 +398,10 @@ def entry_of(fake: FakeLivePerson, name: str) -> dict[str, Any]:
 
 
 async def settle(scenario: Scenario) -> None:
-    for _ in range(200):
-        if not any(event["running"] for event in scenario.events()):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the scenario's recoveries did not finish")
+    await await_until(
+        lambda: not any(event["running"] for event in scenario.events()),
+        what="the scenario's recoveries finishing",
+    )
 
 
 async def test_a_bot_server_drop_recovers_to_exactly_what_the_source_said_before() -> None:
@@ -515,10 +519,7 @@ async def test_autoplay_plays_every_event_in_turn_and_stops_without_leftovers() 
         return [words for words in every_event if words not in texts]
 
     scenario.start(autoplay=True)
-    for _ in range(1000):  # waits for the condition, for at most about 10 s
-        if not played():
-            break
-        await asyncio.sleep(0.01)
+    await await_until(lambda: not played(), what="every event played")
     await scenario.stop()
 
     assert played() == []
@@ -552,7 +553,7 @@ def test_autoplay_waits_its_turn_when_every_event_is_already_running() -> None:
     # Its own loop in its own thread: an autoplay that spins fails this test, not the suite.
     runner = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
     runner.start()
-    runner.join(timeout=5)
+    runner.join(timeout=PATIENCE)
 
     assert not runner.is_alive(), "autoplay kept the event loop busy"
     assert heartbeats == 30
@@ -564,17 +565,19 @@ def test_a_flapping_bot_changes_back_and_forth_in_what_the_app_stores(demo: Demo
     bot = bot_id(demo, name)
 
     async def cloud_values() -> list[str]:
+        """The values the bot's first connector took (every connector of it flaps alike)."""
         async with demo.demo.runtime.sessions() as session:
             since = demo.demo.runtime.clock() - timedelta(minutes=1)
-            return [t.new for t in await repo.transitions_for(session, bot, since)]
+            found = await repo.transitions_for(session, bot, since)
+        first = min((t.bot_user for t in found), default="")
+        return [t.new for t in found if t.bot_user == first]
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def flapped() -> bool:
         values = demo.run(cloud_values())
-        if "Not Connected" in values and "Connected" in values:
-            break
-        time.sleep(0.2)
-    assert values[:2] == ["Not Connected", "Connected"]
+        return "Not Connected" in values and "Connected" in values
+
+    wait_until(flapped, what=f"{name} stored as Not Connected and then Connected")
+    assert demo.run(cloud_values())[:2] == ["Not Connected", "Connected"]
 
 
 # ---------------------------------------------------------------------- the command
@@ -603,12 +606,10 @@ class DemoProcess:
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
 
-    def ctrl_c(self) -> float:
-        """Send SIGINT as a terminal's Ctrl-C does; returns how long the exit took."""
-        started = time.monotonic()
+    def ctrl_c(self) -> None:
+        """Send SIGINT as a terminal's Ctrl-C does, and wait for the exit."""
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=15)
-        return time.monotonic() - started
+        self.process.wait(timeout=PATIENCE)
 
 
 @contextmanager
@@ -632,18 +633,19 @@ def demo_process(port: int) -> Iterator[DemoProcess]:
         for reader in readers:
             reader.start()
         try:
-            deadline = time.monotonic() + 30
-            while not any("Open http" in line for line in running.stdout):
+
+            def started() -> bool:
                 assert process.poll() is None, f"the demo exited: {running.stderr}"
-                assert time.monotonic() < deadline, f"the demo did not start: {running.stderr}"
-                time.sleep(0.05)
+                return any("Open http" in line for line in running.stdout)
+
+            wait_until(started, what="the demo printing its URL")
             yield running
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
             for reader in readers:
-                reader.join(timeout=5)
+                reader.join(timeout=PATIENCE)
 
 
 def test_chatops_demo_prints_one_url_serves_the_page_and_stops_on_ctrl_c_with_exit_0() -> None:
@@ -651,24 +653,25 @@ def test_chatops_demo_prints_one_url_serves_the_page_and_stops_on_ctrl_c_with_ex
     with demo_process(port) as demo:
         urls = re.findall(r"https?://\S+", "".join(demo.stdout))
         assert urls == [f"http://127.0.0.1:{port}/sandbox/"]
-        page = httpx.get(urls[0], timeout=5)
+        page = httpx.get(urls[0], timeout=PATIENCE)
         assert page.status_code == 200 and "<title>chatops sandbox</title>" in page.text
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).text == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=PATIENCE).text == "ok"
 
-        took = demo.ctrl_c()
+        demo.ctrl_c()
 
     assert demo.process.returncode == 0, demo.stderr
-    assert took < 8
     assert not psutil.pid_exists(demo.process.pid)
     assert port_is_free(port)
-    assert "Traceback" not in "".join(demo.stderr)
+    stderr = "".join(demo.stderr)
+    assert "Traceback" not in stderr, stderr
 
 
 def test_ctrl_c_while_a_stop_waits_on_a_slow_source_still_exits_cleanly_and_promptly() -> None:
     port = free_port()
     with demo_process(port) as demo:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            fault = {"kind": "latency", "seconds": 60, "path": "/stop/", "times": 1}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as client:
+            # Longer than the test waits for the exit: an exit that waited for it fails.
+            fault = {"kind": "latency", "seconds": 3600, "path": "/stop/", "times": 1}
             client.post("/fake/liveperson/_sandbox/faults", json=fault).raise_for_status()
             command = {"persona": "alice", "text": "/botstatus faq-bot-6", "channel": GENERAL}
             assert client.post("/sandbox/api/command", json=command).json()["ok"]
@@ -682,15 +685,14 @@ def test_ctrl_c_while_a_stop_waits_on_a_slow_source_still_exits_cleanly_and_prom
             }
             assert client.post("/sandbox/api/click", json=click).json() == {"ok": True}
             # The app acked; wait until its call to LivePerson sleeps in the latency fault.
-            deadline = time.monotonic() + 5
-            while client.get("/fake/liveperson/_sandbox/faults").json()["faults"]:
-                assert time.monotonic() < deadline, "the stop never reached the fake"
-                time.sleep(0.05)
+            wait_until(
+                lambda: not client.get("/fake/liveperson/_sandbox/faults").json()["faults"],
+                what="the stop reaching the fake LivePerson",
+            )
 
-        took = demo.ctrl_c()
+        demo.ctrl_c()
 
     assert demo.process.returncode == 0, demo.stderr
-    assert took < 8
     assert port_is_free(port)
 
 
@@ -705,7 +707,7 @@ def test_a_port_in_use_gets_a_clear_message_naming_the_port() -> None:
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=PATIENCE,
         )
 
     assert result.returncode == 1
@@ -718,9 +720,6 @@ def test_the_demo_in_a_thread_leaves_no_thread_behind() -> None:
     before = set(threading.enumerate())
 
     with DemoThread(DemoOptions(autoplay=True, timing=FAST)) as running:
-        assert httpx.get(running.page_url, timeout=5).status_code == 200
+        assert httpx.get(running.page_url, timeout=PATIENCE).status_code == 200
 
-    deadline = time.monotonic() + 5
-    while set(threading.enumerate()) - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert set(threading.enumerate()) - before == set()
+    wait_until(lambda: not set(threading.enumerate()) - before, what="the demo's threads ending")

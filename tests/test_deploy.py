@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import pytest
 import yaml
 
 from chatops.config import _ENV_NAMES, load_app_config
+from tests.waiting import PATIENCE, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -87,7 +87,7 @@ class Container:
             env=self.env(variables),
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=PATIENCE,
         )
 
     def calls(self) -> list[str]:
@@ -281,18 +281,19 @@ def test_chatops_replaces_the_script_and_gets_the_stop_signal_itself(
             stderr=stderr_file,
         )
     try:
-        deadline = time.monotonic() + 10
-        while not container.pid_file.exists() or not container.pid_file.read_text().strip():
+
+        def started() -> bool:
             assert process.poll() is None, stderr.read_text()
-            assert time.monotonic() < deadline, "the fake chatops never started"
-            time.sleep(0.02)
+            return container.pid_file.exists() and bool(container.pid_file.read_text().strip())
+
+        wait_until(started, what="the fake chatops starting")
         # exec: the process the container runtime started IS chatops, so its SIGTERM
         # reaches chatops rather than a shell that would swallow it.
         assert int(container.pid_file.read_text()) == process.pid
 
         process.send_signal(signal.SIGTERM)
 
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=PATIENCE) == 0
         assert container.calls()[-1] == "TERM"
     finally:
         if process.poll() is None:
@@ -357,7 +358,10 @@ def _linters_installed() -> bool:
 def linters() -> None:
     if _linters_installed():
         return
-    message = f"the deploy linters are not installed in {sys.prefix}: run .ci/lint-deploy"
+    message = (
+        f"the deploy linters are not installed in {sys.prefix}: ./dev test installs them "
+        "(or .ci/lint-deploy --install-only)"
+    )
     if os.environ.get(REQUIRE_LINTERS_VARIABLE) == "1":
         pytest.fail(f"{REQUIRE_LINTERS_VARIABLE}=1 but {message}")
     pytest.skip(message)

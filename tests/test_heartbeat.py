@@ -31,7 +31,7 @@ def settled(app: AppUnderTest, receiver: PingReceiver, count: int) -> list[str]:
     """The receiver's requests once ``count`` pings arrived and each got its answer (or gave
     up): from then on no ping is in flight, so the next poll may send one."""
     requests = receiver.wait_for(count)
-    app.fake_slack.wait_for(lambda: pings(app) == count, timeout=15, what=f"{count} pings done")
+    app.fake_slack.wait_for(lambda: pings(app) == count, what=f"{count} pings done")
     return requests
 
 
@@ -192,7 +192,7 @@ def test_a_good_poll_while_the_alert_relay_is_down_pings_fail(
     alerts = app.runtime.alerts
     assert alerts is not None
     app.run(alerts.aclose())  # the relay loop ends, as it does at shutdown
-    app.fake_slack.wait_for(lambda: scrape(app).value("chatops_relay_up") == 0, timeout=15)
+    app.fake_slack.wait_for(lambda: scrape(app).value("chatops_relay_up") == 0)
     poll_ok(app)
 
     assert settled(app, ping_receiver, 2) == [CHECK, FAIL]

@@ -30,6 +30,7 @@ from tests.fixtures.heartbeat import PingReceiver
 from tests.replica_runner import Scrape
 from tests.test_alerts_flow import healthy_bots
 from tests.test_deploy import CHART, REQUIRE_LINTERS_VARIABLE, linters  # noqa: F401 (a fixture)
+from tests.waiting import PATIENCE
 
 MONITORING = CHART / "monitoring"
 RULES = MONITORING / "chatops.rules.yml"
@@ -261,21 +262,21 @@ def scraped_after_traffic(
     fake_lp.fake.set_fields(healthy_bots(fake_lp)[0]["botId"], cbSocketStatus="NOT_CONNECTED")
     polled = app.poll()
     assert polled is not None and polled.transitions
-    slack.wait_for(lambda: len(slack.messages(ALERTS)) == 1, timeout=10)
+    slack.wait_for(lambda: len(slack.messages(ALERTS)) == 1)
     ping_receiver.wait_for(1)
     slack.revoke_token()
-    assert httpx.get(f"{app.url}/readyz", timeout=10).status_code == 503
+    assert httpx.get(f"{app.url}/readyz", timeout=PATIENCE).status_code == 503
 
     def complete() -> bool:
-        text = httpx.get(f"{app.url}/metrics", timeout=10).text
+        text = httpx.get(f"{app.url}/metrics", timeout=PATIENCE).text
         scrape = Scrape.parse(text)
         return bool(
             scrape.total("chatops_alerts_total", outcome="sent")
             and scrape.total("chatops_heartbeat_total")
         )
 
-    slack.wait_for(complete, timeout=10, what="the alert and the ping counted")
-    yield httpx.get(f"{app.url}/metrics", timeout=10).text
+    slack.wait_for(complete, what="the alert and the ping counted")
+    yield httpx.get(f"{app.url}/metrics", timeout=PATIENCE).text
 
 
 def test_a_real_scrape_passes_promtool_check_metrics(

@@ -27,11 +27,12 @@ from chatops.store.engine import SessionFactory, make_engine, make_session_facto
 from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, TransitionRecord
 from tests.fixtures.db import WriteLog
 from tests.fixtures.liveperson import secrets_for
+from tests.waiting import PATIENCE, await_until
 
 
 def make_source(secrets: Secrets) -> LivePersonSource:
     # No waits between retries: a failing fake fails the poll at once.
-    return LivePersonSource(secrets, [Environment.PRODUCTION], timeout=10, retry_waits=())
+    return LivePersonSource(secrets, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
 
 
 @pytest.fixture
@@ -507,7 +508,7 @@ async def test_a_slow_job_never_runs_beside_itself() -> None:
         running += 1
         runs += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.25)  # five intervals of work
         running -= 1
         if not running:
             idle.set()
@@ -515,38 +516,77 @@ async def test_a_slow_job_never_runs_beside_itself() -> None:
     scheduler = build_scheduler([("poll", slow_tick, timedelta(seconds=0.05))])
     scheduler.start()
     try:
-        await asyncio.sleep(0.8)
+        await await_until(lambda: runs >= 3, what="three runs")
     finally:
         scheduler.pause()
-        await asyncio.wait_for(idle.wait(), 1)
+        await asyncio.wait_for(idle.wait(), PATIENCE)
         scheduler.shutdown()
         await asyncio.sleep(0)
 
     assert peak == 1
-    assert runs >= 2
 
 
-async def test_the_scheduler_runs_each_job_at_once_and_then_at_its_interval() -> None:
-    calls: list[float] = []
+async def test_the_scheduler_runs_each_job_at_once_not_after_its_first_interval() -> None:
+    calls = 0
 
     async def tick() -> None:
-        calls.append(time.monotonic())
+        nonlocal calls
+        calls += 1
 
+    # An hour's interval: only the run at start can happen while the test waits.
     scheduler = build_scheduler(
-        [("poll", tick, timedelta(seconds=0.2)), ("poll", tick, timedelta(seconds=0.2))]
+        [("poll", tick, timedelta(hours=1)), ("poll", tick, timedelta(hours=1))]
     )
-    started = time.monotonic()
     scheduler.start()
     try:
         jobs = [job.id for job in scheduler.get_jobs()]
-        await asyncio.sleep(0.5)
+        await await_until(lambda: calls == 1, what="the run at start")
     finally:
         scheduler.shutdown()
         await asyncio.sleep(0)
 
     assert jobs == ["poll"]
-    assert calls and calls[0] - started < 0.1
-    assert 2 <= len(calls) <= 4
+
+
+async def test_the_scheduler_runs_a_job_again_at_its_interval() -> None:
+    calls = 0
+
+    async def tick() -> None:
+        nonlocal calls
+        calls += 1
+
+    scheduler = build_scheduler([("poll", tick, timedelta(seconds=0.05))], start_immediately=False)
+    scheduler.start()
+    try:
+        await await_until(lambda: calls >= 3, what="three runs, one per interval")
+    finally:
+        scheduler.shutdown()
+        await asyncio.sleep(0)
+
+
+async def test_a_run_cut_short_by_the_shutdown_is_not_logged_as_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = asyncio.Event()
+    ended = asyncio.Event()
+
+    async def endless_tick() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    scheduler = build_scheduler([("poll", endless_tick, timedelta(hours=1))])
+    with caplog.at_level(logging.INFO):
+        scheduler.start()
+        await asyncio.wait_for(started.wait(), PATIENCE)
+        scheduler.shutdown()
+        await asyncio.wait_for(ended.wait(), PATIENCE)
+        await asyncio.sleep(0)
+
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "poll: cut short by the shutdown" in caplog.messages
 
 
 async def test_failing_ticks_do_not_stop_the_scheduler(
@@ -569,7 +609,7 @@ async def test_failing_ticks_do_not_stop_the_scheduler(
     scheduler = build_scheduler([("poll", tick_then_crash, timedelta(seconds=0.1))])
     scheduler.start()
     try:
-        await asyncio.wait_for(three_ticks.wait(), 5)
+        await asyncio.wait_for(three_ticks.wait(), PATIENCE)
     finally:
         scheduler.shutdown()
         await asyncio.sleep(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from starlette.routing import Mount
 from chatops.domain import normalise_key
 from chatops.sandbox.liveperson import FakeLivePerson, RunningServer
 from tests.fixtures.liveperson import MakeFakeLP
+from tests.waiting import PATIENCE, wait_until
 
 MONITORING = "/service-monitoring-0.1/sysadmin/nodejs/instance"
 PLATFORM = "/bot-platform-manager-0.1"
@@ -1150,16 +1152,17 @@ def _sandbox_until_ctrl_c(*options: str, read: str) -> tuple[list[str], str, Any
         while "Ctrl-C" not in banner[-1] and banner[-1]:
             banner.append(process.stdout.readline())
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                answer = httpx.get(f"{url}{read}", timeout=1).json()
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the sandbox never answered"
-                time.sleep(0.05)
+        answers: list[Any] = []
+
+        def answered() -> bool:
+            with contextlib.suppress(httpx.TransportError):
+                answers.append(httpx.get(f"{url}{read}", timeout=PATIENCE).json())
+            return bool(answers)
+
+        wait_until(answered, what="the sandbox answering")
+        answer = answers[0]
         process.send_signal(signal.SIGINT)
-        _, errors = process.communicate(timeout=10)
+        _, errors = process.communicate(timeout=PATIENCE)
     finally:
         if process.poll() is None:
             process.kill()
@@ -1217,7 +1220,7 @@ def test_the_sandbox_liveperson_command_names_a_port_in_use() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         process = _chatops("sandbox", "liveperson", "--port", str(port))
-        _, errors = process.communicate(timeout=20)
+        _, errors = process.communicate(timeout=PATIENCE)
 
     assert process.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in errors

@@ -4,7 +4,6 @@ the real store, and the sandbox fakes for LivePerson and Slack."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -56,7 +55,7 @@ def _settled(app: AppUnderTest, count: int) -> list[AuditEntry]:
         entries = _audit(app)
         return len(entries) == count and all(entry.outcome != "pending" for entry in entries)
 
-    app.fake_slack.wait_for(done, timeout=20, what=f"{count} settled audit rows")
+    app.fake_slack.wait_for(done, what=f"{count} settled audit rows")
     return _audit(app)
 
 
@@ -296,12 +295,14 @@ def test_alice_starts_a_stopped_bot_and_hears_when_it_is_online(
     fake = chatops_app.fake_slack
     fake.wait_for(lambda: chatops_app.lp.fake.start_count(bot.id) == 1)
     # The fake brings the connector Online after its start delay; the next poll sees it.
-    time.sleep(0.3)
-    chatops_app.poll()
     fake.wait_for(
-        lambda: any("Online again" in _text_of(m) for m in fake.ephemerals("U0ALICE")),
-        timeout=10,
+        lambda: any(
+            entry["botId"] == bot.id and entry["nodeStatus"] == "ONLINE"
+            for entry in chatops_app.lp.fake.bots()
+        )
     )
+    chatops_app.poll()
+    fake.wait_for(lambda: any("Online again" in _text_of(m) for m in fake.ephemerals("U0ALICE")))
 
 
 def test_bob_may_not_mute_and_nothing_is_muted(chatops_app: AppUnderTest) -> None:

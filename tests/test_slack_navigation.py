@@ -30,7 +30,7 @@ def _mutes(app: AppUnderTest) -> str:
 def _answers(app: AppUnderTest, count: int) -> list[dict[str, Any]]:
     """Wait until the app has answered ``count`` clicks through their response URLs."""
     fake = app.fake_slack
-    fake.wait_for(lambda: len(fake.calls("response_url")) == count, timeout=30)
+    fake.wait_for(lambda: len(fake.calls("response_url")) == count)
     return fake.calls("response_url")
 
 
@@ -117,7 +117,7 @@ def test_a_scoped_user_shares_only_the_bots_in_his_scope(scoped_app: AppUnderTes
     assert bob.click(message, "share", value="summary", channel=CHANNEL).status_code == 200
 
     fake = scoped_app.fake_slack
-    fake.wait_for(lambda: len(fake.messages(CHANNEL)) == 2, timeout=30)
+    fake.wait_for(lambda: len(fake.messages(CHANNEL)) == 2)
     shared_all, shared_summary = (_text_of(m) for m in fake.messages(CHANNEL))
     assert all(bot.name in shared_all for bot in faq[:20])
     assert f"{len(faq):,} bot" in shared_all

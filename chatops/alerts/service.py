@@ -149,6 +149,7 @@ class AlertService:
         is_leader: Callable[[], bool] | None = None,
         restart_backoff: float = DEFAULT_RESTART_BACKOFF,
         max_restart_backoff: float = DEFAULT_MAX_RESTART_BACKOFF,
+        idle_wait: float = IDLE_WAIT,
     ) -> None:
         """``release_in_flight_on_start``: give back rows a killed process left ``sending``
         at once rather than when their lease expires; right only when no other process
@@ -189,6 +190,7 @@ class AlertService:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._closed = False
+        self.idle_wait = idle_wait
         self.restart_backoff = restart_backoff
         self.max_restart_backoff = max_restart_backoff
         self._running = False
@@ -322,7 +324,7 @@ class AlertService:
                 # A follower: the leader relays. Becoming the leader comes with a poll, whose
                 # commit wakes this loop; the timeout only bounds the wait.
                 self._worked()
-                await self._sleep(IDLE_WAIT)
+                await self._sleep(self.idle_wait)
                 continue
             if time.monotonic() >= next_upkeep:
                 next_upkeep = time.monotonic() + self.upkeep_every.total_seconds()
@@ -333,8 +335,8 @@ class AlertService:
                 continue
             due = self.relay.seconds_until_due()
             timeout = min(
-                IDLE_WAIT if due is None else due,
-                IDLE_WAIT,
+                self.idle_wait if due is None else due,
+                self.idle_wait,
                 max(next_upkeep - time.monotonic(), 0.0),
             )
             await self._sleep(timeout)

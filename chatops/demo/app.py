@@ -14,6 +14,7 @@ everything between them is what runs in production; only the outside world is fa
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from chatops.demo.scenario import Scenario, ScenarioTiming
 from chatops.runtime import Runtime, build_runtime
 from chatops.sandbox.heartbeat import HeartbeatReceiver
 from chatops.sandbox.liveperson import FakeLivePerson
-from chatops.sandbox.slack import FakeSlack
+from chatops.sandbox.slack import SLACK_DEADLINE_SECONDS, FakeSlack
 from chatops.sandbox.ui import SandboxPage
 
 PAGE_PATH = "/sandbox"
@@ -80,6 +81,8 @@ class DemoOptions:
     timing: ScenarioTiming = field(default_factory=ScenarioTiming)
     # The app pings the sandbox's heartbeat receiver at most this often.
     heartbeat_every: timedelta = timedelta(seconds=10)
+    # How long the fake Slack waits for the app's answers (Slack's own deadline by default).
+    slack_deadline: float = SLACK_DEADLINE_SECONDS
 
 
 def demo_config(options: DemoOptions, base_url: str) -> AppConfig:
@@ -147,11 +150,13 @@ def build_demo(base_url: str, database_url: str, options: DemoOptions | None = N
     """Build (not start) a demo that will be served at ``base_url`` (``http://host:port``)."""
     options = options or DemoOptions()
     base_url = base_url.rstrip("/")
-    fake_slack = FakeSlack(channels=CHANNELS)
+    fake_slack = FakeSlack(channels=CHANNELS, deadline=options.slack_deadline)
     fake_slack.set_public_url(base_url + FAKE_SLACK_PATH)
     fake_lp = FakeLivePerson(bots=options.bots, seed=options.seed, start_delay=options.start_delay)
     heartbeat = HeartbeatReceiver()
     runtime = build_runtime(demo_settings(base_url, database_url, fake_slack, fake_lp, options))
+    # Bolt waits for a listener's ack as long as this Slack waits for the answer.
+    runtime.slack_ack_timeout = math.ceil(options.slack_deadline)
     scenario = Scenario(fake_lp, options.timing)
     page = SandboxPage(
         fake_slack,

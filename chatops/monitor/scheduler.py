@@ -9,6 +9,7 @@ takes the loop at start), and ``scheduler.shutdown()`` on the way out.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,7 @@ def build_scheduler(jobs: Sequence[Job], *, start_immediately: bool = True) -> A
             raise ValueError(f"job {job_id!r}: the interval must be positive, not {every}")
         extra = {"next_run_time": datetime.now(UTC)} if start_immediately else {}
         scheduler.add_job(
-            _as_coroutine_function(job),
+            _as_coroutine_function(job_id, job),
             "interval",
             seconds=seconds,
             id=job_id,
@@ -50,10 +51,18 @@ def build_scheduler(jobs: Sequence[Job], *, start_immediately: bool = True) -> A
     return scheduler
 
 
-def _as_coroutine_function(job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+def _as_coroutine_function(
+    job_id: str, job: Callable[[], Awaitable[object]]
+) -> Callable[[], Awaitable[None]]:
     # APScheduler runs plain callables in a thread pool; a lambda returning a coroutine
     # would then never be awaited. Wrapping makes every job run on the loop.
     async def run() -> None:
-        await job()
+        try:
+            await job()
+        except asyncio.CancelledError:
+            # The scheduler's shutdown cancels a run in progress (its transaction rolls
+            # back): the process is stopping, which APScheduler would log as a failure with
+            # a traceback. Nothing awaits this task but APScheduler.
+            logger.info("%s: cut short by the shutdown", job_id)
 
     return run

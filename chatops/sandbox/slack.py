@@ -128,6 +128,13 @@ TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
 BUTTON_STYLES = frozenset({"primary", "danger"})
 
 
+# Slack gives an app 3 seconds to answer a command, click or event, then shows the user
+# "operation_timeout" (https://docs.slack.dev/interactivity/handling-user-interaction).
+SLACK_DEADLINE_SECONDS = 3.0
+# How long ``wait_for`` polls by default before it gives up.
+WAIT_FOR_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class Persona:
     """A person in the fake workspace; ``usergroups`` holds user group handles."""
@@ -251,7 +258,11 @@ class FakeSlack:
         usergroups: Mapping[str, str] = USERGROUPS,
         clock: Callable[[], float] = time.time,
         enforce_rate_limits: bool = False,
+        deadline: float = SLACK_DEADLINE_SECONDS,
     ) -> None:
+        """``deadline``: how long this Slack waits for the app to answer a command, a click or
+        an event (Slack's is 3 s; tests on a busy machine give more)."""
+        self.deadline = deadline
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.personas: tuple[Persona, ...] = tuple(personas)
@@ -351,9 +362,15 @@ class FakeSlack:
             return [copy.deepcopy(call) for name, call in self._store.calls if name == method]
 
     def wait_for(
-        self, predicate: Callable[[], bool], timeout: float = 5.0, *, what: str | None = None
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = WAIT_FOR_SECONDS,
+        *,
+        what: str | None = None,
     ) -> None:
-        """Poll ``predicate`` until it is true; on timeout raise AssertionError saying why."""
+        """Poll ``predicate`` until it is true; on timeout raise AssertionError saying why.
+
+        The default bound is generous: it only matters when the condition never comes."""
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() >= deadline:
@@ -364,7 +381,7 @@ class FakeSlack:
     async def await_for(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = WAIT_FOR_SECONDS,  # noqa: ASYNC109
         *,
         what: str | None = None,
     ) -> None:

@@ -4,8 +4,10 @@ A ``SlackUser`` is a person in the fake workspace. It sends the app exactly what
 send over HTTP (form-encoded commands, ``payload=`` block_actions, JSON events), signed with
 the app's signing secret over the exact bytes sent, and it honours Slack's behaviour around
 those requests: response URLs minted by the fake, a slash command's HTTP reply shown to the
-user, Slack's 3 second deadline. ``forged()`` and ``replaying()`` give the same user with a
-bad signature or an old timestamp, for the 401 tests.
+user, Slack's deadline (the fake's ``deadline``: 3 seconds as at Slack, unless a test asks
+for more), after which the client gives up (httpx.TimeoutException). ``forged()`` and
+``replaying()`` give the same user with a bad signature or an old timestamp, for the 401
+tests.
 
 Payload shapes follow https://docs.slack.dev/interactivity/implementing-slash-commands and
 https://docs.slack.dev/reference/interaction-payloads/block_actions-payload; a test checks
@@ -38,9 +40,6 @@ from chatops.sandbox.slack import (
     Persona,
 )
 
-# Slack gives an app 3 seconds to answer a command, click or event, then shows the user
-# "operation_timeout". The client gives up at the same moment (httpx.TimeoutException).
-SLACK_TIMEOUT_SECONDS = 3.0
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -77,7 +76,7 @@ class SlackUser:
 
     ``app_url`` is the app's Request URL, e.g. ``http://127.0.0.1:3000/slack/events``.
     ``signing_secret`` defaults to the fake's. Pass ``http`` / ``ahttp`` to reuse clients;
-    otherwise each request uses a short-lived client with Slack's 3 second timeout.
+    otherwise each request uses a short-lived client with the fake's ``deadline``.
     """
 
     def __init__(
@@ -349,7 +348,7 @@ class SlackUser:
         if self.http is not None:
             response = self.http.post(url, content=outgoing.body, headers=headers)
         else:
-            with httpx.Client(timeout=SLACK_TIMEOUT_SECONDS) as client:
+            with httpx.Client(timeout=self.fake.deadline) as client:
                 response = client.post(url, content=outgoing.body, headers=headers)
         if outgoing.on_response is not None:
             outgoing.on_response(response)
@@ -361,7 +360,7 @@ class SlackUser:
         if self.ahttp is not None:
             response = await self.ahttp.post(url, content=outgoing.body, headers=headers)
         else:
-            async with httpx.AsyncClient(timeout=SLACK_TIMEOUT_SECONDS) as client:
+            async with httpx.AsyncClient(timeout=self.fake.deadline) as client:
                 response = await client.post(url, content=outgoing.body, headers=headers)
         if outgoing.on_response is not None:
             outgoing.on_response(response)

@@ -58,7 +58,7 @@ from chatops.sandbox.slack import (
     JSONDict,
     Persona,
 )
-from chatops.sandbox.slack_client import FORM, SLACK_TIMEOUT_SECONDS, USER_AGENT, SlackUser, sign
+from chatops.sandbox.slack_client import FORM, USER_AGENT, SlackUser, sign
 
 STATIC_DIR = Path(__file__).parent / "static"
 # A long poll answers after at most this long even when nothing changed, so that proxies and
@@ -115,9 +115,13 @@ class SandboxPage:
         roles: Mapping[str, str] | None = None,
         scenario: ScenarioControl | None = None,
         heartbeat: HeartbeatReceiver | None = None,
+        max_wait: float = MAX_WAIT_SECONDS,
+        recheck: float = RECHECK_SECONDS,
     ) -> None:
         if not channels:
             raise ValueError("the page needs at least one channel to show")
+        self.max_wait = max_wait
+        self.recheck = recheck
         self.fake = fake
         self.app_url = app_url
         self.channels = tuple(channels)
@@ -162,6 +166,11 @@ class SandboxPage:
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has already closed
                 loop.call_soon_threadsafe(event.set)
+
+    def waiting(self) -> int:
+        """How many long polls are waiting for a change now."""
+        with self._waiters_lock:
+            return len(self._waiters)
 
     def close(self) -> None:
         """Answer every waiting long poll now and make new ones answer at once (shutdown)."""
@@ -232,7 +241,7 @@ class SandboxPage:
     async def _state(self, request: Request) -> Response:
         since = request.query_params.get("since")
         try:
-            wait = min(max(float(request.query_params.get("wait", "0")), 0.0), MAX_WAIT_SECONDS)
+            wait = min(max(float(request.query_params.get("wait", "0")), 0.0), self.max_wait)
         except ValueError:
             return _error("wait must be a number of seconds", 400)
         deadline = time.monotonic() + wait
@@ -241,7 +250,7 @@ class SandboxPage:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await self._wait_for_change(min(left, RECHECK_SECONDS))
+            await self._wait_for_change(min(left, self.recheck))
             state = self.state()
         return JSONResponse(state, headers=NO_STORE)
 
@@ -337,7 +346,7 @@ class SandboxPage:
         try:
             response = await request()
         except httpx.TimeoutException:
-            # Slack waits 3 seconds, then tells the person the app did not answer.
+            # Slack waits (3 s), then tells the person the app did not answer.
             return _slack_error("operation_timeout")
         except httpx.HTTPError:
             return _slack_error("dispatch_failed")
@@ -538,7 +547,7 @@ async def _post_signed(fake: FakeSlack, app_url: str, payload: JSONDict) -> http
         "User-Agent": USER_AGENT,
         **sign(body, fake.signing_secret, int(time.time())),
     }
-    async with httpx.AsyncClient(timeout=SLACK_TIMEOUT_SECONDS) as client:
+    async with httpx.AsyncClient(timeout=fake.deadline) as client:
         return await client.post(app_url, content=body, headers=headers)
 
 

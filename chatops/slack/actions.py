@@ -2,11 +2,12 @@
 Share in channel, paging, and the App Home environment filter.
 
 Every handler acks first (Slack's 3 s deadline), then works, then answers through the
-interaction's ``response_url``. Nothing in a button's value is trusted: Start/Stop/Restart
-re-check the clicking user's permissions for the stored bot and connectors, a restart
-request is planned again and compared with what was confirmed, and Share/paging re-run only
-the read-only view they were made for (``blocks.Shared``, ``blocks.Paged``), as the clicking
-user, who needs ``view`` as for a typed command.
+interaction's ``response_url``. The guard (chatops.slack.guard) has already refused whoever
+lacks what the button needs: ``start`` or ``stop`` on some bot, ``view`` for the others.
+Nothing in a button's value is trusted: Start/Stop/Restart check the clicking user's
+permissions for the stored bot and connectors, a restart request is planned again and
+compared with what was confirmed, and Share/paging re-run only the read-only view they were
+made for (``blocks.Shared``, ``blocks.Paged``), with what the clicking user may see.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from collections.abc import Awaitable, Callable
 from types import UnionType
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from chatops.domain import ConnectorStatus, Environment
-from chatops.permissions import AccessLookupError
+from chatops.permissions import Access, Permission
 from chatops.slack import blocks, grammar
 from chatops.slack.app import SlackServices
 from chatops.slack.commands import restart_problem
+from chatops.slack.guard import Guard, Need, NeedOf, access_of
+from chatops.slack.home import publish_home
 from chatops.slack.results import Action, ActionResult, ConnectorWatch, Outcome
 from chatops.store.cards import BotCard
 from chatops.store.models import Connector
@@ -63,17 +66,19 @@ async def _bot_action(
     services: SlackServices,
     action: Action,
     body: dict[str, Any],
+    access: Access,
     respond: AsyncRespond,
     client: AsyncWebClient,
 ) -> None:
     """A bot-level button: every connector of the bot (value: the bot id)."""
-    await _act(services, action, body, respond, client, (_action_value(body), None))
+    await _act(services, action, body, access, respond, client, (_action_value(body), None))
 
 
 async def _connector_action(
     services: SlackServices,
     action: Action,
     body: dict[str, Any],
+    access: Access,
     respond: AsyncRespond,
     client: AsyncWebClient,
 ) -> None:
@@ -92,24 +97,25 @@ async def _connector_action(
         )
         await respond(response_type="ephemeral", replace_original=False, **blocks.refusal(message))
         return
-    await _act(services, action, body, respond, client, named)
+    await _act(services, action, body, access, respond, client, named)
 
 
 async def _act(
     services: SlackServices,
     action: Action,
     body: dict[str, Any],
+    access: Access,
     respond: AsyncRespond,
     client: AsyncWebClient,
     target: tuple[str, str | None],
 ) -> None:
     """``action`` on the bot ``target`` names, on its connector if it names one."""
-    user_id, user_name = _user(body)
+    _, user_name = _user(body)
     bot_id, bot_user = target
     result = await services.control.run(
         action,
         bot_id,
-        user_id=user_id,
+        access=access,
         user_name=user_name,
         click_id=_click_id(body),
         bot_user=bot_user,
@@ -179,10 +185,10 @@ def _result_message(
 
 
 async def _restart_bots(
-    services: SlackServices, body: dict[str, Any], respond: AsyncRespond
+    services: SlackServices, body: dict[str, Any], access: Access, respond: AsyncRespond
 ) -> None:
     """The Restart of ``/botstatus restart <target>``: plan again, check again, restart."""
-    user_id, user_name = _user(body)
+    user_id, user_name = access.user_id, _user(body)[1]
     value = _action_value(body)
 
     async def refuse(outcome: str, message: dict[str, Any], target: str) -> None:
@@ -202,12 +208,6 @@ async def _restart_bots(
         await refuse("invalid", message, value)
         return
     target, digest = parsed
-    try:
-        access = await services.permissions.access(user_id)
-    except AccessLookupError as exc:
-        message = blocks.refusal(services.permissions.lookup_failure(exc))
-        await refuse("lookup_failed", message, target)
-        return
     plan = await services.views.restart_plan(target)
     problem = restart_problem(plan, access)
     if problem is not None:
@@ -219,7 +219,7 @@ async def _restart_bots(
     results: list[tuple[BotCard, ActionResult]] = []
     for bot in plan.acted:
         result = await services.control.run(
-            "restart", bot.id, user_id=user_id, user_name=user_name, click_id=_click_id(body)
+            "restart", bot.id, access=access, user_name=user_name, click_id=_click_id(body)
         )
         results.append((bot, result))
     await respond(
@@ -292,21 +292,40 @@ async def _follow(
 
 
 Handler = Callable[
-    [SlackServices, Action, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]
+    [SlackServices, Action, dict[str, Any], Access, AsyncRespond, AsyncWebClient],
+    Awaitable[None],
 ]
-Listener = Callable[[AsyncAck, dict[str, Any], AsyncRespond, AsyncWebClient], Awaitable[None]]
+Listener = Callable[
+    [AsyncAck, dict[str, Any], AsyncBoltContext, AsyncRespond, AsyncWebClient], Awaitable[None]
+]
 
 
 def _listener(services: SlackServices, action: Action, handle: Handler) -> Listener:
     """A Bolt listener for one action kind: ack at once, then ``handle`` it."""
 
     async def listener(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
-        await handle(services, action, body, respond, client)
+        await handle(services, action, body, access_of(context), respond, client)
 
     return listener
+
+
+def _need(action: Action) -> NeedOf:
+    """What a Start, Stop or Restart button needs before it runs: that permission on some bot
+    (a Restart: ``start``, and ``stop`` per bot where the bot is known); a refusal by the
+    guard is audited against the button's value."""
+    permission: Permission = "stop" if action == "stop" else "start"
+
+    def need(body: dict[str, Any]) -> Need:
+        return Need(permission, audited=(action, _action_value(body)))
+
+    return need
 
 
 _SHARE_ONLY = (
@@ -321,22 +340,15 @@ _PAGE_ONLY = (
 async def _button_view(
     services: SlackServices,
     body: dict[str, Any],
+    access: Access,
     accepted: UnionType,
     only: str,
 ) -> tuple[dict[str, Any], bool]:
     """The view a Share or paging click asks for, as the clicking user sees it, and True;
-    a refusal and False when the button carries another command or the user lacks view."""
+    a refusal and False when the button carries any other command."""
     command = grammar.parse(_action_value(body))
     if not isinstance(command, accepted):
         return blocks.refusal(only), False
-    user_id, _ = _user(body)
-    permissions = services.permissions
-    try:
-        access = await permissions.access(user_id)
-    except AccessLookupError as exc:
-        return blocks.refusal(permissions.lookup_failure(exc)), False
-    if not access.can("view"):
-        return blocks.refusal(permissions.refusal("view")), False
     return await services.views.reply(command, access), True
 
 
@@ -356,48 +368,54 @@ def without_navigation(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "blocks": kept}
 
 
-def register(app: AsyncApp, services: SlackServices) -> None:
+def register(guard: Guard, services: SlackServices) -> None:
     for action, action_id in blocks.BOT_ACTIONS.items():
-        app.action(action_id)(_listener(services, action, _bot_action))
+        guard.action(action_id, _need(action))(_listener(services, action, _bot_action))
     for action, action_id in blocks.CONNECTOR_ACTIONS.items():
-        app.action(action_id)(_listener(services, action, _connector_action))
+        guard.action(action_id, _need(action))(_listener(services, action, _connector_action))
 
-    @app.action(blocks.ACTION_RESTART_BOTS)
-    async def restart_bots(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    @guard.action(blocks.ACTION_RESTART_BOTS, _need("restart"))
+    async def restart_bots(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
         await ack()
-        await _restart_bots(services, body, respond)
+        await _restart_bots(services, body, access_of(context), respond)
 
-    @app.action(blocks.ACTION_SHARE)
-    async def share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    @guard.action(blocks.ACTION_SHARE, Need("view"))
+    async def share(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
         await ack()
-        message, ok = await _button_view(services, body, blocks.Shared, _SHARE_ONLY)
+        access = access_of(context)
+        message, ok = await _button_view(services, body, access, blocks.Shared, _SHARE_ONLY)
         if not ok:
             await respond(response_type="ephemeral", replace_original=False, **message)
             return
-        user_id, _ = _user(body)
         shared = without_navigation(message)
-        shared["text"] = f"<@{user_id}> shared: {shared.get('text', '')}"[:3000]
+        shared["text"] = f"<@{access.user_id}> shared: {shared.get('text', '')}"[:3000]
         await respond(response_type="in_channel", replace_original=False, **shared)
 
-    async def page(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def page(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
         await ack()
-        message, ok = await _button_view(services, body, blocks.Paged, _PAGE_ONLY)
+        access = access_of(context)
+        message, ok = await _button_view(services, body, access, blocks.Paged, _PAGE_ONLY)
         if not ok:
             await respond(response_type="ephemeral", replace_original=False, **message)
             return
         await respond(replace_original=True, **message)
 
-    app.action(blocks.ACTION_PAGE_PREVIOUS)(page)
-    app.action(blocks.ACTION_PAGE_NEXT)(page)
+    guard.action(blocks.ACTION_PAGE_PREVIOUS, Need("view"))(page)
+    guard.action(blocks.ACTION_PAGE_NEXT, Need("view"))(page)
 
-    @app.action(blocks.ACTION_HOME_ENVIRONMENT)
-    async def home_environment(ack: AsyncAck, body: dict[str, Any]) -> None:
+    @guard.action(blocks.ACTION_HOME_ENVIRONMENT, Need("view"))
+    async def home_environment(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         await ack()
-        from chatops.slack.home import publish_home
-
-        user_id, _ = _user(body)
         try:
             environment = Environment(_action_value(body))
         except ValueError:
             environment = Environment.PRODUCTION
-        await publish_home(services, app.client, user_id, environment)
+        await publish_home(services, client, access_of(context), environment)

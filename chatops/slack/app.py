@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from chatops.metrics import Metrics
 from chatops.permissions import PermissionResolver
 from chatops.slack.control import ConnectorControl
+from chatops.slack.guard import Guard
 from chatops.slack.views import Views
 from chatops.store.engine import SessionFactory
 from chatops.store.models import utcnow
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from chatops.slack.home import HomeViewers
 
 log = logging.getLogger(__name__)
+
+# Slack waits 3 s for an answer to a command, a click or an event; Bolt waits as long for a
+# listener's ack, then answers 404 itself.
+SLACK_ACK_TIMEOUT = 3
 
 
 @dataclass
@@ -76,8 +81,16 @@ def create_app(
     *,
     client: AsyncWebClient,
     signing_secret: str,
+    middleware: Sequence[Callable[..., Awaitable[Any]]] = (),
+    ack_timeout: int = SLACK_ACK_TIMEOUT,
 ) -> AsyncApp:
-    """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request."""
+    """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request.
+
+    ``middleware`` runs before the permission guard (chatops.slack.guard), which runs before
+    every listener; the listeners are registered through the guard, each with what it needs.
+    ``ack_timeout``: how long Bolt waits for a listener's ack (tests on a busy machine give
+    more than Slack's 3 s).
+    """
     from chatops.slack import actions, commands, home
 
     app = AsyncApp(
@@ -86,9 +99,15 @@ def create_app(
         request_verification_enabled=True,
         process_before_response=False,
     )
-    commands.register(app, services)
-    actions.register(app, services)
-    home.register(app, services)
+    for function in middleware:
+        app.use(function)
+    guard = Guard(app, services)
+    commands.register(guard, services)
+    actions.register(guard, services)
+    home.register(guard, services)
+    # Bolt's decorators take no ack timeout; its listeners carry one each.
+    for listener in app._async_listeners:
+        listener.ack_timeout = ack_timeout
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -1,4 +1,11 @@
-"""``/botstatus``: parse, check ``view`` (or ``mute``), answer from stored state in the ack."""
+"""``/botstatus``: parse, answer from stored state in the ack.
+
+The guard (chatops.slack.guard) has checked what the command needs before this runs:
+nothing for the help text, ``mute`` on some bot for a mute or an unmute (the mute service
+then checks every bot it covers, and audits), ``start`` on some bot for a restart (then
+``start``, ``stop`` and ``view`` are checked on every bot it names), ``view`` for everything
+else.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,12 @@ import logging
 import time
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
-from chatops.permissions import Access, AccessLookupError
+from chatops.permissions import Access
 from chatops.slack import blocks, grammar, restart
 from chatops.slack.app import SlackServices
+from chatops.slack.guard import Guard, Need, access_of
 
 log = logging.getLogger(__name__)
 
@@ -21,23 +29,34 @@ def _ephemeral(message: dict[str, Any]) -> dict[str, Any]:
     return {"response_type": "ephemeral", **message}
 
 
+def need(body: dict[str, Any]) -> Need:
+    """What ``/botstatus <text>`` needs (see the module's docstring)."""
+    command = grammar.parse(body.get("text"))
+    if isinstance(command, grammar.Help):
+        return Need(None)
+    if isinstance(command, grammar.Mute):
+        return Need("mute", audited=("mute", command.target))
+    if isinstance(command, grammar.Unmute):
+        return Need("mute", audited=("unmute", command.target))
+    if isinstance(command, grammar.Restart):
+        return Need("start", audited=("restart", command.target))
+    return Need("view")
+
+
 async def answer(
-    services: SlackServices, command: grammar.Command, user_id: str, user_name: str | None
+    services: SlackServices,
+    command: grammar.Command,
+    context: AsyncBoltContext,
+    user_name: str | None,
 ) -> dict[str, Any]:
-    """The reply to one parsed command for one user (also used by the Share button)."""
-    permissions = services.permissions
+    """The reply to one parsed command, for the user the guard let through."""
     if isinstance(command, grammar.Help):
         return blocks.help_text(command.suggestion, command.problem)
-    try:
-        access = await permissions.access(user_id)
-    except AccessLookupError as exc:
-        return blocks.refusal(permissions.lookup_failure(exc))
+    access = access_of(context)
     if isinstance(command, grammar.Mute | grammar.Unmute | grammar.Mutes):
-        return await _mutes(services, command, access, user_id, user_name)
+        return await _mutes(services, command, access, user_name)
     if isinstance(command, grammar.Restart):
-        return await _restart(services, command, access, user_id, user_name)
-    if not access.can("view"):
-        return blocks.refusal(permissions.refusal("view"))
+        return await _restart(services, command, access, access.user_id, user_name)
     return await services.views.reply(command, access)
 
 
@@ -45,7 +64,6 @@ async def _mutes(
     services: SlackServices,
     command: grammar.Mute | grammar.Unmute | grammar.Mutes,
     access: Access,
-    user_id: str,
     user_name: str | None,
 ) -> dict[str, Any]:
     if services.mutes is None:
@@ -53,16 +71,14 @@ async def _mutes(
             problem="Alerts are not configured here, so there is nothing to mute."
         )
     if isinstance(command, grammar.Mutes):
-        if not access.can("view"):
-            return blocks.refusal(services.permissions.refusal("view"))
         result: dict[str, Any] = await services.mutes.list_reply(access)
         return result
     # The mute service checks the mute permission for every matching bot and audits each
     # attempt, refused ones included.
     if isinstance(command, grammar.Mute):
-        result = await services.mutes.mute_reply(command, access, user_id, user_name)
+        result = await services.mutes.mute_reply(command, access, access.user_id, user_name)
     else:
-        result = await services.mutes.unmute_reply(command, access, user_id, user_name)
+        result = await services.mutes.unmute_reply(command, access, access.user_id, user_name)
     return result
 
 
@@ -122,16 +138,14 @@ async def _restart(
     return blocks.restart_request(plan)
 
 
-def register(app: AsyncApp, services: SlackServices) -> None:
-    @app.command(COMMAND)
-    async def botstatus(ack: AsyncAck, command: dict[str, Any]) -> None:
+def register(guard: Guard, services: SlackServices) -> None:
+    @guard.command(COMMAND, need)
+    async def botstatus(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
         started = time.perf_counter()
         parsed = grammar.parse(command.get("text"))
         name = type(parsed).__name__.lower()
         try:
-            reply = await answer(
-                services, parsed, command.get("user_id", ""), command.get("user_name")
-            )
+            reply = await answer(services, parsed, context, command.get("user_name"))
         except Exception:
             # Slack shows "dispatch_failed" for a missing ack; a person gets words instead.
             # The error still reaches the app's error handler (and the log) through raise.

@@ -1,11 +1,12 @@
 """Start, Stop and Restart of agent connectors: once per click, audited, permission re-checked.
 
-The Slack handlers call :class:`ConnectorControl`; it never trusts what a button carried. It
-looks the bot up in the store, asks the permission resolver again (Restart needs both
-``start`` and ``stop``), and acts on one named connector or on every connector of the bot (a
-PCS bot: the one survey connector all PCS bots share). It writes an audit row for every
-connector acted on, and one for an attempt refused before any. Two guards keep the source
-from being called twice for a connector:
+The Slack handlers call :class:`ConnectorControl` with the clicking user's access (resolved
+by the guard, chatops.slack.guard, which has refused whoever may start or stop no bot at
+all); it never trusts what a button carried. It looks the bot up in the store, checks the
+permissions for that bot (Restart needs both ``start`` and ``stop``), and acts on one named
+connector or on every connector of the bot (a PCS bot: the one survey connector all PCS bots
+share). It writes an audit row for every connector acted on, and one for an attempt refused
+before any. Two guards keep the source from being called twice for a connector:
 
 - **One click, once.** The same interaction may reach chatops more than once (a retrying
   proxy, a redelivery, to any replica). Its audit row is written *before* the source is
@@ -33,7 +34,7 @@ from chatops.config import Permission
 from chatops.domain import BotKind
 from chatops.metrics import Metrics
 from chatops.monitor.poll import LeaseGate
-from chatops.permissions import AccessLookupError, PermissionResolver
+from chatops.permissions import Access, PermissionResolver
 from chatops.slack.results import Action, ActionResult, ConnectorOutcome, Outcome
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
@@ -143,7 +144,7 @@ class ConnectorControl:
         action: Action,
         bot_id: str,
         *,
-        user_id: str,
+        access: Access,
         user_name: str | None,
         click_id: str,
         bot_user: str | None = None,
@@ -153,8 +154,9 @@ class ConnectorControl:
         ``click_id`` identifies the interaction (Slack's ``trigger_id``): a second delivery
         of it is answered with what the first one did, and the source is not called again.
         """
+        user_id = access.user_id
         click_id = click_id or f"anonymous-{uuid.uuid4()}"
-        checked = await self._check(action, bot_id, bot_user, user_id=user_id)
+        checked = await self._check(action, bot_id, bot_user, access)
         if isinstance(checked, ActionResult):
             result = checked
             await self._audit(action, bot_id, None, user_id, user_name, result)
@@ -203,7 +205,7 @@ class ConnectorControl:
         log.info("action %s on %r by %s: %s", action, target[:100], user_id, outcome)
 
     async def _check(
-        self, action: Action, bot_id: str, bot_user: str | None, *, user_id: str
+        self, action: Action, bot_id: str, bot_user: str | None, access: Access
     ) -> ActionResult | _Checked:
         """The refusal, or the bot, the connectors to act on and how many bots that affects."""
         async with self.sessions() as session:
@@ -214,10 +216,6 @@ class ConnectorControl:
                 connectors = (await repo.connectors_of(session, [bot_id])).get(bot_id, [])
                 if bot.kind == BotKind.PCS.value:
                     pcs_count = await repo.count_pcs_bots(session)
-        try:
-            access = await self.permissions.access(user_id)
-        except AccessLookupError as exc:
-            return ActionResult(Outcome.LOOKUP_FAILED, f"Nothing was done: {exc}")
         # The same answer for "no such bot" and "a bot you may not see": never reveal which
         # bots exist to someone without view on them.
         if bot is None or bot.removed_at is not None or not access.can("view", bot.name):

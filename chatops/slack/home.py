@@ -1,7 +1,9 @@
 """App Home: the seed's dashboard for users with ``view``, a plain explanation for others.
 
-Published when a user opens the tab, when they change the environment filter, and after
-each poll that changed something, for the users who opened it recently.
+Published when a user opens the tab, when they change the environment filter (the guard,
+chatops.slack.guard, has checked ``view`` then, and shows the explanation to the others),
+and after each poll that changed something, for the users who opened it recently (their
+access is looked up again then).
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from chatops.domain import Environment
-from chatops.permissions import AccessLookupError
+from chatops.permissions import Access, AccessLookupError
 from chatops.slack import blocks
 from chatops.slack.app import SlackServices
+from chatops.slack.guard import Guard, Need, access_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class HomeViewers:
 
 
 async def home_view(services: SlackServices, user_id: str, environment: Environment) -> Any:
+    """The tab as ``user_id`` may see it now (for a refresh outside any request)."""
     permissions = services.permissions
     try:
         access = await permissions.access(user_id)
@@ -66,14 +70,16 @@ async def home_view(services: SlackServices, user_id: str, environment: Environm
 async def publish_home(
     services: SlackServices,
     client: AsyncWebClient,
-    user_id: str,
+    access: Access,
     environment: Environment | None = None,
 ) -> None:
+    """Publish the tab of a user the guard let through (``access``: what they may see)."""
     viewers = services.home_viewers
+    user_id = access.user_id
     if environment is None:
         environment = viewers.environment(user_id)
     viewers.opened(user_id, environment, services.clock())
-    view = await home_view(services, user_id, environment)
+    view = await services.views.home(access, environment)
     await client.views_publish(user_id=user_id, view=view)
 
 
@@ -94,9 +100,17 @@ async def refresh_open_views(services: SlackServices, client: AsyncWebClient) ->
     return refreshed
 
 
-def register(app: AsyncApp, services: SlackServices) -> None:
-    @app.event("app_home_opened")
-    async def opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+def _need(body: dict[str, Any]) -> Need:
+    # Opening the Messages tab shows nothing of ours: nothing to check then.
+    event = body.get("event") or {}
+    return Need("view") if event.get("tab", "home") == "home" else Need(None)
+
+
+def register(guard: Guard, services: SlackServices) -> None:
+    @guard.event("app_home_opened", _need)
+    async def opened(
+        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         if event.get("tab", "home") != "home":
             return
-        await publish_home(services, client, str(event.get("user", "")))
+        await publish_home(services, client, access_of(context))

@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: Debian's Chromium driven by Playwright, and the demo.
 
-No browser is downloaded: Playwright launches ``/usr/bin/chromium`` (installed by .ci/run and
-``./dev test`` through apt). The demo runs in a thread with the scenario's autoplay off, so
+No browser is downloaded: Playwright launches ``/usr/bin/chromium`` (``./dev test`` installs it
+through apt). The demo runs in a thread with the scenario's autoplay off, so
 the page changes only when a test makes it change.
 """
 
@@ -11,9 +11,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, sync_playwright
+from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 
 from chatops.demo import DemoOptions, DemoThread, ScenarioTiming
+from tests.waiting import PATIENCE
+
+# Playwright's waits (expect, clicks, selectors) default to 5 s; a busy machine needs more.
+expect.set_options(timeout=PATIENCE * 1000)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +49,7 @@ def demo() -> Iterator[DemoThread]:
         start_delay=0.2,
         # A drop lasts four polls: long enough for alerts.confirm_polls (2) to confirm it.
         timing=ScenarioTiming(recover_after=4, away_for=2, flap_for=4, storm_for=2),
+        slack_deadline=PATIENCE,
     )
     with DemoThread(options) as running:
         yield running
@@ -54,6 +59,7 @@ def demo() -> Iterator[DemoThread]:
 def page(browser: Browser, demo: DemoThread) -> Iterator[Page]:
     """The sandbox page in a fresh browser context; an uncaught script error fails the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(PATIENCE * 1000)
     page = context.new_page()
     errors: list[Error] = []
     page.on("pageerror", lambda error: errors.append(error))
