@@ -359,7 +359,7 @@ def report(
         ok = ok and met
         print(
             f"{name:<22}{ms(row['poll']):>9}{ms(row['floor']):>9}"
-            f"{row['ratio']:>7.2f}x{target:>7.0f}x{row['peak_rss_mb']:>7.0f} MB"
+            f"{row['ratio']:>7.2f}x{target:>7g}x{row['peak_rss_mb']:>7.0f} MB"
             f"{ms(row['fetch']):>9}{ms(row['rest']):>8}  {'ok' if met else 'MISSED'}"
         )
     print(
