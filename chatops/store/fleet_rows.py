@@ -79,11 +79,18 @@ class FleetRows:
         self._bot_versions: dict[str, int] = {}
         self._connectors: dict[str, list[Connector]] = {}
         self._connector_versions: dict[ConnectorKey, int] = {}
+        self._poll: LastPoll | None = None
         self._loaded = False
 
     async def catch_up(self, session: AsyncSession) -> Loaded:
-        """Read what changed since the last call (everything the first time)."""
+        """Read what changed since the last call (everything the first time).
+
+        Rows change only in a successful poll's transaction, so while the last successful
+        poll is the one seen last time, nothing is read but that poll's row.
+        """
         poll = await last_successful_poll(session)
+        if self._loaded and poll == self._poll:
+            return Loaded(poll, self._bots, self._connectors, changed=False, full=False)
         bot_versions = {
             bot_id: version
             for bot_id, version in await _rows(session, sa.select(BOT.c.id, BOT.c.version), BOT)
@@ -129,6 +136,7 @@ class FleetRows:
                     self._connectors.setdefault(connector.bot_id, []).append(connector)
         self._bot_versions = bot_versions
         self._connector_versions = connector_versions
+        self._poll = poll
         self._loaded = True
         changed = full or bool(changed_bots or changed_connectors or gone)
         return Loaded(poll, self._bots, self._connectors, changed, full)
