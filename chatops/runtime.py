@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +52,7 @@ from chatops.logs import log_context, new_id
 from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
 from chatops.monitor.heartbeat import Heartbeat
 from chatops.monitor.poll import (
+    InTransaction,
     LeaderGate,
     Poller,
     PollResult,
@@ -223,6 +224,7 @@ class Runtime:
         except StoreUnavailable:
             self.metrics.polls.labels("db_unavailable").inc()
             self._beat(ok=False)
+            await self._refresh_views()
             raise
         if result is not None:
             self._beat(result.ok)
@@ -232,11 +234,21 @@ class Runtime:
             for change in result.changes:
                 for transition in change.transitions:
                     self.metrics.transitions.labels(transition.dimension.value).inc()
-        # Every replica reports the stored fleet, so any one of them can be scraped.
+        # Every replica answers from the stored fleet: the replies' copy catches up here,
+        # off the request path; and reports it, so any one of them can be scraped.
+        await self._refresh_views()
         await self._refresh_fleet_gauges()
         if result is not None and result.ok and (result.changes or result.added or result.removed):
             await refresh_open_views(self.services, self.client)
         return result
+
+    async def _refresh_views(self) -> None:
+        try:
+            await self.services.views.refresh(after_poll=True)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            log.warning("replies keep the fleet they have: %s", describe_database_error(exc))
 
     async def _refresh_fleet_gauges(self) -> None:
         try:
@@ -259,6 +271,9 @@ class Runtime:
             [("poll", self._scheduled_poll, self.settings.app.poll.interval)]
         )
         self.scheduler.start()
+        # Replies read the fleet from memory; load it in the background (a summary is
+        # counted by SQL until then), so that a fresh process answers at once.
+        self.services.views.refresh_soon()
         if self.alerts is not None:
             relay = asyncio.get_running_loop().create_task(
                 self.alerts.run_relay_forever(), name="alert-relay"
@@ -278,6 +293,7 @@ class Runtime:
         if self.heartbeat is not None:
             await self.heartbeat.aclose()
         await self.services.aclose()
+        await self.services.views.aclose()
         await self.source.aclose()
         await self.engine.dispose()
 
@@ -443,6 +459,7 @@ def alerting_poller(
     *,
     clock: Callable[[], datetime] = utcnow,
     leader: LeaderGate | None = None,
+    in_transaction: Sequence[InTransaction] = (),
 ) -> Poller:
     """The poller of ``chatops serve`` and ``chatops poll --once`` alike: every poll writes
     what changed, the alert policy's decisions and the outbox rows in one transaction.
@@ -454,7 +471,7 @@ def alerting_poller(
         source,
         sessions,
         clock=clock,
-        in_transaction=[alerts.in_transaction_hook],
+        in_transaction=[alerts.in_transaction_hook, *in_transaction],
         on_commit=[alerts.on_commit],
         leader=leader,
     )
@@ -506,7 +523,9 @@ def build_runtime(
         is_leader=leads,
     )
     services.mutes = alerts.mute_service()
-    poller = alerting_poller(source, sessions, alerts, clock=clock, leader=gate)
+    poller = alerting_poller(
+        source, sessions, alerts, clock=clock, leader=gate, in_transaction=[views.poll_landing]
+    )
     return Runtime(
         settings=settings,
         engine=engine,

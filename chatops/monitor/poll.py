@@ -54,6 +54,7 @@ from chatops.domain import (
     bot_changes,
     diff_fleet,
 )
+from chatops.pacing import Pacer
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store.engine import SessionFactory
 from chatops.store.models import Lease, PollRun, utcnow
@@ -484,7 +485,7 @@ class Poller:
         poll = await start_poll(session, started_at)
         now = self._clock()
         fleet = await self._stored_fleet(session)
-        diff = _diff(fleet.snapshots, snapshots)
+        diff = await _diff(fleet.snapshots, snapshots)
         changes = bot_changes(fleet.bots, diff)
         _report_disagreements(changes)
         records = await apply_fleet_diff(session, diff, poll, now, changes)
@@ -600,17 +601,20 @@ def _unique(fetched: Sequence[Snapshot]) -> dict[ConnectorKey, Snapshot]:
     return snapshots
 
 
-def _diff(
+async def _diff(
     stored: Mapping[ConnectorKey, Snapshot], fetched: Mapping[ConnectorKey, Snapshot]
 ) -> FleetDiff:
     """``diff_fleet``, with the unchanged majority set aside by one equality test each.
 
     Only the snapshots that differ from the stored ones are made storable (clipped) and
-    diffed; one equal to what is stored is storable already.
+    diffed; one equal to what is stored is storable already. Paced (chatops.pacing).
     """
-    candidates = [
-        storable(snapshot) for key, snapshot in fetched.items() if stored.get(key) != snapshot
-    ]
+    candidates = []
+    pacer = Pacer()
+    for key, snapshot in fetched.items():
+        if stored.get(key) != snapshot:
+            candidates.append(storable(snapshot))
+        await pacer.pace()
     known = {s.key: stored[s.key] for s in candidates if s.key in stored}
     found = diff_fleet(known, candidates)
     removed = tuple(sorted(stored.keys() - fetched.keys()))

@@ -3,14 +3,24 @@
 Answers come from stored state only (never the live source), so a reply is ready in
 milliseconds whatever the source is doing. Bots the user may not view are filtered out
 before anything is counted or rendered: a refusal or an empty list never reveals them.
+
+The stored fleet is held in memory as of the last successful poll (:class:`Fleet`), with
+what every reply needs (counts, the problem list, the name order) computed once per poll:
+a reply is a lookup and a render, without a query. ``Views.refresh`` catches up with the
+database after each tick of this process (leader or not), and in the background at most
+once a second while replies are asked for (another replica's poll). Until the first load
+is done (a fresh process), the summary is counted by SQL from the bot table instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import gc
 import itertools
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +34,15 @@ from chatops.slack import blocks, grammar, restart
 from chatops.store import repo
 from chatops.store.cards import cards
 from chatops.store.engine import SessionFactory
+from chatops.store.fleet_rows import FleetRows, LastPoll, last_successful_poll
 from chatops.store.models import Bot, Connector, TransitionRecord
+
+log = logging.getLogger(__name__)
+
+# How long a reply waits for the catch-up after a poll's commit before using what it has.
+CATCH_UP_WAIT = 1.0
+# Rendered summaries kept (one per view scope asked for within the second).
+RENDERED_SCOPES = 64
 
 JSONDict = dict[str, object]
 BotFilter = Callable[[Bot], bool]
@@ -45,23 +63,24 @@ class DataAge:
 
 @dataclass
 class Fleet:
-    """Every stored bot as of one successful poll, problems first then by name.
+    """Every listed bot as of one successful poll, problems first then by name.
 
-    Bot rows change only in a successful poll's transaction, so the id of the last
-    successful poll identifies the whole table's contents: replies reuse one load of the
-    fleet until the next poll instead of scanning 10,000 rows per command.
+    Made once per poll that changed a row; what replies derive from it is computed on
+    first use and kept until the next such poll.
     """
 
-    poll_id: int | None
     bots: list[Bot]
     connectors: dict[str, list[Connector]] = field(default_factory=dict)
     _counts: dict[Health, int] | None = None
     _by_name: list[Bot] | None = None
     _problems: list[Bot] | None = None
+    _summary_problems: list[Bot] | None = None
     _pcs: int | None = None
     _index: repo.BotIndex | None = None
     _agents_by_bot: dict[str, blocks.AgentCounts] | None = None
     _agents: dict[str | None, blocks.AgentCounts] = field(default_factory=dict)
+    # Per view scope (``Access.scope("view")``): the bots in it, their counts, the problems.
+    _scoped: dict[tuple[str, ...], Scoped] = field(default_factory=dict)
 
     def index(self) -> repo.BotIndex:
         if self._index is None:
@@ -112,10 +131,45 @@ class Fleet:
             self._agents[key] = blocks.fleet_agent_counts(every, self.agents_by_bot())
         return self._agents[key]
 
+    def summary_problems(self) -> list[Bot]:
+        """The problem bots among the first ``SUMMARY_PROBLEM_BOTS`` in stored order."""
+        if self._summary_problems is None:
+            first = self.bots[: blocks.SUMMARY_PROBLEM_BOTS]
+            self._summary_problems = [bot for bot in first if blocks.bot_health(bot).is_problem]
+        return self._summary_problems
+
+    def scoped(self, globs: tuple[str, ...], visible: BotFilter) -> Scoped:
+        """The bots a scope of bot globs covers, counted once per poll per scope."""
+        found = self._scoped.get(globs)
+        if found is None:
+            bots = _only(self.bots, visible)
+            problems = [bot for bot in bots if blocks.bot_health(bot).is_problem]
+            counts = dict(blocks.health_counts(bots))
+            found = Scoped(bots, counts, problems, self.agents(bots))
+            self._scoped[globs] = found
+        return found
+
     def pcs_count(self) -> int:
         if self._pcs is None:
             self._pcs = sum(1 for bot in self.bots if bot.kind == BotKind.PCS.value)
         return self._pcs
+
+
+@dataclass(frozen=True)
+class Scoped:
+    bots: list[Bot]
+    counts: dict[Health, int]
+    problems: list[Bot]
+    agents: blocks.AgentCounts
+
+
+def stored_order(bot: Bot) -> tuple[int, str, str]:
+    """The order of ``repo.list_bots``: the most severe health first, then name, then id."""
+    try:
+        severity = Health(bot.health).severity
+    except ValueError:
+        severity = len(Health)
+    return severity, bot.name, bot.id
 
 
 def _only(bots: list[Bot], visible: BotFilter | None) -> list[Bot]:
@@ -131,72 +185,172 @@ class Views:
         *,
         stale_after: timedelta,
         clock: Callable[[], datetime],
+        recheck: timedelta = timedelta(seconds=1),
     ) -> None:
         self.sessions = sessions
         self.stale_after = stale_after
         self.clock = clock
+        self.recheck = recheck.total_seconds()
+        self._rows = FleetRows()
         self._fleet: Fleet | None = None
-        self._loading = asyncio.Lock()
+        self._poll: LastPoll | None = None
+        self._refreshing = asyncio.Lock()
+        self._checked = float("-inf")  # time.monotonic() of the last catch-up's start
+        self._background: asyncio.Task[None] | None = None
+        self._rendered: dict[
+            tuple[str, ...] | None, tuple[Fleet, LastPoll | None, int, JSONDict]
+        ] = {}
+        # Clear from the transaction of a poll of this process that changed bots until the
+        # catch-up after its commit: a reply asked for meanwhile waits, so that a reply
+        # after a commit never shows the fleet from before it.
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
 
-    async def _current(self, session: AsyncSession, now: datetime) -> tuple[Fleet, DataAge]:
-        last = await repo.last_successful_poll(session)
-        age = DataAge(None, self.stale_after)
-        if last is not None:
-            finished = last.finished_at or last.started_at
-            age = DataAge(max(now - finished, timedelta(0)), self.stale_after)
-        poll_id = last.id if last is not None else None
-        fleet = self._fleet
-        if fleet is None or fleet.poll_id != poll_id:
-            async with self._loading:
-                fleet = self._fleet
-                if fleet is None or fleet.poll_id != poll_id:
-                    fleet = Fleet(
-                        poll_id,
-                        await repo.list_bots(session),
-                        await repo.all_connectors(session),
-                    )
-                    self._fleet = fleet
-                    # 10,000 long-lived rows would be walked by every full collection
-                    # (stalls of a few hundred ms under load): park them outside the GC
-                    # until the next poll, collecting what the previous fleet left first.
-                    gc.unfreeze()
-                    gc.collect()
+    async def poll_landing(
+        self, session: AsyncSession, changes: Sequence[object], poll: object, now: datetime
+    ) -> None:
+        """The poller's in-transaction hook: this poll changed bots, replies wait for it."""
+        if changes and self._fleet is not None:
+            self._caught_up.clear()
+
+    async def refresh(self, *, after_poll: bool = False) -> Fleet:
+        """Catch up with the stored fleet: the rows whose version moved, and the last poll.
+
+        ``after_poll``: this process's tick has ended (committed or not), so replies held
+        since its transaction go ahead once this catch-up is done.
+        """
+        try:
+            async with self._refreshing:
+                self._checked = time.monotonic()
+                async with self.sessions() as session:
+                    loaded = await self._rows.catch_up(session)
+                if self._fleet is None or loaded.changed:
+                    bots = sorted(loaded.bots.values(), key=stored_order)
+                    self._fleet = Fleet(bots, dict(loaded.connectors))
+                self._poll = loaded.poll
+                if loaded.full:
+                    # Tens of thousands of long-lived rows would be walked by every full
+                    # collection (stalls of a few hundred ms): keep them out of the cyclic
+                    # GC. They hold no reference cycles, so reference counting still frees
+                    # each one a later catch-up replaces.
                     gc.freeze()
-        return fleet, age
+                return self._fleet
+        finally:
+            if after_poll:
+                self._caught_up.set()
+
+    def refresh_soon(self) -> None:
+        """Catch up in the background, unless that is under way or was done just now."""
+        if self._background is not None or time.monotonic() - self._checked < self.recheck:
+            return
+        self._background = asyncio.get_running_loop().create_task(
+            self._refresh_in_background(), name="views-refresh"
+        )
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:
+            log.exception("could not read the stored fleet; replies use the previous one")
+        finally:
+            self._background = None
+
+    async def aclose(self) -> None:
+        task = self._background
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _age(self, now: datetime) -> DataAge:
+        if self._poll is None:
+            return DataAge(None, self.stale_after)
+        return DataAge(max(now - self._poll.finished_at, timedelta(0)), self.stale_after)
+
+    async def _current(self) -> tuple[Fleet, DataAge]:
+        if not self._caught_up.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._caught_up.wait(), CATCH_UP_WAIT)
+        fleet = self._fleet
+        if fleet is None:
+            fleet = await self.refresh()
+        else:
+            self.refresh_soon()
+        return fleet, self._age(self.clock())
 
     async def reply(self, command: grammar.Command, access: Access) -> JSONDict:
         """The message for a read-only command (summary, query, problems, all, history)."""
-        now = self.clock()
         visible = view_filter(access)
-        async with self.sessions() as session:
-            fleet, age = await self._current(session, now)
-            if isinstance(command, grammar.Summary):
-                return self._summary(fleet, visible, now, age)
-            if isinstance(command, grammar.Problems):
-                bots = _only(fleet.problems(), visible)
-                return blocks.problems(bots, now, command.page, data_age=age.age, ordered=True)
-            if isinstance(command, grammar.All):
-                bots = _only(fleet.by_name(), visible)
-                return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
-            if isinstance(command, grammar.Query):
-                return self._query(fleet, command.query, access, visible, now)
-            if isinstance(command, grammar.History):
+        if self._fleet is None and visible is None and isinstance(command, grammar.Summary):
+            self.refresh_soon()
+            return await self._counted_summary()
+        fleet, age = await self._current()
+        now = self.clock()
+        if isinstance(command, grammar.Summary):
+            return self._summary(fleet, visible, access.scope("view"), now, age)
+        if isinstance(command, grammar.Problems):
+            bots = _only(fleet.problems(), visible)
+            return blocks.problems(bots, now, command.page, data_age=age.age, ordered=True)
+        if isinstance(command, grammar.All):
+            bots = _only(fleet.by_name(), visible)
+            return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
+        if isinstance(command, grammar.Query):
+            return self._query(fleet, command.query, access, visible, now)
+        if isinstance(command, grammar.History):
+            async with self.sessions() as session:
                 return await self._history(session, fleet, command.bot, visible, now)
         raise TypeError(f"not a read-only command: {command!r}")
 
+    async def _counted_summary(self) -> JSONDict:
+        """The summary by SQL (counts per health, the first problem bots), while the fleet
+        is not in memory yet: a fresh process answers at once."""
+        async with self.sessions() as session:
+            poll = await last_successful_poll(session)
+            counts = await repo.count_by_health(session)
+            problem_bots = await repo.list_bots(
+                session, problems_only=True, limit=blocks.SUMMARY_PROBLEM_BOTS
+            )
+        now = self.clock()
+        age = DataAge(
+            None if poll is None else max(now - poll.finished_at, timedelta(0)),
+            self.stale_after,
+        )
+        # The agent counts come from the connectors, in memory once the fleet is loaded.
+        return self._render_summary(counts, problem_bots, now, age, None)
+
     def _summary(
-        self, fleet: Fleet, visible: BotFilter | None, now: datetime, age: DataAge
+        self,
+        fleet: Fleet,
+        visible: BotFilter | None,
+        scope: tuple[str, ...] | None,
+        now: datetime,
+        age: DataAge,
     ) -> JSONDict:
-        if visible is None:
+        # Rendered at most once a second per view scope (its times are to the second).
+        second = int(now.timestamp())
+        cached = self._rendered.get(scope)
+        if cached is not None and cached[0] is fleet and cached[1:3] == (self._poll, second):
+            return dict(cached[3])
+        if visible is None or scope is None:
             counts = fleet.counts()
-            problem_bots = fleet.bots[: blocks.SUMMARY_PROBLEM_BOTS]
-            problem_bots = [bot for bot in problem_bots if blocks.bot_health(bot).is_problem]
+            problem_bots = fleet.summary_problems()
             agents = fleet.agents()
         else:
-            bots = _only(fleet.bots, visible)
-            counts = dict(blocks.health_counts(bots))
-            problem_bots = [bot for bot in bots if blocks.bot_health(bot).is_problem]
-            agents = fleet.agents(bots)
+            scoped = fleet.scoped(scope, visible)
+            counts, problem_bots, agents = scoped.counts, scoped.problems, scoped.agents
+        message = self._render_summary(counts, problem_bots, now, age, agents)
+        if len(self._rendered) >= RENDERED_SCOPES:
+            self._rendered.clear()
+        self._rendered[scope] = (fleet, self._poll, second, message)
+        return dict(message)
+
+    def _render_summary(
+        self,
+        counts: dict[Health, int],
+        problem_bots: list[Bot],
+        now: datetime,
+        age: DataAge,
+        agents: blocks.AgentCounts | None,
+    ) -> JSONDict:
         return blocks.summary(
             counts,
             problem_bots,
@@ -210,14 +364,12 @@ class Views:
     async def restart_plan(self, target: str) -> restart.RestartPlan:
         """The listed bots ``target`` names now, with their connectors (every bot, whoever
         asks: ``RestartPlan.outside`` says which the asker may not restart)."""
-        async with self.sessions() as session:
-            fleet, _ = await self._current(session, self.clock())
+        fleet, _ = await self._current()
         return restart.plan(fleet.bots, fleet.connectors, target, pcs_count=fleet.pcs_count())
 
     async def suggestion(self, name: str, access: Access) -> str | None:
         """The name of a bot the user can see closest to ``name`` (a typo), if any."""
-        async with self.sessions() as session:
-            fleet, _ = await self._current(session, self.clock())
+        fleet, _ = await self._current()
         names = [bot.name for bot in _only(fleet.bots, view_filter(access))]
         return grammar.suggest(name, names)
 
@@ -280,10 +432,9 @@ class Views:
         )
 
     async def home(self, access: Access, environment: Environment) -> JSONDict:
-        now = self.clock()
         visible = view_filter(access)
-        async with self.sessions() as session:
-            fleet, age = await self._current(session, now)
+        fleet, age = await self._current()
+        now = self.clock()
         bots = _only([bot for bot in fleet.bots if bot.environment == environment.value], visible)
         counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(bots))
         agents = fleet.agents(environment=environment) if visible is None else fleet.agents(bots)

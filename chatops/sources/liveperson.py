@@ -52,7 +52,9 @@ from chatops.domain import (
     parse_environment,
     parse_kind,
 )
+from chatops.pacing import Pacer
 from chatops.sources.base import SourceError, UnknownBotError, UnknownConnectorError
+from chatops.sources.json_stream import decode_object
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +303,9 @@ class LivePersonSource:
         built: dict[tuple[str, str, bool], tuple[tuple[Any, ...], Snapshot]] = {}
         duplicates: set[ConnectorKey] = set()
         userless: set[ConnectorKey] = set()
+        pacer = Pacer()
         for entry, listed_in, pcs in listed:
+            await pacer.pace()
             snapshot = self._cached_snapshot(entry, listed_in, pcs, built)
             if snapshot.environment not in self._environments:
                 continue
@@ -350,7 +354,12 @@ class LivePersonSource:
 
     async def _status_entries(self, call: _Call, deadline: _Deadline) -> list[JSONDict]:
         response = await self._send(call, deadline)
-        data = self._json(call, response)
+        self._not_html(call, response)
+        try:
+            # Entry by entry, pacing the event loop, each cut to the fields used at once.
+            data = await decode_object(response.content, "statusList", _used_fields)
+        except ValueError:
+            raise self._malformed(call, response) from None
         entries = data.get("statusList") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             raise self._fail(
@@ -873,20 +882,25 @@ class LivePersonSource:
         return self._fail(message, permanent=True)
 
     def _json(self, call: _Call, response: httpx.Response) -> Any:
+        self._not_html(call, response)
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise self._malformed(call, response) from None
+
+    def _not_html(self, call: _Call, response: httpx.Response) -> None:
         if _is_html(response):
             raise self._fail(
                 f"LivePerson returned an HTML page instead of JSON from {call.what}"
                 f" (HTTP {response.status_code})",
                 permanent=False,
             )
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            raise self._fail(
-                f"LivePerson returned malformed JSON from {call.what}"
-                f" (HTTP {response.status_code})",
-                permanent=False,
-            ) from None
+
+    def _malformed(self, call: _Call, response: httpx.Response) -> SourceError:
+        return self._fail(
+            f"LivePerson returned malformed JSON from {call.what} (HTTP {response.status_code})",
+            permanent=False,
+        )
 
     def _envelope(self, call: _Call, response: httpx.Response) -> JSONDict:
         """``successResult`` of a Conversation Builder envelope, checking ``success``."""
@@ -1007,6 +1021,16 @@ SNAPSHOT_FIELDS = (
     "lpAccountUser",
     "appName",
 )
+
+
+# Every entry field the client reads; the rest of an entry is dropped as it is decoded.
+ENTRY_FIELDS = ("botId", "lpAccountId", "updateTime", *SNAPSHOT_FIELDS)
+
+
+def _used_fields(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    return {name: entry[name] for name in ENTRY_FIELDS if name in entry}
 
 
 def _bot_user(entry: JSONDict) -> str:

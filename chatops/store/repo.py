@@ -33,8 +33,9 @@ from chatops.domain import (
     Health,
     ManualOperation,
     Snapshot,
-    group_bots,
+    bot_state,
 )
+from chatops.pacing import Pacer
 from chatops.store.models import AuditEntry, Bot, Connector, PollRun, TransitionRecord
 
 BOT = Bot.__table__  # type: ignore[attr-defined]
@@ -226,19 +227,30 @@ async def fleet_fingerprint(session: AsyncSession) -> FleetFingerprint:
 
 
 async def load_fleet(session: AsyncSession) -> StoredFleet:
-    """Every stored connector as a snapshot, the removed apart, with its fingerprint."""
+    """Every stored connector as a snapshot, the removed apart, with its fingerprint.
+
+    Read a partition at a time and paced (chatops.pacing): replies are answered meanwhile.
+    """
     connection = await _connection(session)
     fingerprint = await fleet_fingerprint(session)
-    result = await connection.execute(sa.select(*_SNAPSHOT_COLUMNS, CONNECTOR.c.removed_at))
+    result = await connection.stream(sa.select(*_SNAPSHOT_COLUMNS, CONNECTOR.c.removed_at))
     snapshots: dict[ConnectorKey, Snapshot] = {}
     removed: set[ConnectorKey] = set()
-    for row in result:
+    by_bot: dict[str, list[Snapshot]] = {}
+    pacer = Pacer()
+    async for row in result:
         if row[-1] is None:
             snapshot = _snapshot_from_row(row[:-1])
             snapshots[snapshot.key] = snapshot
+            by_bot.setdefault(snapshot.bot_id, []).append(snapshot)
         else:
             removed.add((row[0], row[-2]))
-    return StoredFleet(snapshots, frozenset(removed), fingerprint, group_bots(snapshots.values()))
+        await pacer.pace()
+    bots: dict[str, BotState] = {}
+    for bot_id, connectors in by_bot.items():
+        bots[bot_id] = bot_state(connectors)
+        await pacer.pace()
+    return StoredFleet(snapshots, frozenset(removed), fingerprint, bots)
 
 
 async def load_snapshots(session: AsyncSession) -> dict[ConnectorKey, Snapshot]:
