@@ -59,12 +59,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from chatops.domain import ConnectorStatus, Server, parse_connector, parse_server
 from chatops.sandbox.liveperson import FakeLivePerson, run_in_thread
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import PERSONAS, FakeSlack, FakeSlackHost
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sandbox.slack_client import SlackUser
+from tests import fleet
 from tests.replica_runner import Replica, ReplicaCluster
 
 ALERTS = "C0ALERTS"
@@ -206,28 +206,10 @@ class Figures:
 # -- one run ----------------------------------------------------------------------------------
 
 
-def _healthy(entry: dict[str, Any]) -> bool:
-    return (
-        entry.get("environment") == "PRODUCTION"
-        and "cbSocketStatus" in entry
-        and "botName" in entry
-        and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
-        and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
-        and str(entry["lpSocketStatus"]).lower() == "connected"
-    )
-
-
 def healthy_names(lp: FakeLivePerson) -> list[str]:
     """Named production custom bots every connector of which is healthy: the ones a
     schedule changes (a change reaches all of a bot's connectors)."""
-    by_bot: dict[str, list[dict[str, Any]]] = {}
-    for entry in lp.bots():
-        by_bot.setdefault(str(entry["botId"]), []).append(entry)
-    return sorted(
-        str(entries[0]["botName"])
-        for entries in by_bot.values()
-        if all(_healthy(entry) for entry in entries)
-    )
+    return sorted(str(entry["botName"]) for entry in fleet.healthy_bots(lp))
 
 
 def channel_of(name: str) -> str:

@@ -10,36 +10,15 @@ from typing import Any
 import pytest
 
 from chatops.config import Secrets
-from chatops.domain import parse_connector, parse_server
-from chatops.domain.status import ConnectorStatus, Server
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
+from tests import fleet
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 
 
-def _healthy(entry: dict[str, Any]) -> bool:
-    return (
-        entry.get("environment") == "PRODUCTION"
-        and "cbSocketStatus" in entry
-        and "botName" in entry
-        and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
-        and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
-        and str(entry["lpSocketStatus"]).lower() == "connected"
-    )
-
-
 def healthy_bots(fake_lp: LPServer, prefix: str = "") -> list[dict[str, Any]]:
-    """OK production custom bots, ``prefix`` first in name: one status entry per bot, of a
-    bot every connector of which is OK and named (a change to the bot reaches them all)."""
-    by_bot: dict[str, list[dict[str, Any]]] = {}
-    for entry in fake_lp.fake.bots():
-        by_bot.setdefault(str(entry["botId"]), []).append(entry)
-    return [
-        entries[0]
-        for entries in by_bot.values()
-        if all(_healthy(entry) for entry in entries)
-        and str(entries[0]["botName"]).startswith(prefix)
-    ]
+    """OK production custom bots, ``prefix`` first in name (tests/fleet.py)."""
+    return fleet.healthy_bots(fake_lp.fake, prefix)
 
 
 @pytest.fixture

@@ -9,37 +9,21 @@ from typing import Any
 import pytest
 
 from chatops.config import Route
-from chatops.domain import Health, health, parse_cloud, parse_connector, parse_server
+from chatops.domain import Health
 from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
+from tests import fleet
 from tests.alerts_runner import ALERTS, AlertRig, alerts_config, build_rig
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 
 COUNT = re.compile(r"\*([\d,]+)\* (\w[\w ]*)")
 
 
-def _healthy(entry: dict[str, Any]) -> bool:
-    return (
-        entry.get("environment") == "PRODUCTION"
-        and "cbSocketStatus" in entry
-        and "botName" in entry
-        and health(
-            parse_connector(entry["nodeStatus"]),
-            parse_cloud(entry["lpSocketStatus"]),
-            parse_server(entry["cbSocketStatus"]),
-        )
-        is Health.OK
-    )
-
-
 def healthy_bots(fake: FakeLivePerson) -> list[dict[str, Any]]:
-    """One status entry per production custom bot every connector of which is OK: dropping
-    the bot's Bot Server connection (every connector's) makes it Down."""
-    by_bot: dict[str, list[dict[str, Any]]] = {}
-    for entry in fake.bots():
-        by_bot.setdefault(str(entry["botId"]), []).append(entry)
-    return [entries[0] for entries in by_bot.values() if all(map(_healthy, entries))]
+    """One entry per production custom bot every connector of which is OK (tests/fleet.py):
+    dropping the bot's Bot Server connection makes it Down."""
+    return fleet.healthy_bots(fake)
 
 
 def digest_counts(message: dict[str, Any]) -> dict[str, int]:
