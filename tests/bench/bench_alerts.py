@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from chatops.config import PollConfig, Route  # noqa: E402
-from chatops.domain import Health, health, parse_cloud, parse_connector, parse_server  # noqa: E402
 from chatops.monitor.scheduler import build_scheduler  # noqa: E402
 from chatops.sandbox.liveperson import FakeLivePerson  # noqa: E402
 from chatops.sandbox.liveperson import run_in_thread as run_lp  # noqa: E402
 from chatops.sandbox.slack import FakeSlack  # noqa: E402
 from chatops.sandbox.slack import run_in_thread as run_slack  # noqa: E402
 from chatops.store.migrate import upgrade  # noqa: E402
+from tests import fleet  # noqa: E402
 from tests.alerts_runner import AlertRig, alerts_config, build_rig  # noqa: E402
 from tests.fixtures.liveperson import secrets_for  # noqa: E402
 
@@ -51,19 +51,8 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 def healthy(fake: FakeLivePerson) -> list[dict[str, Any]]:
-    return [
-        entry
-        for entry in fake.bots()
-        if entry.get("environment") == "PRODUCTION"
-        and "cbSocketStatus" in entry
-        and "botName" in entry
-        and health(
-            parse_connector(entry["nodeStatus"]),
-            parse_cloud(entry["lpSocketStatus"]),
-            parse_server(entry["cbSocketStatus"]),
-        )
-        is Health.OK
-    ]
+    """One entry per bot every connector of which is OK (a change reaches the whole bot)."""
+    return fleet.healthy_bots(fake)
 
 
 async def make_rig(
