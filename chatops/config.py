@@ -125,7 +125,7 @@ class AlertsConfig(_Strict):
     degraded: bool = True
 
 
-Permission = Literal["view", "start", "stop", "mute"]
+Permission = Literal["view", "start", "stop", "mute", "ack"]
 
 
 class PermissionRule(_Strict):

@@ -36,7 +36,9 @@ EXAMPLE_RULES = AppConfig.model_validate(
 
 BOTS = ("billing-bot", "survey-nps", "Survey-CSAT", "billing-survey")
 # (persona, permission, bot) -> allowed; everything not listed is refused.
-EXAMPLE_GRANTS = {("U0ALICE", permission, bot) for permission in PERMISSIONS for bot in BOTS} | {
+# The example grants alice everything but ``ack``.
+ALICE_GRANTED = ("view", "start", "stop", "mute")
+EXAMPLE_GRANTS = {("U0ALICE", permission, bot) for permission in ALICE_GRANTED for bot in BOTS} | {
     ("U0BOB", "view", "survey-nps"),
     ("U0BOB", "view", "Survey-CSAT"),
 }

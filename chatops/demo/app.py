@@ -61,7 +61,7 @@ PERMISSIONS = (
     PermissionRule(
         users=("U0ALICE", "alice@example.com"),
         usergroups=("bot-ops",),
-        allow=("view", "start", "stop", "mute"),
+        allow=("view", "start", "stop", "mute", "ack"),
     ),
     PermissionRule(usergroups=("support-leads",), allow=("view",)),
 )

@@ -1,4 +1,4 @@
-"""The permission mapping: Slack users, e-mails and user groups to view/start/stop/mute.
+"""The permission mapping: Slack users, e-mails and user groups to view/start/stop/mute/ack.
 
 Default deny; a failed lookup grants nothing (``AccessLookupError``).
 """

@@ -2,8 +2,9 @@
 
 A rule names people (Slack user IDs or e-mail addresses) and user groups (handles or IDs),
 the permissions it grants (``view``, the seed's Bot Status Access; ``start``; ``stop``;
-``mute``) and optionally the bots it covers (fnmatch globs on the bot name, case-insensitive;
-none means every bot). Nothing is allowed unless a rule allows it.
+``mute``; ``ack``, to acknowledge an alert) and optionally the bots it covers (fnmatch
+globs on the bot name, case-insensitive; none means every bot). Nothing is allowed unless
+a rule allows it.
 
 E-mail addresses and group members are not in a Slack request, so they are looked up
 through the Web API and cached for ``cache_ttl`` seconds: ``users.info`` per user, and
@@ -32,7 +33,7 @@ from chatops.config import Permission, PermissionRule
 
 logger = logging.getLogger(__name__)
 
-PERMISSIONS: Final[tuple[Permission, ...]] = ("view", "start", "stop", "mute")
+PERMISSIONS: Final[tuple[Permission, ...]] = ("view", "start", "stop", "mute", "ack")
 DEFAULT_CACHE_TTL: Final = 60.0
 # Bounds the e-mail cache in a large workspace; expired entries go first.
 _MAX_CACHED_USERS: Final = 10_000
@@ -181,6 +182,8 @@ class PermissionResolver:
             what = "the *view* permission (Bot Status Access) to see bots"
         elif permission == "mute":
             what = "the *mute* permission for these bots"
+        elif permission == "ack":
+            what = "the *ack* permission to acknowledge this alert"
         else:
             what = f"the *{permission}* permission for this bot"
         return f"You need {what}. Ask {self.contact} to grant it."

@@ -7,8 +7,8 @@ flapping episode, a digest of many bots, an outage of the status source. Its mes
 the outbox row ``outbox_id``; ``channel`` and ``message_ts`` are copied from that row when
 Slack accepts it, so the reference survives restarts.
 
-Migrations: ``migrations/versions/0002_alerts.py`` and ``0003_mute_scope.py`` (written by
-hand, like 0001).
+Migrations: ``migrations/versions/0002_alerts.py``, ``0003_mute_scope.py`` and
+``0005_acks.py`` (written by hand, like 0001).
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ class AlertIncident(SQLModel, table=True):
     message_ts: str | None = Field(default=None, max_length=32)
     reminders: int = 0
     last_reminder_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who acknowledged it (a Slack user id) and when: set by Acknowledge while it is open,
+    # cleared by unack; kept once it closes, so its last message says who owned it.
+    acked_by: str | None = Field(default=None, max_length=64)
+    acked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AlertMute(SQLModel, table=True):
