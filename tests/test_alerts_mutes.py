@@ -18,11 +18,11 @@ from chatops.alerts import (
     unmute,
     unmute_reply,
 )
+from chatops.blockkit.limits import violations
 from chatops.config import PermissionRule, Secrets
 from chatops.permissions import Access
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
-from chatops.slack.limits import violations
 from chatops.store.models import AuditEntry
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 from tests.test_alerts_flow import healthy_bots

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from chatops.alerts import render
+from chatops.blockkit.limits import violations
 from chatops.domain import Health
 from chatops.sandbox.slack import block_errors
-from chatops.slack.limits import violations
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from chatops.blockkit.limits import LimitsExceeded, Surface, assert_within_limits, violations
 from chatops.domain import BotKind, Cloud, ConnectorStatus, Environment, Health, Server, health
 from chatops.domain import bot_health as domain_bot_health
 from chatops.sandbox.slack import block_errors
 from chatops.slack import blocks, grammar
-from chatops.slack.limits import LimitsExceeded, Surface, assert_within_limits, violations
 from chatops.slack.restart import RestartPlan
 from chatops.slack.results import ActionResult, ConnectorOutcome, ConnectorWatch, Outcome
 from chatops.store.cards import BotCard

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from chatops.blockkit.controls import Action
 from chatops.config import PermissionRule
 from chatops.domain import Environment, Health
 from chatops.metrics import Metrics
@@ -26,7 +27,7 @@ from chatops.permissions import PermissionResolver
 from chatops.sandbox.liveperson import MONITORING, RunningServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack.control import ConnectorControl
-from chatops.slack.results import Action, ActionResult, Outcome
+from chatops.slack.results import ActionResult, Outcome
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot

@@ -14,11 +14,11 @@ import pytest
 from sqlmodel import col, select
 
 from chatops.alerts import MuteService
+from chatops.blockkit.limits import violations
 from chatops.config import PermissionRule
 from chatops.permissions import Access
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
-from chatops.slack.limits import violations
 from chatops.store.alert_models import AlertMute
 from chatops.store.models import AuditEntry
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, alerts_config

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from chatops.blockkit.limits import violations
 from chatops.config import AlertsConfig
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
-from chatops.slack.limits import violations
 from chatops.store.models import AuditEntry, Bot
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
 

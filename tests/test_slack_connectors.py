@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from chatops.blockkit.limits import violations
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack import blocks
-from chatops.slack.limits import violations
 from chatops.store.models import Bot, Connector
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
 from tests.test_slack_app import _audit, _settled

@@ -31,10 +31,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
+from chatops.blockkit.text import code, date_token, escape_within, mention
 from chatops.config import format_duration
 from chatops.metrics import Metrics
 from chatops.permissions import Access, in_scope
-from chatops.slack.blocks import code, date_token, escape_within, mention
 from chatops.store.alert_models import AlertMute, AlertMuteException
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot, utcnow

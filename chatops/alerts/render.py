@@ -2,8 +2,8 @@
 
 Each function returns ``{"text": fallback, "blocks": [...]}`` inside Slack's limits whatever
 the input (names are escaped and cut, lists are capped with an "and N more" line); that is
-checked by ``chatops.slack.limits`` here and in tests/test_alerts_render.py. Escaping,
-dates, statuses and the Start/Stop buttons come from ``chatops.slack.blocks``, so an alert
+checked by ``chatops.blockkit.limits`` here and in tests/test_alerts_render.py. Escaping,
+dates, statuses and the Start/Stop buttons come from ``chatops.blockkit``, so an alert
 looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``/``bot_stop``
 and the Slack surface re-checks the clicking user's permission.
 """
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from chatops.config import format_duration
-from chatops.domain import BotKind, Environment, Health
-from chatops.slack.blocks import (
+from chatops.blockkit.controls import start_button, stop_button
+from chatops.blockkit.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT, violations
+from chatops.blockkit.rows import status_text
+from chatops.blockkit.text import (
     age,
     code,
     date_token,
@@ -26,12 +27,10 @@ from chatops.slack.blocks import (
     escape_within,
     mention,
     one_line,
-    start_button,
-    status_text,
-    stop_button,
     truncate,
 )
-from chatops.slack.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT, violations
+from chatops.config import format_duration
+from chatops.domain import BotKind, Environment, Health
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
 

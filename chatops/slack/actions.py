@@ -22,6 +22,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from chatops.blockkit.controls import Action
 from chatops.domain import ConnectorStatus, Environment
 from chatops.permissions import Access, Permission
 from chatops.slack import blocks, grammar
@@ -29,7 +30,7 @@ from chatops.slack.app import SlackServices
 from chatops.slack.commands import restart_problem
 from chatops.slack.guard import Guard, Need, NeedOf, access_of
 from chatops.slack.home import publish_home
-from chatops.slack.results import Action, ActionResult, ConnectorWatch, Outcome
+from chatops.slack.results import ActionResult, ConnectorWatch, Outcome
 from chatops.store.cards import BotCard
 from chatops.store.models import Connector
 from chatops.store.repo import connectors_of

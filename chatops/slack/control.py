@@ -30,12 +30,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from chatops.blockkit.controls import Action
 from chatops.config import Permission
 from chatops.domain import BotKind
 from chatops.metrics import Metrics
 from chatops.monitor.poll import LeaseGate
 from chatops.permissions import Access, PermissionResolver
-from chatops.slack.results import Action, ActionResult, ConnectorOutcome, Outcome
+from chatops.slack.results import ActionResult, ConnectorOutcome, Outcome
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory

@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
 
 from chatops.store.models import Bot, Connector
-
-Action = Literal["start", "stop", "restart"]
 
 
 class Outcome(StrEnum):

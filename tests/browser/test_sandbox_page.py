@@ -6,7 +6,9 @@ LivePerson, and the answer comes back through the fake Slack to the page's live 
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +19,7 @@ from slack_sdk import WebClient
 
 from chatops.alerts import render as alerts
 from chatops.alerts.render import DigestItem
+from chatops.blockkit import controls
 from chatops.demo import DemoThread
 from chatops.domain import Environment, Health
 from chatops.slack import blocks
@@ -288,10 +291,9 @@ def test_a_block_the_page_cannot_show_is_flagged_as_unsupported(
     expect(page.locator(".unsupported")).to_have_text(["unsupported block: rich_text"])
 
 
-# Every public function of chatops.slack.blocks and chatops.alerts.render that returns Block
-# Kit. Messages and views are posted and published below; the three buttons are inside
-# bot_details' (and the alerts') output.
-RENDERER_MODULES = (blocks, alerts)
+# Every public function of chatops.slack.blocks, chatops.blockkit.controls and
+# chatops.alerts.render that returns Block Kit. Messages and views are posted and published
+# below; the three buttons are inside bot_details' (and the alerts') output.
 ELEMENT_BUILDERS = {"blocks.start_button", "blocks.stop_button", "blocks.restart_button"}
 
 
@@ -485,9 +487,16 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
 
 
 def test_every_renderer_has_a_case_below() -> None:
+    # chatops.slack.blocks is a package of one module per view, and the bot buttons are in
+    # chatops.blockkit.controls; each is named here as its callers name it, blocks.<function>.
+    modules = [
+        ("blocks", importlib.import_module(f"{blocks.__name__}.{info.name}"))
+        for info in pkgutil.iter_modules(blocks.__path__)
+    ]
+    modules += [("blocks", controls), ("render", alerts)]
     builders = {
-        f"{module.__name__.rpartition('.')[2]}.{name}"
-        for module in RENDERER_MODULES
+        f"{prefix}.{name}"
+        for prefix, module in modules
         for name, function in inspect.getmembers(module, inspect.isfunction)
         if function.__module__ == module.__name__
         and not name.startswith("_")
