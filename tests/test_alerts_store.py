@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel, col, func, select
 
 import chatops.store.alert_models  # noqa: F401  (the models compared below)
-from chatops.alerts.planner import new_row, payload
+from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.relay import Relay
 from chatops.metrics import Metrics
 from chatops.sandbox.slack import RunningServer as SlackServer

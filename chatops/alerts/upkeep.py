@@ -17,11 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
 from chatops.alerts.mutes import active_mute, active_mutes, exceptions_of, listed_bots, scope_of
-from chatops.alerts.planner import bots_by_id, new_row, payload
+from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.routing import ActiveMute, Reach, channels_for, facts, is_muted
 from chatops.config import AlertsConfig
 from chatops.domain import Health, reminder_due
 from chatops.store.alert_models import AlertIncident, AlertMute, AlertMuteException, SourceHealth
+from chatops.store.bots import cards_by_id
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, PollRun
 from chatops.store.repo import failed_polls_in_a_row, last_successful_poll
@@ -144,7 +145,7 @@ async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: date
     if not due:
         return 0
     mutes = await active_mutes(session, now)
-    bots = await bots_by_id(session, [i.bot_id for i in due if i.bot_id is not None])
+    bots = await cards_by_id(session, [i.bot_id for i in due if i.bot_id is not None])
     connection = await session.connection()
     written = 0
     for incident in due:

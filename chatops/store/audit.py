@@ -1,0 +1,39 @@
+"""The audit log: every attempted action from Slack (Start, Stop, Restart, mutes), with who,
+what, on which bot and connector, and how it went. The caller owns the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.domain import BotKind
+from chatops.store.tables import AUDIT, BOT
+
+# How far back a Start or Stop clicked in Slack explains a manual operation the source reports.
+ACTOR_WINDOW = timedelta(minutes=15)
+
+
+async def recent_actors(session: AsyncSession, now: datetime) -> dict[tuple[str, str], str]:
+    """Who started or stopped a connector from Slack lately, by (operation, bot id or "pcs").
+
+    LivePerson reports our own Start/Stop as done by the account chatops logs in with; the
+    audit log knows the person who clicked.
+    """
+    connection = await session.connection()
+    result = await connection.execute(
+        sa.select(AUDIT.c.action, AUDIT.c.target, AUDIT.c.user_id, AUDIT.c.user_name, BOT.c.kind)
+        .select_from(AUDIT.outerjoin(BOT, BOT.c.id == AUDIT.c.target))
+        .where(
+            AUDIT.c.outcome == "ok",
+            AUDIT.c.action.in_(("start", "stop")),
+            AUDIT.c.at >= now - ACTOR_WINDOW,
+        )
+        .order_by(AUDIT.c.at)
+    )
+    actors: dict[tuple[str, str], str] = {}
+    for action, target, user_id, user_name, kind in result.all():
+        who = f"{user_name or user_id} (in Slack)"
+        actors[(action, "pcs" if kind == BotKind.PCS.value else target)] = who
+    return actors
