@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatops.domain import Health, health, parse_cloud, parse_connector, parse_server
+from chatops.domain import Health
 from chatops.sandbox.liveperson import FakeLivePerson
+from chatops.sources.liveperson.parse import entry_health
 
 
 def healthy_entry(entry: dict[str, Any]) -> bool:
@@ -19,12 +20,7 @@ def healthy_entry(entry: dict[str, Any]) -> bool:
         entry.get("environment") == "PRODUCTION"
         and "cbSocketStatus" in entry
         and "botName" in entry
-        and health(
-            parse_connector(entry["nodeStatus"]),
-            parse_cloud(entry["lpSocketStatus"]),
-            parse_server(entry["cbSocketStatus"]),
-        )
-        is Health.OK
+        and entry_health(entry) is Health.OK
     )
 
 

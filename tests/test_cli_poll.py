@@ -22,10 +22,10 @@ from sqlmodel import col, select
 
 from chatops.cli import main
 from chatops.config import AlertsConfig
-from chatops.domain import parse_connector, parse_server
-from chatops.domain.status import ConnectorStatus, Server
+from chatops.domain import Health
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.sources.liveperson.parse import entry_health
 from chatops.store.engine import make_engine, make_session_factory
 from chatops.store.models import OutboxMessage
 from chatops.store.repo import all_connectors
@@ -80,9 +80,7 @@ def healthy_production_bot(server: RunningServer) -> dict[str, str]:
             connectors[entry["botId"]] == 1
             and entry.get("environment") == "PRODUCTION"
             and "cbSocketStatus" in entry
-            and parse_connector(entry["nodeStatus"]) is ConnectorStatus.ONLINE
-            and parse_server(entry["cbSocketStatus"]) is Server.CONNECTED
-            and str(entry["lpSocketStatus"]).lower() == "connected"
+            and entry_health(entry) is Health.OK
         ):
             return entry
     raise AssertionError("no healthy production bot in the fake fleet")

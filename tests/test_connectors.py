@@ -29,6 +29,7 @@ from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.slack.control import ConnectorControl
 from chatops.slack.results import ActionResult, Outcome
 from chatops.sources.liveperson import LivePersonSource
+from chatops.sources.liveperson.parse import entry_health
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot
 from chatops.store.repo import connectors_of
@@ -37,11 +38,7 @@ from tests.test_cli_poll import chatops, lp_environment
 
 
 def healthy(entry: dict[str, Any]) -> bool:
-    return (
-        str(entry.get("nodeStatus")).lower() == "online"
-        and str(entry.get("lpSocketStatus")).lower() == "connected"
-        and str(entry.get("cbSocketStatus")).lower() == "connected"
-    )
+    return entry_health(entry) is Health.OK
 
 
 def bots_with(server: RunningServer, connectors: int) -> list[list[dict[str, Any]]]:

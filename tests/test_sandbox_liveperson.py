@@ -21,8 +21,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from chatops.domain import normalise_key
+from chatops.domain import Health, normalise_key
 from chatops.sandbox.liveperson import FakeLivePerson, RunningServer
+from chatops.sources.liveperson.parse import entry_health
 from tests.fixtures.liveperson import MakeFakeLP
 from tests.waiting import PATIENCE, wait_until
 
@@ -81,12 +82,7 @@ def by_bot(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def healthy(entry: dict[str, Any]) -> bool:
-    server = "bcSocketStatus" if "bcSocketStatus" in entry else "cbSocketStatus"
-    return (
-        normalised(entry, "nodeStatus") == "online"
-        and normalised(entry, "lpSocketStatus") in {"connected", "online"}
-        and normalised(entry, server) == "connected"
-    )
+    return entry_health(entry) is Health.OK
 
 
 def production_bot(fake: FakeLivePerson, connectors: int) -> list[dict[str, Any]]:

@@ -25,24 +25,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chatops.domain import Health, normalise_key
+from chatops.jsontypes import JSONDict
 from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.sandbox.ui import ScenarioError
+from chatops.sources.liveperson.parse import entry_health, is_pcs_entry
 
 log = logging.getLogger(__name__)
 
-JSONDict = dict[str, Any]
 # The person who stops and starts connectors by hand in the story.
 OPERATOR_NAME = "Jane Ops"
 LOG_LENGTH = 50
-
-_SEPARATORS = re.compile(r"[\s_\-]+")
 
 
 @dataclass(frozen=True)
@@ -118,32 +117,20 @@ class NoBotForEvent(ScenarioError):
     status = 409
 
 
-def _key(raw: Any) -> str:
-    return _SEPARATORS.sub(" ", str(raw or "")).strip().lower()
-
-
 def _server_field(entry: Mapping[str, Any]) -> str:
     return "bcSocketStatus" if "bcSocketStatus" in entry else "cbSocketStatus"
 
 
-def _is_pcs(entry: Mapping[str, Any]) -> bool:
-    return "bcSocketStatus" in entry
-
-
-def _is_healthy(entry: Mapping[str, Any]) -> bool:
-    return (
-        _key(entry.get("nodeStatus")) == "online"
-        and _key(entry.get("lpSocketStatus")) in ("connected", "online")
-        and _key(entry.get(_server_field(entry))) == "connected"
-    )
+def _is_healthy(entry: JSONDict) -> bool:
+    return entry_health(entry) is Health.OK
 
 
 def _is_production(entry: Mapping[str, Any]) -> bool:
-    return _key(entry.get("environment")) == "production"
+    return normalise_key(str(entry.get("environment") or "")) == "production"
 
 
 def _is_chat(entry: Mapping[str, Any]) -> bool:
-    return _key(entry.get("type")) == "chat"
+    return normalise_key(str(entry.get("type") or "")) == "chat"
 
 
 @dataclass
@@ -351,7 +338,7 @@ class Scenario:
     # ------------------------------------------------------------------ the events
 
     def _server_drop(self) -> tuple[str, Recovery]:
-        entry = self._pick("server_drop", lambda e: not _is_pcs(e))
+        entry = self._pick("server_drop", lambda e: not is_pcs_entry(e))
         change = self._change(entry, cbSocketStatus="NOT_CONNECTED")
         delay = self.timing.recover_after
 
@@ -372,7 +359,7 @@ class Scenario:
         def several(entry: Mapping[str, Any]) -> bool:
             entries = self._connectors(str(entry["botId"]))
             return (
-                not _is_pcs(entry)
+                not is_pcs_entry(entry)
                 and len({e.get("lpAccountUser") for e in entries}) >= 2
                 and all(_is_healthy(e) and e.get("lpAccountUser") for e in entries)
             )
@@ -417,7 +404,7 @@ class Scenario:
         return f"{name}: its last serving {count} dropped: the bot is down.", None
 
     def _flapping(self) -> tuple[str, Recovery]:
-        entry = self._pick("flapping", lambda e: not _is_pcs(e) and not _is_chat(e))
+        entry = self._pick("flapping", lambda e: not is_pcs_entry(e) and not _is_chat(e))
         bot_id, name = str(entry["botId"]), str(entry["botName"])
         original = entry.get("lpSocketStatus")
         manual_ts = entry.get("manualOperationTs")
@@ -450,7 +437,7 @@ class Scenario:
         surveys = [
             entry
             for entry in self.fake.bots()
-            if _is_pcs(entry)
+            if is_pcs_entry(entry)
             and entry["botId"] not in self._busy
             and _is_healthy(entry)
             and _is_production(entry)
@@ -485,7 +472,7 @@ class Scenario:
         return f"{change.name}: every agent went Away (back in about {duration:.0f} s).", recover
 
     def _manual_stop(self) -> tuple[str, Recovery]:
-        entry = self._pick("manual_stop", lambda e: not _is_pcs(e))
+        entry = self._pick("manual_stop", lambda e: not is_pcs_entry(e))
         bot_id = str(entry["botId"])
         server = _server_field(entry)
         stopped_ms = int(self.clock() * 1000)
