@@ -27,6 +27,12 @@ from pydantic import (
 )
 
 from chatops.domain import Environment
+from chatops.domain.conversations import (
+    CONVERSATION_LIMIT,
+    DEFAULT_DEGRADED_LOAD,
+    DEFAULT_NEAR_LIMIT,
+    ConversationLimits,
+)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///chatops.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -166,6 +172,21 @@ class HeartbeatConfig(_Strict):
         return value
 
 
+class ConversationsConfig(_Strict):
+    """LivePerson's Agent Metrics for the connectors' bot users (open conversations)."""
+
+    # Read the Agent Metrics API with each poll; false: no counts are shown anywhere.
+    metrics: bool = True
+    # Flag a connector with at least this many open conversations (LivePerson's limit: 999).
+    near_limit: int = Field(default=DEFAULT_NEAR_LIMIT, ge=1, le=CONVERSATION_LIMIT)
+    # Flag a degraded bot whose remaining OK connectors carry more than this many open
+    # conversations each (LivePerson's guidance: about 50 per connector).
+    degraded_load: int = Field(default=DEFAULT_DEGRADED_LOAD, ge=1, le=CONVERSATION_LIMIT)
+
+    def limits(self) -> ConversationLimits:
+        return ConversationLimits(near_limit=self.near_limit, degraded_load=self.degraded_load)
+
+
 class AppConfig(_Strict):
     """The YAML file's contents (ARCHITECTURE.md section 4)."""
 
@@ -175,6 +196,7 @@ class AppConfig(_Strict):
     # Who a refused user should ask for access (a name, @handle or channel).
     permissions_contact: str = "your Slack workspace admins"
     heartbeat: HeartbeatConfig | None = None
+    conversations: ConversationsConfig = ConversationsConfig()
 
 
 class Secrets(BaseModel):

@@ -449,6 +449,7 @@ def alert_service(
         slack_api_url=settings.secrets.slack_api_url,
         clock=clock,
         is_leader=is_leader,
+        conversations=settings.app.conversations.limits(),
     )
 
 
@@ -497,7 +498,12 @@ def build_runtime(
     permissions = PermissionResolver(
         settings.app.permissions, client, contact=settings.app.permissions_contact
     )
-    views = Views(sessions, stale_after=3 * settings.app.poll.interval, clock=clock)
+    views = Views(
+        sessions,
+        stale_after=3 * settings.app.poll.interval,
+        clock=clock,
+        conversations=settings.app.conversations.limits(),
+    )
     control = ConnectorControl(source, sessions, permissions, metrics, clock=clock)
     services = SlackServices(
         sessions=sessions,

@@ -34,6 +34,7 @@ from chatops.alerts.plan import (
 from chatops.alerts.routing import facts, is_muted
 from chatops.config import AlertsConfig
 from chatops.domain import BotChange, BotKind, DecisionKind
+from chatops.domain.conversations import ConversationLimits
 from chatops.store.alert_state import pending_bot_ids, save_state_rows, state_rows, stored_bots
 from chatops.store.audit import recent_actors
 from chatops.store.bots import cards_by_id
@@ -45,8 +46,9 @@ from chatops.store.repo import count_pcs_bots
 class PollPlanner:
     """The ``in_transaction`` hook: policy states, incidents and outbox rows of one poll."""
 
-    def __init__(self, alerts: AlertsConfig) -> None:
+    def __init__(self, alerts: AlertsConfig, limits: ConversationLimits | None = None) -> None:
         self.alerts = alerts
+        self.limits = limits or ConversationLimits()
         self.policy = policy_config(alerts)
 
     async def __call__(
@@ -72,7 +74,7 @@ class PollPlanner:
         self, session: AsyncSession, decided: list[Decided], poll_id: int, now: datetime
     ) -> int:
         """Plan the alerts the decisions make, and write them."""
-        bots = await cards_by_id(session, {bot_id for bot_id, _, _ in decided})
+        bots = await cards_by_id(session, {bot_id for bot_id, _, _ in decided}, self.limits)
         with_bots = [
             (bots[bot_id], row, decision) for bot_id, row, decision in decided if bot_id in bots
         ]

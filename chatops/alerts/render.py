@@ -180,6 +180,9 @@ def _facts(card: BotCard) -> list[JSONDict]:
             }
             for dimension, value, raw, since in _statuses(card.connectors[0])
         ]
+        conversations = card.conversations_of(card.connectors[0].bot_user)
+        if conversations is not None:
+            fields.append({"type": "mrkdwn", "text": f"*Conversations*\n{conversations}"})
         return [{"type": "section", "fields": fields}]
     ordered = [*card.problem_connectors]
     ordered += [c for c in card.connectors if c.health == Health.OK.value]
@@ -190,10 +193,22 @@ def _facts(card: BotCard) -> list[JSONDict]:
             for d, value, raw, _ in _statuses(c)
         )
         + f" (since {date_token(c.health_since)})"
+        + _conversations_suffix(card, c)
         for c in ordered[:CONNECTORS_LISTED]
     ]
     if len(ordered) > CONNECTORS_LISTED:
         lines.append(f"and {len(ordered) - CONNECTORS_LISTED} more connectors")
+    return [_section(part) for part in _pack(lines)]
+
+
+def _conversations_suffix(card: BotCard, connector: Connector) -> str:
+    text = card.conversations_of(connector.bot_user)
+    return f" · {text}" if text is not None else ""
+
+
+def _conversations(card: BotCard) -> list[JSONDict]:
+    """The conversations at stake (Agent Metrics): the total, what was lost, the flags."""
+    lines = card.conversation_lines(lambda user: code(user, USER))
     return [_section(part) for part in _pack(lines)]
 
 
@@ -267,7 +282,7 @@ def problem(
     which = concerned(bot)
     if which:
         headline += f": {which}"
-    blocks = [_section(headline), *_facts(bot), *_buttons(bot, pcs_count)]
+    blocks = [_section(headline), *_facts(bot), *_conversations(bot), *_buttons(bot, pcs_count)]
     context = [_about(bot)]
     if note:
         context.append(note)

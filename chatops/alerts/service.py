@@ -61,6 +61,7 @@ from chatops.alerts.relay import (
 )
 from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, PollConfig
 from chatops.domain import BotChange
+from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult, describe_database_error, is_database_unavailable
 from chatops.store.engine import SessionFactory
@@ -154,6 +155,7 @@ class AlertService:
         restart_backoff: float = DEFAULT_RESTART_BACKOFF,
         max_restart_backoff: float = DEFAULT_MAX_RESTART_BACKOFF,
         idle_wait: float = IDLE_WAIT,
+        conversations: ConversationLimits | None = None,
     ) -> None:
         """``release_in_flight_on_start``: give back rows a killed process left ``sending``
         at once rather than when their lease expires; right only when no other process
@@ -166,7 +168,7 @@ class AlertService:
         self.poll = poll
         self.clock = clock
         self.upkeep_every = upkeep_every
-        self.planner = PollPlanner(alerts)
+        self.planner = PollPlanner(alerts, conversations)
         # One HTTP connection pool for every call; created in the running loop (aiohttp
         # needs one), on first use.
         self._session: aiohttp.ClientSession | None = None

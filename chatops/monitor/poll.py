@@ -54,8 +54,10 @@ from chatops.domain import (
     bot_changes,
     diff_fleet,
 )
+from chatops.domain.conversations import MetricsOutcome, MetricsReading
 from chatops.pacing import Pacer
-from chatops.sources.base import SourceError, StatusSource
+from chatops.sources.base import AgentMetricsReader, SourceError, StatusSource
+from chatops.store.agent_metrics import AgentMetricsRows
 from chatops.store.engine import SessionFactory
 from chatops.store.models import Lease, PollRun, utcnow
 from chatops.store.repo import (
@@ -95,6 +97,8 @@ class PollResult:
     bots: int
     duration: float
     connectors: int = 0
+    # The poll's read of LivePerson's Agent Metrics (None: not read).
+    metrics: MetricsReading | None = None
 
     @property
     def transitions(self) -> list[Transition]:
@@ -359,8 +363,11 @@ class Poller:
         in_transaction: Sequence[InTransaction] = (),
         on_commit: Sequence[OnCommit] = (),
         leader: LeaderGate | None = None,
+        agent_metrics: AgentMetricsReader | None = None,
     ) -> None:
         self._source = source
+        self._agent_metrics = agent_metrics
+        self._metrics_rows = AgentMetricsRows()
         self._sessions = sessions
         self._clock = clock
         self._in_transaction = tuple(in_transaction)
@@ -439,8 +446,9 @@ class Poller:
                 return await self._record_failure(
                     session, started_at, started, _internal(exc), permanent=False, renew=False
                 )
+            reading = await self._read_agent_metrics(fetched, started)
             try:
-                result = await self._write(session, fetched, started_at, started)
+                result = await self._write(session, fetched, started_at, started, reading)
             except Exception as exc:
                 if is_database_unavailable(exc):
                     raise
@@ -450,6 +458,18 @@ class Poller:
                     session, started_at, started, _internal(exc), permanent=False, renew=False
                 )
         return result
+
+    async def _read_agent_metrics(
+        self, fetched: Sequence[Snapshot], started: float
+    ) -> MetricsReading | None:
+        """The conversations at stake, when a reader is set; their failure fails no poll."""
+        if self._agent_metrics is None:
+            return None
+        try:
+            return await self._agent_metrics.read(fetched, started)
+        except Exception as exc:
+            logger.exception("reading LivePerson's Agent Metrics raised; polling goes on without")
+            return MetricsReading(MetricsOutcome.FAILED, _internal(exc))
 
     async def _commit(self, session: AsyncSession, *, renew: bool = True) -> None:
         """Commit the tick, renewing the lease in the same transaction.
@@ -480,6 +500,7 @@ class Poller:
         fetched: Sequence[Snapshot],
         started_at: datetime,
         started: float,
+        reading: MetricsReading | None = None,
     ) -> PollResult:
         snapshots = _unique(fetched)
         poll = await start_poll(session, started_at)
@@ -489,6 +510,9 @@ class Poller:
         changes = bot_changes(fleet.bots, diff)
         _report_disagreements(changes)
         records = await apply_fleet_diff(session, diff, poll, now, changes)
+        if reading is not None:
+            # Before the hooks: the alerts they plan show the counts of this poll.
+            await self._metrics_rows.save(session, reading, snapshots, poll, now)
         for hook in self._in_transaction:
             await hook(session, changes, poll, now)
         duration = time.monotonic() - started
@@ -517,6 +541,7 @@ class Poller:
             bots=bots,
             duration=duration,
             connectors=len(snapshots),
+            metrics=reading,
         )
 
     async def _stored_fleet(self, session: AsyncSession) -> StoredFleet:

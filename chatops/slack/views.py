@@ -29,9 +29,11 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import BotKind, Environment, Health, bot_health
+from chatops.domain.conversations import ConversationLimits
 from chatops.permissions import Access
 from chatops.slack import blocks, grammar, restart
 from chatops.store import repo
+from chatops.store.agent_metrics import conversations_for
 from chatops.store.cards import cards
 from chatops.store.engine import SessionFactory
 from chatops.store.fleet_rows import FleetRows, LastPoll, last_successful_poll
@@ -186,8 +188,10 @@ class Views:
         stale_after: timedelta,
         clock: Callable[[], datetime],
         recheck: timedelta = timedelta(seconds=1),
+        conversations: ConversationLimits | None = None,
     ) -> None:
         self.sessions = sessions
+        self.conversations = conversations or ConversationLimits()
         self.stale_after = stale_after
         self.clock = clock
         self.recheck = recheck.total_seconds()
@@ -294,7 +298,7 @@ class Views:
             bots = _only(fleet.by_name(), visible)
             return blocks.all_bots(bots, command.page, now, data_age=age.age, ordered=True)
         if isinstance(command, grammar.Query):
-            return self._query(fleet, command.query, access, visible, now)
+            return await self._query(fleet, command.query, access, visible, now)
         if isinstance(command, grammar.History):
             async with self.sessions() as session:
                 return await self._history(session, fleet, command.bot, visible, now)
@@ -373,7 +377,7 @@ class Views:
         names = [bot.name for bot in _only(fleet.bots, view_filter(access))]
         return grammar.suggest(name, names)
 
-    def _query(
+    async def _query(
         self,
         fleet: Fleet,
         query: str,
@@ -386,8 +390,14 @@ class Views:
         if not bots:
             names = [bot.name for bot in _only(fleet.bots, visible)]
             suggestion = grammar.suggest(query, names)
+        # The conversations move at every poll without touching the fleet's rows: read
+        # for the bots shown only (a few rows, by primary key).
+        async with self.sessions() as session:
+            conversations = await conversations_for(
+                session, [bot.id for bot in bots[: blocks.MAX_DETAILED_BOTS]], self.conversations
+            )
         return blocks.bot_details(
-            cards(bots, fleet.connectors),
+            cards(bots, fleet.connectors, conversations),
             now,
             query=query,
             can_start=lambda bot: access.can("start", bot.name),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from chatops.domain import Snapshot
+from chatops.domain.conversations import MetricsReading
 
 
 class SourceError(Exception):
@@ -71,3 +72,13 @@ class StatusSource(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class AgentMetricsReader(Protocol):
+    """Reads the conversations at stake for a poll's connectors (optional for a source)."""
+
+    async def read(self, connectors: Sequence[Snapshot], started: float) -> MetricsReading:
+        """The Agent Metrics of ``connectors``' agents, within what is left of the poll's
+        timeout counted from ``started`` (``time.monotonic()``). Never raises: a failure is
+        a reading whose outcome says so, and the poll goes on without counts."""
+        ...

@@ -7,11 +7,12 @@ carries both, read once, so a renderer never queries. Its attributes that a bot 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from chatops.domain import Health
+from chatops.domain.conversations import BotConversations, bot_lines, connector_text
 from chatops.store.models import Bot, Connector
 
 
@@ -26,6 +27,8 @@ def _health(value: str) -> Health:
 class BotCard:
     bot: Bot
     connectors: tuple[Connector, ...]
+    # Its connectors' open conversations (Agent Metrics); None: not read, nothing to show.
+    conversations: BotConversations | None = None
 
     @property
     def id(self) -> str:
@@ -84,7 +87,25 @@ class BotCard:
     def connector(self, bot_user: str) -> Connector | None:
         return next((c for c in self.connectors if c.bot_user == bot_user), None)
 
+    def conversation_lines(self, user: Callable[[str], str]) -> list[str]:
+        """What its alert or details say of its conversations (nothing when not read)."""
+        if self.conversations is None:
+            return []
+        connectors = [(c.bot_user, _health(c.health)) for c in self.connectors]
+        return bot_lines(self.conversations, connectors, _health(self.health), user)
 
-def cards(bots: Iterable[Bot], connectors: Mapping[str, Sequence[Connector]]) -> list[BotCard]:
+    def conversations_of(self, bot_user: str) -> str | None:
+        """One connector's conversations in a few words (None when not read)."""
+        if self.conversations is None:
+            return None
+        return connector_text(self.conversations, bot_user)
+
+
+def cards(
+    bots: Iterable[Bot],
+    connectors: Mapping[str, Sequence[Connector]],
+    conversations: Mapping[str, BotConversations] | None = None,
+) -> list[BotCard]:
     """One card per bot, in the order given, with the connectors found for it."""
-    return [BotCard(bot, tuple(connectors.get(bot.id, ()))) for bot in bots]
+    found = conversations or {}
+    return [BotCard(bot, tuple(connectors.get(bot.id, ())), found.get(bot.id)) for bot in bots]

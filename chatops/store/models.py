@@ -160,6 +160,9 @@ class PollRun(SQLModel, table=True):
     changed: int = 0
     transitions: int = 0
     duration_ms: int = 0
+    # LivePerson's Agent Metrics API at this poll: ok, refused, failed (None: not read).
+    metrics: str | None = Field(default=None, max_length=16)
+    metrics_error: str | None = Field(default=None, max_length=2000)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -19,6 +19,7 @@ from chatops.store.alert_models import (
     BotAlert,
     SourceHealth,
 )
+from chatops.store.metrics_models import AgentMetricsRow
 from chatops.store.models import (
     AuditEntry,
     Bot,
@@ -58,3 +59,4 @@ INCIDENT = table_of(AlertIncident)
 MUTE = table_of(AlertMute)
 MUTE_EXCEPTION = table_of(AlertMuteException)
 SOURCE_HEALTH = table_of(SourceHealth)
+AGENT_METRICS = table_of(AgentMetricsRow)

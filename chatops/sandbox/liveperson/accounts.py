@@ -133,6 +133,14 @@ class Sessions:
             self._cb_tokens[session.api_token] = session
         return session
 
+    def bearer_login(self, bearer: str) -> LoginSession | None:
+        """The live login a bearer belongs to (services that take the login bearer)."""
+        with self._lock:
+            login = self._logins.get(bearer)
+            if login is None or login.expires_at <= self.clock():
+                return None
+            return login
+
     def cb_session(self, token: str) -> CBSession | None:
         with self._lock:
             session = self._cb_tokens.get(token)

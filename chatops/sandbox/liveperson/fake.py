@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from chatops.sandbox.liveperson.accounts import Credentials, Sessions
+from chatops.sandbox.liveperson.agent_metrics import AgentMetricsApi, AgentMetricsModel
 from chatops.sandbox.liveperson.api import LivePersonApi, http_exception
 from chatops.sandbox.liveperson.control import ControlApi
 from chatops.sandbox.liveperson.faults import Fault, Faults, FaultsAndLog
@@ -75,9 +76,11 @@ class FakeLivePerson:
             bots=bots, connectors=connectors, seed=seed, messy=messy, duplicates=duplicates
         )
         self._api = LivePersonApi(self._fleet, self._sessions, region=region)
+        self._agent_metrics = AgentMetricsModel(self._fleet)
+        agent_view = AgentMetricsApi(self._agent_metrics, self._sessions)
         control = ControlApi(self._fleet, self._faults, self._sessions)
         self.app = Starlette(
-            routes=self._api.routes() + control.routes(),
+            routes=self._api.routes() + agent_view.routes() + control.routes(),
             middleware=[Middleware(FaultsAndLog, faults=self._faults)],
             exception_handlers={HTTPException: http_exception},
         )
@@ -215,6 +218,17 @@ class FakeLivePerson:
 
     def clear_flaps(self) -> None:
         self._fleet.clear_flaps()
+
+    # ------------------------------------------------------------ agent metrics
+
+    def agent_records(self) -> list[JSONDict]:
+        """What the Agent Metrics API lists now: one record per logged-in agent."""
+        return self._agent_metrics.records(self._fleet.clock())
+
+    def pin_conversations(self, user: str, count: int | None) -> None:
+        """Fix the open conversations of the connector with bot user ``user`` (None: they
+        move again); POST /_sandbox/conversations."""
+        self._agent_metrics.pin(user, count)
 
     # ------------------------------------------------------------------ faults
 

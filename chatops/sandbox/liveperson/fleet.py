@@ -202,6 +202,26 @@ class Fleet:
             bot = self._bot_or_refuse(bot_id)
             return self._shuffled([self._render(bot, item, now) for item in bot.listings])
 
+    def logged_in_agents(self) -> list[tuple[str, str, str]]:
+        """``(lpUserId, lpAccountUser, agent status)`` of every connector logged in to
+        Conversational Cloud (Online, its connection up or Away), each once; a connector
+        without a ``lpUserId`` has no agent to list."""
+        with self.lock:
+            self._settle(self.clock())
+            agents: dict[str, tuple[str, str, str]] = {}
+            for bot in self._bots.values():
+                for connector in _unique(bot.connectors):
+                    user_id = connector.fields.get("lpUserId")
+                    cloud = str(connector.fields.get("lpSocketStatus", "")).lower()
+                    cloud = cloud.replace("-", "_").replace(" ", "_")
+                    if user_id is None or not connector.is_online():
+                        continue
+                    if cloud not in ("connected", "online", "away"):
+                        continue
+                    status = "AWAY" if cloud == "away" else "ONLINE"
+                    agents.setdefault(str(user_id), (str(user_id), connector.user, status))
+            return sorted(agents.values())
+
     def connectors(self, bot_id: str) -> list[JSONDict]:
         """The bot's connectors as the control API shows them: every field, and counts."""
         with self.lock:

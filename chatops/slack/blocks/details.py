@@ -124,6 +124,7 @@ def _detail_blocks(
         lines.append(
             f":ghost: No longer listed by the source since {date_token(bot.bot.removed_at)}."
         )
+    lines += bot.conversation_lines(lambda user: code(user, 80))
     kind = label(BotKind, bot.kind)
     if is_pcs(bot):
         kind += f" (shares the survey connector with {max(pcs_count, 1):,} survey bots)"
@@ -144,6 +145,7 @@ def _detail_blocks(
             fields = [
                 *_status_fields(connector, now),
                 f"*Bot user*\n{code(connector.bot_user, 200)}",
+                *_conversations_field(bot, connector),
             ]
             fields += about
         blocks = [kit.with_fields(kit.section("\n".join(lines)), fields), *actions, kit.divider()]
@@ -168,7 +170,7 @@ def _detail_blocks(
         body += blocks
         fitted += 1
     rest = connectors[fitted:]
-    texts = kit.pack(_connector_line(c, now) for c in rest)
+    texts = kit.pack(_connector_line(c, now, bot) for c in rest)
     listed = texts[0].count("\n") + 1
     note = f"The {plural(listed, 'connector')} listed one line each have no buttons here"
     if listed < len(rest):
@@ -214,6 +216,7 @@ def _connector_blocks(
     fields = [
         *_status_fields(connector, now),
         f"*Last manual operation*\n{_manual_text(connector)}",
+        *_conversations_field(bot, connector),
     ]
     blocks = [kit.with_fields(kit.section(text), fields)]
     buttons = connector_buttons(bot, connector, can_start=can_start, can_stop=can_stop)
@@ -222,16 +225,25 @@ def _connector_blocks(
     return blocks
 
 
-def _connector_line(connector: Connector, now: datetime) -> str:
-    """A connector of a bot on one line: health, bot user, its three statuses, since when."""
+def _conversations_field(bot: BotCard, connector: Connector) -> list[str]:
+    """The connector's open conversations as a field (none when they are not read)."""
+    text = bot.conversations_of(connector.bot_user)
+    return [] if text is None else [f"*Conversations*\n{text}"]
+
+
+def _connector_line(connector: Connector, now: datetime, bot: BotCard) -> str:
+    """A connector of a bot on one line: health, bot user, its three statuses, since when,
+    and its open conversations when they are read."""
     health = bot_health(connector)
     statuses = " / ".join(
         status_text(value, raw, raw_limit=RAW_IN_LIST)
         for _, value, raw, _ in dimension_statuses(connector)
     )
+    conversations = bot.conversations_of(connector.bot_user)
     return (
         f"{health.emoji} {code(connector.bot_user, 80)} {health.label} for "
         f"{age(now, connector.health_since)} · {statuses}"
+        + (f" · {conversations}" if conversations is not None else "")
     )
 
 

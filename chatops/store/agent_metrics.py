@@ -1,0 +1,228 @@
+"""Agent Metrics in the store: written in the poll's transaction, read by alerts and details.
+
+The poll writes only the rows whose values moved since the last poll, from a copy of the
+table it keeps in memory; the copy is trusted while the highest ``poll_id`` in the table is
+the one it wrote last (another replica's poll writes a higher one, and the copy is read
+again). A poll where the API failed or was refused writes no row: the rows keep the last
+values read, and ``poll_run.metrics`` says they are not current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatops.domain import ConnectorKey, Health, Snapshot
+from chatops.domain.conversations import (
+    ApiStatus,
+    BotConversations,
+    ConnectorConversations,
+    ConnectorMetricsState,
+    ConversationLimits,
+    MetricsOutcome,
+    MetricsReading,
+)
+from chatops.store.models import PollRun
+from chatops.store.tables import AGENT_METRICS, POLL_RUN, chunks
+
+_ERROR = 2000
+# Rows per upsert: 10 values each, under the databases' caps on bound parameters.
+_ROWS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Values:
+    state: str
+    open_conversations: int | None
+    load: int | None
+    agent_status: str | None
+    connection_state: str | None
+    before_drop: int | None
+
+
+def _clip(value: str | None, limit: int = 32) -> str | None:
+    return value[:limit] if value is not None else None
+
+
+def _outcome(value: str | None) -> MetricsOutcome | None:
+    try:
+        return MetricsOutcome(value) if value is not None else None
+    except ValueError:
+        return MetricsOutcome.FAILED
+
+
+class AgentMetricsRows:
+    """The poller's writer of ``agent_metrics`` (one per poller)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[ConnectorKey, _Values] | None = None
+        self._written_by: int | None = None
+
+    async def save(
+        self,
+        session: AsyncSession,
+        reading: MetricsReading,
+        snapshots: Mapping[ConnectorKey, Snapshot],
+        poll: PollRun,
+        now: datetime,
+    ) -> int:
+        """Record ``reading`` in the poll's transaction; the number of rows written."""
+        poll.metrics = reading.outcome.value
+        poll.metrics_error = reading.error[:_ERROR] if reading.error else None
+        if reading.outcome is not MetricsOutcome.OK:
+            return 0
+        assert poll.id is not None
+        connection = await session.connection()
+        stored = await self._stored(session)
+        wanted: dict[ConnectorKey, _Values] = {}
+        for key, snapshot in snapshots.items():
+            old = stored.get(key)
+            state = reading.state_of(key)
+            agent = reading.agents.get(key)
+            if agent is not None:
+                count = agent.open_conversations
+                values = _Values(
+                    state.value,
+                    count,
+                    agent.load,
+                    _clip(agent.status),
+                    _clip(agent.connection),
+                    count
+                    if snapshot.health is Health.OK and count is not None
+                    else (old.before_drop if old else None),
+                )
+            elif old is not None:
+                values = _Values(
+                    state.value,
+                    old.open_conversations,
+                    old.load,
+                    old.agent_status,
+                    old.connection_state,
+                    old.before_drop,
+                )
+            else:
+                values = _Values(state.value, None, None, None, None, None)
+            wanted[key] = values
+        changed = [(key, values) for key, values in wanted.items() if stored.get(key) != values]
+        gone = [key for key in stored if key not in wanted]
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        for part in chunks(changed, _ROWS):
+            rows = [
+                {
+                    "bot_id": key[0],
+                    "bot_user": key[1],
+                    **_as_dict(values),
+                    "changed_at": now,
+                    "poll_id": poll.id,
+                }
+                for key, values in part
+            ]
+            statement = insert(AGENT_METRICS).values(rows)
+            excluded = statement.excluded
+            await connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["bot_id", "bot_user"],
+                    set_={
+                        name: getattr(excluded, name)
+                        for name in (*_FIELDS, "changed_at", "poll_id")
+                    },
+                )
+            )
+        for keys in chunks(gone):
+            await connection.execute(
+                AGENT_METRICS.delete().where(
+                    sa.tuple_(AGENT_METRICS.c.bot_id, AGENT_METRICS.c.bot_user).in_(keys)
+                )
+            )
+        self._rows = wanted
+        if changed or gone:
+            self._written_by = poll.id
+        return len(changed) + len(gone)
+
+    async def _stored(self, session: AsyncSession) -> dict[ConnectorKey, _Values]:
+        connection = await session.connection()
+        latest = (
+            await connection.execute(sa.select(sa.func.max(AGENT_METRICS.c.poll_id)))
+        ).scalar()
+        if self._rows is not None and latest == self._written_by:
+            return self._rows
+        result = await connection.execute(
+            sa.select(AGENT_METRICS.c.bot_id, AGENT_METRICS.c.bot_user, *_columns())
+        )
+        rows = {(row[0], row[1]): _Values(*row[2:]) for row in result}
+        self._rows, self._written_by = rows, latest
+        return rows
+
+
+_FIELDS = (
+    "state",
+    "open_conversations",
+    "load",
+    "agent_status",
+    "connection_state",
+    "before_drop",
+)
+
+
+def _columns() -> list[sa.ColumnElement[object]]:
+    return [AGENT_METRICS.c[name] for name in _FIELDS]
+
+
+def _as_dict(values: _Values) -> dict[str, object]:
+    return {name: getattr(values, name) for name in _FIELDS}
+
+
+async def api_status(session: AsyncSession) -> ApiStatus:
+    """How the Agent Metrics API went at the last successful poll."""
+    connection = await session.connection()
+    row = (
+        await connection.execute(
+            sa.select(POLL_RUN.c.metrics, POLL_RUN.c.metrics_error, POLL_RUN.c.finished_at)
+            .where(POLL_RUN.c.ok)
+            .order_by(POLL_RUN.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return ApiStatus(None)
+    return ApiStatus(_outcome(row[0]), row[1], row[2])
+
+
+async def conversations_for(
+    session: AsyncSession, bot_ids: Iterable[str], limits: ConversationLimits
+) -> dict[str, BotConversations]:
+    """The conversations of these bots' connectors; empty when the API was never read (the
+    feature is off, or no poll read it yet): then nothing is shown of it."""
+    api = await api_status(session)
+    if api.outcome is None:
+        return {}
+    wanted = sorted(set(bot_ids))
+    connection = await session.connection()
+    found: dict[str, dict[str, ConnectorConversations]] = {bot_id: {} for bot_id in wanted}
+    for part in chunks(wanted):
+        result = await connection.execute(
+            sa.select(AGENT_METRICS.c.bot_id, AGENT_METRICS.c.bot_user, *_columns()).where(
+                AGENT_METRICS.c.bot_id.in_(part)
+            )
+        )
+        for row in result:
+            values = _Values(*row[2:])
+            try:
+                state = ConnectorMetricsState(values.state)
+            except ValueError:
+                state = ConnectorMetricsState.NO_AGENT
+            found[row[0]][row[1]] = ConnectorConversations(
+                state=state,
+                last_open=values.open_conversations,
+                load=values.load,
+                agent_status=values.agent_status,
+                before_drop=values.before_drop,
+            )
+    return {
+        bot_id: BotConversations(connectors, api, limits) for bot_id, connectors in found.items()
+    }
