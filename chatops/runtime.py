@@ -63,9 +63,10 @@ from chatops.monitor.poll import (
 )
 from chatops.monitor.scheduler import build_scheduler
 from chatops.permissions import PermissionResolver
-from chatops.slack.app import SLACK_ACK_TIMEOUT, SlackServices, create_app
+from chatops.slack.app import SLACK_ACK_TIMEOUT, create_app
 from chatops.slack.control import ConnectorControl
 from chatops.slack.home import refresh_open_views
+from chatops.slack.services import SlackServices
 from chatops.slack.views import Views
 from chatops.sources.base import StatusSource
 from chatops.store import repo

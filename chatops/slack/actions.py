@@ -26,11 +26,11 @@ from chatops.blockkit.controls import Action
 from chatops.domain import ConnectorStatus, Environment
 from chatops.permissions import Access, Permission
 from chatops.slack import blocks, grammar
-from chatops.slack.app import SlackServices
 from chatops.slack.commands import restart_problem
 from chatops.slack.guard import Guard, Need, NeedOf, access_of
 from chatops.slack.home import publish_home
 from chatops.slack.results import ActionResult, ConnectorWatch, Outcome
+from chatops.slack.services import SlackServices
 from chatops.store.cards import BotCard
 from chatops.store.models import Connector
 from chatops.store.repo import connectors_of

@@ -17,8 +17,8 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
 from chatops.permissions import Access
 from chatops.slack import blocks, grammar, restart
-from chatops.slack.app import SlackServices
 from chatops.slack.guard import Guard, Need, access_of
+from chatops.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
@@ -29,10 +29,8 @@ from slack_bolt.response import BoltResponse
 from chatops.permissions import Access, AccessLookupError, Permission
 from chatops.slack import blocks
 from chatops.slack.results import Outcome
+from chatops.slack.services import SlackServices
 from chatops.store import repo
-
-if TYPE_CHECKING:
-    from chatops.slack.app import SlackServices
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,6 @@ access is looked up again then).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncBoltContext
@@ -20,39 +18,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from chatops.domain import Environment
 from chatops.permissions import Access, AccessLookupError
 from chatops.slack import blocks
-from chatops.slack.app import SlackServices
 from chatops.slack.guard import Guard, Need, access_of
+from chatops.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
-
-# Users who opened the tab within this long get it refreshed after polls that changed
-# something; past it, the next open refreshes it anyway.
-OPEN_VIEW_TTL = timedelta(hours=12)
-
-
-@dataclass
-class _OpenView:
-    environment: Environment
-    opened_at: datetime
-
-
-class HomeViewers:
-    """Who has the Home tab open (recently), and with which environment filter."""
-
-    def __init__(self) -> None:
-        self._views: dict[str, _OpenView] = {}
-
-    def opened(self, user_id: str, environment: Environment, now: datetime) -> None:
-        self._views[user_id] = _OpenView(environment, now)
-
-    def environment(self, user_id: str) -> Environment:
-        view = self._views.get(user_id)
-        return view.environment if view else Environment.PRODUCTION
-
-    def recent(self, now: datetime) -> list[tuple[str, Environment]]:
-        for user_id in [u for u, v in self._views.items() if now - v.opened_at > OPEN_VIEW_TTL]:
-            del self._views[user_id]
-        return [(user_id, view.environment) for user_id, view in self._views.items()]
 
 
 async def home_view(services: SlackServices, user_id: str, environment: Environment) -> Any:

@@ -1,4 +1,4 @@
-"""The ``chatops`` command (ARCHITECTURE.md section 4). Wires everything; owns no logic.
+"""The ``chatops`` command's parser and sub-commands. Starts things; owns no logic.
 
 Each sub-command imports what it needs lazily so that ``chatops --help`` stays fast and a
 command never pays for modules it does not use.
@@ -38,13 +38,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from chatops.web.server import serve
+    from chatops.cli.serve import serve
 
     return serve(_settings(args), host=args.host, port=args.port)
 
 
 def _cmd_poll(args: argparse.Namespace) -> int:
-    from chatops.monitor.commands import poll_command
+    from chatops.cli.poll_status import poll_command
 
     if not args.once:
         print("chatops poll: only --once is supported here; `chatops serve` polls on a schedule")
@@ -53,7 +53,7 @@ def _cmd_poll(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from chatops.monitor.commands import status_command
+    from chatops.cli.poll_status import status_command
 
     return asyncio.run(status_command(_settings(args), " ".join(args.query)))
 

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from chatops.config import Settings
+from chatops.runtime import build_runtime
 from chatops.sources.base import SourceError
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
 
@@ -40,8 +41,6 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def serve(settings: Settings, *, host: str, port: int) -> int:
-    from chatops.runtime import build_runtime
-
     missing = missing_slack_settings(settings)
     if missing:
         print(

@@ -12,10 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, func, select
 
+from chatops.alerts.service import outbox_summary
 from chatops.config import ConfigError, Settings, format_duration
 from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
 from chatops.metrics import Metrics
 from chatops.monitor.poll import AdvisoryLockGate, LeaderGate, PollResult
+from chatops.runtime import alert_service, alerting_poller
+from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
 from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, utcnow
@@ -40,9 +43,6 @@ def _fail(command: str, message: str, code: int = 1) -> int:
 
 async def poll_command(settings: Settings) -> int:
     """One poll: print each transition, then a summary. Exit 1 if the source failed."""
-    from chatops.runtime import alert_service, alerting_poller
-    from chatops.sources.liveperson import LivePersonSource
-
     try:
         # Checks the LivePerson login variables first: nothing else is worth doing without.
         source = LivePersonSource.from_settings(settings)
@@ -158,7 +158,6 @@ async def status_command(settings: Settings, query: str) -> int:
         await prepare_database(url)
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:
         return _fail("status", str(exc))
-    from chatops.alerts.service import outbox_summary
 
     engine = make_engine(url)
     try:
