@@ -4,9 +4,11 @@ holds, fails on a wrong import, and no module of chatops/ is part of an import c
 from __future__ import annotations
 
 import os
+import pkgutil
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -102,6 +104,18 @@ def test_the_contract_fails_when_the_sandbox_imports_the_app(project: Path) -> N
     assert result.returncode == 1
     assert "the sandbox fakes import nothing from the app BROKEN" in result.stdout
     assert "chatops.sandbox.serving -> chatops.config" in result.stdout
+
+
+def test_the_sandbox_contract_forbids_every_other_top_level_module() -> None:
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (sandbox,) = [c for c in contracts["contracts"] if c["id"] == "sandbox"]
+    top_level = {
+        f"chatops.{info.name}"
+        for info in pkgutil.iter_modules([str(ROOT / "chatops")])
+        if not info.name.startswith("_")
+    }
+
+    assert set(sandbox["forbidden_modules"]) == top_level - {"chatops.sandbox"}
 
 
 def test_the_contract_fails_on_a_top_level_module_it_does_not_place(project: Path) -> None:
