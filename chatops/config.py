@@ -33,6 +33,7 @@ from chatops.domain.conversations import (
     DEFAULT_NEAR_LIMIT,
     ConversationLimits,
 )
+from chatops.domain.maintenance import Recurrence, time_zone
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///chatops.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -187,6 +188,50 @@ class ConversationsConfig(_Strict):
         return ConversationLimits(near_limit=self.near_limit, degraded_load=self.degraded_load)
 
 
+class MaintenanceConfig(_Strict):
+    """A recurring maintenance window: no alerts for ``bots`` from ``every`` for ``for``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    bots: tuple[str, ...] = Field(min_length=1)
+    every: str
+    length: Duration = Field(alias="for")
+    timezone: str = "UTC"
+    reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("bots")
+    @classmethod
+    def _named(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not glob.strip() for glob in value):
+            raise ValueError("a bot name or glob must not be empty")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        Recurrence.parse(value)
+        return value
+
+    @field_validator("length")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("a maintenance window lasts longer than zero")
+        if value > timedelta(days=7):
+            raise ValueError("a recurring maintenance window lasts at most 7d")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        time_zone(value)
+        return value
+
+    @property
+    def recurrence(self) -> Recurrence:
+        return Recurrence.parse(self.every)
+
+
 class AppConfig(_Strict):
     """The YAML file's contents (ARCHITECTURE.md section 4)."""
 
@@ -197,6 +242,8 @@ class AppConfig(_Strict):
     permissions_contact: str = "your Slack workspace admins"
     heartbeat: HeartbeatConfig | None = None
     conversations: ConversationsConfig = ConversationsConfig()
+    # Recurring maintenance windows; one-off ones come from /botstatus.
+    maintenance: tuple[MaintenanceConfig, ...] = ()
 
 
 class Secrets(BaseModel):

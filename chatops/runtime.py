@@ -451,6 +451,7 @@ def alert_service(
         clock=clock,
         is_leader=is_leader,
         conversations=settings.app.conversations.limits(),
+        maintenance=settings.app.maintenance,
     )
 
 
@@ -530,6 +531,8 @@ def build_runtime(
         is_leader=leads,
     )
     services.mutes = alerts.mute_service()
+    services.maintenance = alerts.maintenance_service()
+    views.maintenance = services.maintenance
     poller = alerting_poller(
         source, sessions, alerts, clock=clock, leader=gate, in_transaction=[views.poll_landing]
     )

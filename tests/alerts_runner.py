@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 
 from chatops.alerts import AlertService
-from chatops.config import AlertsConfig, PollConfig, Route, Secrets
+from chatops.config import AlertsConfig, MaintenanceConfig, PollConfig, Route, Secrets
 from chatops.domain import Environment
 from chatops.metrics import Metrics
 from chatops.monitor.poll import Poller, PollResult
@@ -141,6 +141,7 @@ def build_rig(
     backoff: float = 0.05,
     max_backoff: float = 1.0,
     clock: ShiftableClock | None = None,
+    maintenance: tuple[MaintenanceConfig, ...] = (),
 ) -> AlertRig:
     clock = clock or ShiftableClock()
     engine = make_engine(database_url)
@@ -159,6 +160,7 @@ def build_rig(
         edit_interval=edit_interval,
         backoff=backoff,
         max_backoff=max_backoff,
+        maintenance=maintenance,
     )
     poller = Poller(
         source,

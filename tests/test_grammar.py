@@ -17,6 +17,9 @@ from chatops.slack.grammar import (
     Command,
     Help,
     History,
+    Maintenance,
+    MaintenanceCancel,
+    MaintenanceList,
     Mute,
     Mutes,
     Problems,
@@ -50,6 +53,21 @@ DOCUMENTED_FORMS: list[tuple[str, Command]] = [
     ("restart billing-*", Restart("billing-*")),
     ("restart billing bot 3", Restart("billing bot 3")),
     ('restart "all"', Restart("all")),
+    (
+        "maintenance billing-* now 2h weekly deploy",
+        Maintenance("billing-*", "now", timedelta(hours=2), "weekly deploy"),
+    ),
+    (
+        "maintenance billing bot 14:30 30m",
+        Maintenance("billing bot", "14:30", timedelta(minutes=30)),
+    ),
+    (
+        'maintenance "all" 2026-03-29T02:00 1h30m',
+        Maintenance("all", "2026-03-29T02:00", timedelta(hours=1, minutes=30)),
+    ),
+    ("maintenance", MaintenanceList()),
+    ("maintenance cancel 12", MaintenanceCancel(12)),
+    ("maintenance cancel #12", MaintenanceCancel(12)),
     ("help", Help()),
 ]
 
@@ -236,3 +254,24 @@ def test_a_parsed_command_survives_its_own_text(text: str) -> None:
 )
 def test_a_glob_matches_whole_names_ignoring_case(pattern: str, name: str, matches: bool) -> None:
     assert glob_matches(pattern, name) is matches
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("maintenance billing-* now 0m", "lasts longer than zero"),
+        ("maintenance billing-* now -2h", "lasts longer than zero"),
+        ("maintenance billing-* 14:00 13:00", "a length, not an end"),
+        ("maintenance billing-* tomorrow 2h", "`tomorrow` is not a start"),
+        ("maintenance billing-* now", "For how long?"),
+        ("maintenance cancel", "Which window?"),
+        ("maintenance cancel billing", "Which window?"),
+    ],
+)
+def test_a_bad_maintenance_window_gets_the_usage_and_what_was_wrong(
+    text: str, problem: str
+) -> None:
+    command = parse(text)
+    assert isinstance(command, Help)
+    assert command.problem is not None and problem in command.problem
+    assert command.suggestion is not None and command.suggestion.startswith("maintenance")

@@ -35,8 +35,10 @@ from chatops.blockkit.text import code, date_token, escape_within, mention
 from chatops.config import format_duration
 from chatops.metrics import Metrics
 from chatops.permissions import Access, in_scope
+from chatops.store import maintenance as maintenance_store
 from chatops.store.alert_models import AlertMute, AlertMuteException
 from chatops.store.engine import SessionFactory
+from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import AuditEntry, Bot, utcnow
 from chatops.store.repo import is_glob
 
@@ -152,9 +154,20 @@ async def _active_rows(
     return [(row, exceptions.get(row.id or 0, [])) for row in rows]
 
 
+def window_mutes(window: MaintenanceWindow) -> list[ActiveMute]:
+    """A maintenance window silences like a mute of each bot or glob it names, within its
+    author's scope (a recurring window from the config file: every bot it names)."""
+    scope = scope_of(window.scope)
+    return [ActiveMute(Reach(str(target), scope)) for target in json.loads(window.bots)]
+
+
 async def active_mutes(session: AsyncSession, now: datetime) -> list[ActiveMute]:
-    """What silences bots now: every active mute, its scope and its exceptions."""
-    return [active_mute(row, exceptions) for row, exceptions in await _active_rows(session, now)]
+    """What silences bots now: every active mute, its scope and its exceptions, and every
+    maintenance window in force."""
+    mutes = [active_mute(row, exceptions) for row, exceptions in await _active_rows(session, now)]
+    for window in await maintenance_store.in_force(session, now):
+        mutes += window_mutes(window)
+    return mutes
 
 
 async def listed_bots(session: AsyncSession) -> list[Bot]:
@@ -210,19 +223,24 @@ async def mute(
 
 def _within(row: AlertMute, scope: Scope, bots: Sequence[Bot]) -> bool:
     """Whether every bot the mute ``row`` can silence, now or later, lies within ``scope``."""
+    return reach_within(row.target, scope_of(row.scope), scope, bots)
+
+
+def reach_within(target: str, reach: Scope, scope: Scope, bots: Sequence[Bot]) -> bool:
+    """Whether every bot that ``target`` within ``reach`` can silence, now or later, lies
+    within ``scope`` (None: every bot) -- what ending a mute or a window needs."""
     if scope is None:
         return True
     globs = {glob.casefold() for glob in scope}
-    row_scope = scope_of(row.scope)
-    if row_scope is not None and {glob.casefold() for glob in row_scope} <= globs:
+    if reach is not None and {glob.casefold() for glob in reach} <= globs:
         return True
-    if row.target.casefold() in globs:
+    if target.casefold() in globs:
         return True
-    if is_glob(row.target):
+    if is_glob(target):
         return False
     # An id or a name: the bots it names now, and any bot given that name later.
-    reached = [bot for bot in bots if matches_target(row.target, facts(bot))]
-    later = in_scope(scope, row.target) or any(bot.id == row.target for bot in reached)
+    reached = [bot for bot in bots if matches_target(target, facts(bot))]
+    later = in_scope(scope, target) or any(bot.id == target for bot in reached)
     return later and all(in_scope(scope, bot.name) for bot in reached)
 
 
@@ -415,10 +433,10 @@ class MuteService:
     async def mute_reply(
         self, command: MuteCommand, access: Access, user_id: str, user_name: str | None
     ) -> JSONDict:
-        refused = await self._refusal(command.target, access, "mute")
+        refused = await self.refusal(command.target, access, "mute")
         if refused is not None:
             reply, why = refused
-            await self._audit("mute", command.target, user_id, user_name, "refused", why)
+            await self.audit("mute", command.target, user_id, user_name, "refused", why)
             return reply
         now = self.clock()
         try:
@@ -432,22 +450,22 @@ class MuteService:
                 scope=access.scope("mute"),
             )
         except MuteError as exc:
-            await self._audit("mute", command.target, user_id, user_name, "invalid", str(exc))
+            await self.audit("mute", command.target, user_id, user_name, "invalid", str(exc))
             return render.reply("Nothing was muted", f":warning: {exc}")
         detail = f"for {format_duration(command.duration)}"
         if command.reason:
             detail += f": {command.reason}"
-        await self._audit("mute", command.target, user_id, user_name, "ok", detail)
+        await self.audit("mute", command.target, user_id, user_name, "ok", detail)
         await self._announce()
         return mute_reply(result)
 
     async def unmute_reply(
         self, command: UnmuteCommand, access: Access, user_id: str, user_name: str | None
     ) -> JSONDict:
-        refused = await self._refusal(command.target, access, "unmute")
+        refused = await self.refusal(command.target, access, "unmute")
         if refused is not None:
             reply, why = refused
-            await self._audit("unmute", command.target, user_id, user_name, "refused", why)
+            await self.audit("unmute", command.target, user_id, user_name, "refused", why)
             return reply
         result = await unmute(
             self.sessions, command.target, user_id, self.clock(), scope=access.scope("mute")
@@ -459,7 +477,7 @@ class MuteService:
             for view in result.excepted
         ]
         outcome = "ok" if done else "nothing"
-        await self._audit(
+        await self.audit(
             "unmute", command.target, user_id, user_name, outcome, "; ".join(done) or None
         )
         if done:
@@ -469,12 +487,18 @@ class MuteService:
     async def list_reply(self, access: Access) -> JSONDict:
         return mutes_reply(await list_mutes(self.sessions, self.clock()), self.clock())
 
-    async def _refusal(self, target: str, access: Access, verb: str) -> tuple[JSONDict, str] | None:
-        """The reply and the audited reason when ``access`` may not (un)mute ``target``."""
+    async def refusal(
+        self, target: str, access: Access, verb: str, *, doing: str | None = None
+    ) -> tuple[JSONDict, str] | None:
+        """The reply and the audited reason when ``access`` may not (un)mute ``target``.
+
+        Maintenance windows are bounded the same way; ``doing`` names what was asked
+        (default: "``verb`` alerts")."""
         scope = access.scope("mute")
         title = f"Not allowed to {verb} {target[:200]}"
         if scope == ():
-            text = f":no_entry: You need the *mute* permission to {verb} alerts. Nothing was done."
+            doing = doing or f"{verb} alerts"
+            text = f":no_entry: You need the *mute* permission to {doing}. Nothing was done."
             return render.reply(title, text), "no mute permission"
         bots = await matching_bots(self.sessions, target.strip())
         if scope is None or all(in_scope(scope, bot.name) for bot in bots):
@@ -496,7 +520,7 @@ class MuteService:
             # The mute is stored; the periodic upkeep announces it if this attempt failed.
             log.exception("could not announce a mute change now; the next upkeep will")
 
-    async def _audit(
+    async def audit(
         self,
         action: str,
         target: str,

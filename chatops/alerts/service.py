@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.alerts import mutes, upkeep
+from chatops.alerts import maintenance, mutes, upkeep
 from chatops.alerts.planner import PollPlanner
 from chatops.alerts.relay import (
     DEFAULT_BACKOFF,
@@ -59,7 +59,7 @@ from chatops.alerts.relay import (
     DEFAULT_POST_INTERVAL,
     Relay,
 )
-from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, PollConfig
+from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, MaintenanceConfig, PollConfig
 from chatops.domain import BotChange
 from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
@@ -156,6 +156,7 @@ class AlertService:
         max_restart_backoff: float = DEFAULT_MAX_RESTART_BACKOFF,
         idle_wait: float = IDLE_WAIT,
         conversations: ConversationLimits | None = None,
+        maintenance: Sequence[MaintenanceConfig] = (),
     ) -> None:
         """``release_in_flight_on_start``: give back rows a killed process left ``sending``
         at once rather than when their lease expires; right only when no other process
@@ -168,6 +169,7 @@ class AlertService:
         self.poll = poll
         self.clock = clock
         self.upkeep_every = upkeep_every
+        self.maintenance = tuple(maintenance)
         self.planner = PollPlanner(alerts, conversations)
         # One HTTP connection pool for every call; created in the running loop (aiohttp
         # needs one), on first use.
@@ -211,6 +213,9 @@ class AlertService:
     async def in_transaction_hook(
         self, session: AsyncSession, changes: Sequence[BotChange], poll: PollRun, now: datetime
     ) -> None:
+        # Windows first: one that ended alerts what it hid before the policy looks again.
+        await maintenance.schedule_recurring(session, self.maintenance, now)
+        await maintenance.announce_windows(session, self.alerts, now, finish=True)
         await self.planner(session, changes, poll, now)
         await upkeep.source_succeeded(session, now)
 
@@ -373,6 +378,10 @@ class AlertService:
             async with self.sessions() as session:
                 written = await upkeep.announce_mutes(session, self.alerts, now)
                 written += await upkeep.write_reminders(session, self.alerts, now)
+                await maintenance.schedule_recurring(session, self.maintenance, now)
+                written += await maintenance.announce_windows(
+                    session, self.alerts, now, finish=False
+                )
                 await session.commit()
             written += await self.check_source()
         except IntegrityError:
@@ -390,6 +399,23 @@ class AlertService:
         if written:
             self.wake()
         return written
+
+    async def announce_windows(self) -> int:
+        """Announce the maintenance windows that began (their ends come with a poll)."""
+        async with self.sessions() as session:
+            written = await maintenance.announce_windows(
+                session, self.alerts, self.clock(), finish=False
+            )
+            await session.commit()
+        if written:
+            self.wake()
+        return written
+
+    def maintenance_service(self) -> maintenance.MaintenanceService:
+        """What the Slack surface holds as ``SlackServices.maintenance``."""
+        return maintenance.MaintenanceService(
+            self.mute_service(), clock=self.clock, announce=self.announce_windows
+        )
 
     async def mute(
         self,

@@ -254,7 +254,9 @@ async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datet
                 mute.reason,
                 len(matching),
             )
-            written += _post(session, channels, "mute", f"mute:{mute.id}:start", message, now)
+            written += post_in_channels(
+                session, channels, "mute", f"mute:{mute.id}:start", message, now
+            )
             continue
         taken = await connection.execute(
             sa.update(MUTE)
@@ -274,11 +276,13 @@ async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datet
         ended_at = mute.ended_at or now
         message = render.mute_ended(mute.target, mute.ended_by, ended_at, trouble)
         channels = json.loads(mute.channels or "[]")
-        written += _post(session, channels, "mute_ended", f"mute:{mute.id}:end", message, now)
+        written += post_in_channels(
+            session, channels, "mute_ended", f"mute:{mute.id}:end", message, now
+        )
     return written
 
 
-def _post(
+def post_in_channels(
     session: AsyncSession,
     channels: Sequence[str],
     kind: str,
@@ -340,5 +344,5 @@ async def _announce_exceptions(
         )
         channels = channels_for(freed, alerts)
         key = f"mute-exception:{exception.id}"
-        written += _post(session, channels, "mute_exception", key, message, now)
+        written += post_in_channels(session, channels, "mute_exception", key, message, now)
     return written

@@ -144,6 +144,8 @@ class Persona:
     name: str
     email: str
     usergroups: tuple[str, ...] = ()
+    # IANA time zone, as users.info gives it (``tz``); times a person types are read in it.
+    tz: str = "Europe/London"
 
     @property
     def real_name(self) -> str:
@@ -781,7 +783,7 @@ class FakeSlack:
                 "deleted": False,
                 "is_bot": False,
                 "is_admin": False,
-                "tz": "Europe/London",
+                "tz": persona.tz,
                 # The email is only present with users:read.email; the manifest asks for it.
                 "profile": {
                     "email": persona.email,

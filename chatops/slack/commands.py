@@ -1,8 +1,9 @@
 """``/botstatus``: parse, answer from stored state in the ack.
 
 The guard (chatops.slack.guard) has checked what the command needs before this runs:
-nothing for the help text, ``mute`` on some bot for a mute or an unmute (the mute service
-then checks every bot it covers, and audits), ``start`` on some bot for a restart (then
+nothing for the help text, ``mute`` on some bot for a mute, an unmute, a maintenance window
+or its cancel (the mute and maintenance services then check every bot it covers, and
+audit), ``start`` on some bot for a restart (then
 ``start``, ``stop`` and ``view`` are checked on every bot it names), ``view`` for everything
 else.
 """
@@ -40,6 +41,10 @@ def need(body: dict[str, Any]) -> Need:
         return Need("mute", audited=("unmute", command.target))
     if isinstance(command, grammar.Restart):
         return Need("start", audited=("restart", command.target))
+    if isinstance(command, grammar.Maintenance):
+        return Need("mute", audited=("maintenance", command.target))
+    if isinstance(command, grammar.MaintenanceCancel):
+        return Need("mute", audited=("maintenance_cancel", f"#{command.window_id}"))
     return Need("view")
 
 
@@ -57,7 +62,36 @@ async def answer(
         return await _mutes(services, command, access, user_name)
     if isinstance(command, grammar.Restart):
         return await _restart(services, command, access, access.user_id, user_name)
+    if isinstance(
+        command, grammar.Maintenance | grammar.MaintenanceList | grammar.MaintenanceCancel
+    ):
+        return await _maintenance(services, command, context, access, user_name)
     return await services.views.reply(command, access)
+
+
+async def _maintenance(
+    services: SlackServices,
+    command: grammar.Maintenance | grammar.MaintenanceList | grammar.MaintenanceCancel,
+    context: AsyncBoltContext,
+    access: Access,
+    user_name: str | None,
+) -> dict[str, Any]:
+    """The maintenance service checks the mute permission and its scope, and audits."""
+    windows = services.maintenance
+    if windows is None:
+        return blocks.help_text(
+            problem="Alerts are not configured here, so there is nothing to put in maintenance."
+        )
+    result: dict[str, Any]
+    if isinstance(command, grammar.MaintenanceList):
+        result = await windows.list_reply()
+    elif isinstance(command, grammar.MaintenanceCancel):
+        result = await windows.cancel_reply(command.window_id, access, user_name)
+    else:
+        assert context.client is not None
+        zone = await services.time_zones.zone(context.client, access.user_id)
+        result = await windows.create_reply(command, access, user_name, zone)
+    return result
 
 
 async def _mutes(

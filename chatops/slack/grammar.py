@@ -15,6 +15,9 @@ button click is parsed by the same grammar as a typed command.
     /botstatus unmute <bot|glob>
     /botstatus mutes
     /botstatus restart <bot|glob>           Restart("<bot|glob>")
+    /botstatus maintenance <bot|glob> <start> <duration> [reason]
+    /botstatus maintenance                  MaintenanceList()
+    /botstatus maintenance cancel <id>      MaintenanceCancel(id)
     /botstatus help
 """
 
@@ -28,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from chatops.domain.maintenance import is_start_word
+
 # Slack caps slash command text well below this; the cap bounds our work on anything else.
 MAX_INPUT_CHARS = 2000
 # Bot names are at most 300 characters (chatops.store.models.Bot.name).
@@ -37,7 +42,17 @@ MAX_REASON_CHARS = 500
 MAX_PAGE = 1_000_000
 MAX_MUTE = timedelta(days=365)
 
-KEYWORDS = ("problems", "all", "history", "mute", "unmute", "mutes", "restart", "help")
+KEYWORDS = (
+    "problems",
+    "all",
+    "history",
+    "mute",
+    "unmute",
+    "mutes",
+    "restart",
+    "maintenance",
+    "help",
+)
 USAGE = {
     "summary": "",
     "query": "<query>",
@@ -48,6 +63,8 @@ USAGE = {
     "unmute": "unmute <bot|glob>",
     "mutes": "mutes",
     "restart": "restart <bot|glob>",
+    "maintenance": "maintenance <bot|glob> <start> <duration> [reason]",
+    "maintenance cancel": "maintenance cancel <id>",
     "help": "help",
 }
 
@@ -145,6 +162,41 @@ class Restart:
 
 
 @dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A maintenance window for ``target`` from ``start`` (``now``, ``HH:MM`` or an ISO time,
+    read in the person's time zone when it is used) for ``duration``."""
+
+    target: str
+    start: str
+    duration: timedelta
+    reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        words = ["maintenance", _quoted(self.target), self.start]
+        words.append(_compact_duration(self.duration))
+        if self.reason:
+            words.append(self.reason)
+        return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceList:
+    @property
+    def text(self) -> str:
+        return "maintenance"
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceCancel:
+    window_id: int
+
+    @property
+    def text(self) -> str:
+        return f"maintenance cancel {self.window_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """The help text; ``suggestion`` is a command to offer ("did you mean"), ``problem``
     says what was wrong with the input, both already safe to show (no markup of their own).
@@ -158,7 +210,21 @@ class Help:
         return "help"
 
 
-Command = Summary | Query | Problems | All | History | Mute | Unmute | Mutes | Restart | Help
+Command = (
+    Summary
+    | Query
+    | Problems
+    | All
+    | History
+    | Mute
+    | Unmute
+    | Mutes
+    | Restart
+    | Maintenance
+    | MaintenanceList
+    | MaintenanceCancel
+    | Help
+)
 
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’", "’": "’", "«": "»"}
@@ -216,6 +282,8 @@ def parse(text: str | None) -> Command:
         if not target:
             return Help(suggestion=USAGE["unmute"], problem="Which bots? Give a name or glob.")
         return Unmute(target[:MAX_NAME_CHARS])
+    if keyword == "maintenance":
+        return _maintenance(rest)
     if keyword == "restart":
         target = _unquote(rest)
         if not target:
@@ -225,7 +293,9 @@ def parse(text: str | None) -> Command:
         typo = _keyword_typo(keyword, KEYWORDS)
         if typo is not None:
             return Help(suggestion=typo)
-    elif (typo := _keyword_typo(keyword, ("history", "mute", "unmute", "restart"))) is not None:
+    elif (
+        typo := _keyword_typo(keyword, ("history", "mute", "unmute", "restart", "maintenance"))
+    ) is not None:
         # "histroy billing-bot": the rest says the user meant a command with an argument.
         return Help(suggestion=f"{typo} {rest}"[:MAX_NAME_CHARS])
     return _query(text)
@@ -307,6 +377,69 @@ def _mute(rest: str) -> Command:
             return Mute(target[:MAX_NAME_CHARS], duration, _reason(words[index + 1 :]))
     numbers = [word for word in words[1:] if word[:1].isdigit()]
     return Help(suggestion=usage, problem=_duration_problem(numbers[:1]))
+
+
+_WINDOW_ID = re.compile(r"^#?(\d{1,12})$")
+
+
+def _maintenance(rest: str) -> Command:
+    """``[list]``, ``cancel <id>`` or ``<bot|glob> <start> <duration> [reason]``.
+
+    Unquoted, the target is every word before the first that reads as a start (``now``,
+    ``HH:MM``, an ISO time) and is followed by a duration.
+    """
+    usage = USAGE["maintenance"]
+    word, _, after = rest.partition(" ")
+    if not rest or (word.casefold() == "list" and not after):
+        return MaintenanceList()
+    if word.casefold() == "cancel":
+        match = _WINDOW_ID.match(after.strip())
+        if match is None:
+            return Help(
+                suggestion=USAGE["maintenance cancel"],
+                problem="Which window? Give its number from `/botstatus maintenance`.",
+            )
+        return MaintenanceCancel(int(match.group(1)))
+    quoted = _leading_quoted(rest)
+    if quoted is not None:
+        target, tail = quoted
+        words = tail.split()
+        if not target:
+            return Help(suggestion=usage, problem="Which bots? Give a name or glob.")
+        if not words or not is_start_word(words[0]):
+            return Help(suggestion=usage, problem=_start_problem(words[:1]))
+        return _window(target, words[0], words[1:], usage)
+    words = rest.split()
+    for index, candidate in enumerate(words[1:], start=1):
+        if is_start_word(candidate) and index + 1 < len(words):
+            return _window(" ".join(words[:index]), candidate, words[index + 1 :], usage)
+    if len(words) >= 2 and is_start_word(words[-1]):
+        return Help(suggestion=usage, problem="For how long? Give a duration such as 30m or 2h.")
+    # The word before the first duration is the start that was meant.
+    meant = next(
+        (words[i - 1] for i in range(2, len(words)) if parse_mute_duration(words[i])), None
+    )
+    return Help(suggestion=usage, problem=_start_problem([meant] if meant else []))
+
+
+def _window(target: str, start: str, words: list[str], usage: str) -> Command:
+    if not words:
+        return Help(suggestion=usage, problem="For how long? Give a duration such as 30m or 2h.")
+    duration = parse_mute_duration(words[0])
+    if duration is None:
+        if _DURATION.match(words[0].strip()) or words[0].lstrip().startswith("-"):
+            problem = "A maintenance window lasts longer than zero: give e.g. 30m or 2h."
+        else:
+            problem = _duration_problem(words[:1]) + " A window takes a length, not an end."
+        return Help(suggestion=usage, problem=problem)
+    return Maintenance(target[:MAX_NAME_CHARS], start, duration, _reason(words[1:]))
+
+
+def _start_problem(words: list[str]) -> str:
+    if not words:
+        return "When does it start? Give now, HH:MM or an ISO time such as 2026-03-29T02:00."
+    shown = words[0][:40].replace("`", "'")
+    return f"`{shown}` is not a start: use now, HH:MM or an ISO time such as 2026-03-29T02:00."
 
 
 def _duration_problem(words: list[str]) -> str:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chatops.alerts.maintenance import MaintenanceService
 from chatops.alerts.mutes import MuteService
 from chatops.domain import Environment
 from chatops.metrics import Metrics
 from chatops.permissions import PermissionResolver
 from chatops.slack.control import ConnectorControl
+from chatops.slack.timezones import UserTimeZones
 from chatops.slack.views import Views
 from chatops.store.engine import SessionFactory
 from chatops.store.models import utcnow
@@ -67,6 +69,10 @@ class SlackServices:
     metrics: Metrics
     # /botstatus mute, unmute and mutes; None when alerts are not wired (they answer so).
     mutes: MuteService | None = None
+    # /botstatus maintenance ...; None when alerts are not wired (they answer so).
+    maintenance: MaintenanceService | None = None
+    # Each person's time zone (users.info), for the times they type.
+    time_zones: UserTimeZones = field(default_factory=UserTimeZones)
     home_viewers: HomeViewers = field(default_factory=HomeViewers)
     clock: Callable[[], datetime] = utcnow
     # How long a Start or Restart is watched for its connectors to come Online before saying

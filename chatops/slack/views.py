@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -178,6 +179,18 @@ def _only(bots: list[Bot], visible: BotFilter | None) -> list[Bot]:
     return bots if visible is None else [bot for bot in bots if visible(bot)]
 
 
+class MaintenanceNotes(Protocol):
+    """What the maintenance windows in force say of bots (the alerts' MaintenanceService)."""
+
+    async def notes(self, bots: Sequence[Bot]) -> dict[str, str]:
+        """A line per bot id in a window, for its details."""
+        ...
+
+    async def lines(self, bots: Sequence[Bot]) -> list[str]:
+        """A line per window in force that covers some of ``bots``, for the Home tab."""
+        ...
+
+
 class Views:
     """Builds every ``/botstatus`` reply and the App Home view from the store."""
 
@@ -209,6 +222,8 @@ class Views:
         # after a commit never shows the fleet from before it.
         self._caught_up = asyncio.Event()
         self._caught_up.set()
+        # Set by the runtime when alerts are wired: details and Home name windows in force.
+        self.maintenance: MaintenanceNotes | None = None
 
     async def poll_landing(
         self, session: AsyncSession, changes: Sequence[object], poll: object, now: datetime
@@ -396,6 +411,7 @@ class Views:
             conversations = await conversations_for(
                 session, [bot.id for bot in bots[: blocks.MAX_DETAILED_BOTS]], self.conversations
             )
+        notes = await self.maintenance.notes(bots) if self.maintenance and bots else {}
         return blocks.bot_details(
             cards(bots, fleet.connectors, conversations),
             now,
@@ -404,6 +420,7 @@ class Views:
             can_stop=lambda bot: access.can("stop", bot.name),
             pcs_count=fleet.pcs_count(),
             suggestion=suggestion,
+            notes=notes,
         )
 
     async def _history(
@@ -448,6 +465,7 @@ class Views:
         bots = _only([bot for bot in fleet.bots if bot.environment == environment.value], visible)
         counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(bots))
         agents = fleet.agents(environment=environment) if visible is None else fleet.agents(bots)
+        maintenance = await self.maintenance.lines(bots) if self.maintenance else []
         return blocks.home_view(
             bots[: blocks.HOME_MAX_BOTS],
             counts,
@@ -456,6 +474,7 @@ class Views:
             now,
             agents=agents,
             stale_after=age.stale_after,
+            maintenance=maintenance,
         )
 
 

@@ -3,7 +3,7 @@ its last manual operation and its own Start / Stop / Restart."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
@@ -22,7 +22,16 @@ from chatops.blockkit.rows import (
     label,
     status_text,
 )
-from chatops.blockkit.text import age, code, date_token, escape, escape_within, one_line, plural
+from chatops.blockkit.text import (
+    age,
+    code,
+    date_token,
+    escape,
+    escape_within,
+    one_line,
+    plural,
+    truncate,
+)
 from chatops.domain import BotKind, Channel, Environment
 from chatops.slack import grammar
 from chatops.slack.blocks.fleet import problem_first
@@ -45,12 +54,14 @@ def bot_details(
     pcs_count: int,
     suggestion: str | None = None,
     shareable: bool = True,
+    notes: Mapping[str, str] | None = None,
 ) -> JSONDict:
     """``/botstatus <query>``: each matching bot in detail, every connector with its own
     Start/Stop/Restart, and the bot-level ones, where permitted and where they make sense.
 
     ``bots`` are the matches the user may see; ``pcs_count`` is how many survey bots share
-    the PCS connector, named in the PCS confirm dialogs; ``suggestion`` is offered when
+    the PCS connector, named in the PCS confirm dialogs; ``notes`` (by bot id) add a line
+    under a bot's health, such as the maintenance window it is in; ``suggestion`` is offered when
     nothing matched (``grammar.suggest`` over bot names). The most urgent bots come first,
     as many as the message's blocks hold (at most ``MAX_DETAILED_BOTS``); a bot with more
     connectors than fit lists the rest one line each, and the connectors the query names
@@ -80,6 +91,7 @@ def bot_details(
             can_stop=can_stop(bot),
             pcs_count=pcs_count,
             budget=budget - len(body),
+            note=(notes or {}).get(bot.id),
         )
         if rendered is None:
             break
@@ -112,6 +124,7 @@ def _detail_blocks(
     can_stop: bool,
     pcs_count: int,
     budget: int,
+    note: str | None = None,
 ) -> list[JSONDict] | None:
     """One bot in at most ``budget`` blocks, or None when even its shortest form is more."""
     health = bot_health(bot.bot)
@@ -120,6 +133,8 @@ def _detail_blocks(
         f"*{health.label}* since {date_token(bot.health_since)} ({age(now, bot.health_since)})"
         f" · {connectors_text(bot)}",
     ]
+    if note:
+        lines.append(truncate(note, 500))
     if bot.bot.removed_at is not None:
         lines.append(
             f":ghost: No longer listed by the source since {date_token(bot.bot.removed_at)}."

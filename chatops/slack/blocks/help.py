@@ -35,6 +35,13 @@ def help_text(suggestion: str | None = None, problem: str | None = None) -> JSON
         ("unmute <bot|glob>", "alerts again"),
         ("mutes", "what is muted, by whom and until when"),
         (
+            "maintenance <bot|glob> <start> <duration> [reason]",
+            "a maintenance window: no alerts meanwhile, announced in the channel; start is now, "
+            "HH:MM or an ISO time, in your time zone",
+        ),
+        ("maintenance", "maintenance windows in force and to come"),
+        ("maintenance cancel <id>", "end a maintenance window now"),
+        (
             "restart <bot|glob>",
             "stop, then start every connector of these bots; says how many and asks first",
         ),

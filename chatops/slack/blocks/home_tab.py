@@ -40,6 +40,7 @@ def home_view(
     *,
     agents: AgentCounts | None = None,
     stale_after: timedelta | None = None,
+    maintenance: Sequence[str] = (),
 ) -> JSONDict:
     """The seed's dashboard in the Home tab: every bot of one environment, problems first,
     with its bots per health (Degraded included) and LivePerson's agent counts.
@@ -63,6 +64,8 @@ def home_view(
         },
         kit.context(data_age_line(data_age, stale_after)),
     ]
+    if maintenance:
+        blocks.append(kit.section(kit.pack(["*In maintenance*", *maintenance])[0]))
     budget = MAX_BLOCKS["home"] - len(blocks) - 1  # keep one block for the "more" line
     problem_lines = [
         compact_line(bot, now) for bot in ordered[:HOME_MAX_BOTS] if bot_health(bot).is_problem
