@@ -53,13 +53,11 @@ from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
 from chatops.monitor.heartbeat import Heartbeat
 from chatops.monitor.poll import (
     InTransaction,
-    LeaderGate,
     Poller,
     PollResult,
     StoreUnavailable,
     describe_database_error,
     is_database_unavailable,
-    leader_gate_for,
 )
 from chatops.monitor.scheduler import build_scheduler
 from chatops.permissions import PermissionResolver
@@ -71,6 +69,7 @@ from chatops.slack.views import Views
 from chatops.sources.base import StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
+from chatops.store.leases import LeaderGate, leader_gate_for
 from chatops.store.migrate import prepare_database
 from chatops.store.models import utcnow
 from chatops.web.app import WebParts, create_web_app

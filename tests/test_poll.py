@@ -19,11 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatops.config import Secrets
 from chatops.domain import BotChange, Environment, parse_connector, parse_server
 from chatops.domain.status import ConnectorStatus, Server
-from chatops.monitor.poll import AdvisoryLockGate, LeaseGate, Poller, PollResult
+from chatops.monitor.poll import Poller, PollResult
 from chatops.monitor.scheduler import build_scheduler
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
+from chatops.store.leases import AdvisoryLockGate, LeaseGate
 from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, TransitionRecord
 from tests.fixtures.db import WriteLog
 from tests.fixtures.liveperson import secrets_for

@@ -28,13 +28,14 @@ import sqlalchemy as sa
 
 from chatops.config import Secrets
 from chatops.domain import Environment
-from chatops.monitor.poll import Poller, PostgresLeaseGate, lease_period
+from chatops.monitor.poll import Poller
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import PERSONAS
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sandbox.slack_client import SlackUser
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
+from chatops.store.leases import PostgresLeaseGate, lease_period
 from chatops.store.models import utcnow
 from tests.alerts_runner import ALERTS, BILLING
 from tests.replica_runner import (

@@ -16,10 +16,11 @@ from chatops.alerts.service import outbox_summary
 from chatops.config import ConfigError, Settings, format_duration
 from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
 from chatops.metrics import Metrics
-from chatops.monitor.poll import AdvisoryLockGate, LeaderGate, PollResult
+from chatops.monitor.poll import PollResult
 from chatops.runtime import alert_service, alerting_poller
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
+from chatops.store.leases import AdvisoryLockGate, LeaderGate
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
 from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, utcnow
 from chatops.store.repo import (

@@ -1,7 +1,7 @@
 """The periodic jobs (poll tick, alert relay sweep) on APScheduler 3.x's AsyncIOScheduler.
 
 Every replica runs the same scheduler with an in-memory job store; the jobs themselves
-decide, through a :class:`chatops.monitor.poll.LeaderGate`, whether this replica does the
+decide, through a :class:`chatops.store.leases.LeaderGate`, whether this replica does the
 work (reference/slack-platform.md section 3: 3.x cannot share a job store between
 processes). Call ``scheduler.start()`` inside the running event loop (APScheduler 3.11
 takes the loop at start), and ``scheduler.shutdown()`` on the way out.

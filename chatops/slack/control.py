@@ -34,12 +34,12 @@ from chatops.blockkit.controls import Action
 from chatops.config import Permission
 from chatops.domain import BotKind
 from chatops.metrics import Metrics
-from chatops.monitor.poll import LeaseGate
 from chatops.permissions import Access, PermissionResolver
 from chatops.slack.results import ActionResult, ConnectorOutcome, Outcome
 from chatops.sources.base import SourceError, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory
+from chatops.store.leases import LeaseGate
 from chatops.store.models import AuditEntry, Bot, Connector, utcnow
 
 __all__ = [

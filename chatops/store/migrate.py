@@ -34,7 +34,7 @@ from sqlmodel import SQLModel
 
 from chatops.config import Settings
 from chatops.store.engine import is_sqlite
-from chatops.store.repo import advisory_lock_key
+from chatops.store.leases import advisory_lock_key
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"

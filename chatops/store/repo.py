@@ -9,7 +9,6 @@ count and sum of versions) is the one it expects.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,11 +42,6 @@ CONNECTOR = Connector.__table__  # type: ignore[attr-defined]
 TRANSITION = TransitionRecord.__table__  # type: ignore[attr-defined]
 # Both SQLite (32766 variables) and asyncpg (32767 arguments) cap bound parameters.
 _CHUNK = 900
-
-
-def advisory_lock_key(name: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL advisory locks, derived from a name."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
