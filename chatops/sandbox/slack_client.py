@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.slack import (
     APP_ID,
     BOT_USER_ID,
@@ -36,7 +37,6 @@ from chatops.sandbox.slack import (
     TEAM_ID,
     VERIFICATION_TOKEN,
     FakeSlack,
-    JSONDict,
     Persona,
 )
 

@@ -46,6 +46,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatops.sandbox.heartbeat import HeartbeatReceiver
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.slack import (
     APP_ID,
     BOT_NAME,
@@ -55,7 +56,6 @@ from chatops.sandbox.slack import (
     TEAM_NAME,
     VERIFICATION_TOKEN,
     FakeSlack,
-    JSONDict,
     Persona,
 )
 from chatops.sandbox.slack_client import FORM, USER_AGENT, SlackUser, sign

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatops.sandbox.liveperson.model import JSONDict
+from chatops.sandbox.jsontypes import JSONDict
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.accounts import Sessions
 from chatops.sandbox.liveperson.api import json_body
 from chatops.sandbox.liveperson.fleet import Fleet
-from chatops.sandbox.liveperson.model import CONTROL, JSONDict
+from chatops.sandbox.liveperson.model import CONTROL
 
 AGENT_VIEW = "/messaging_history/api/account/{account}/agent-view/status"
 DEFAULT_LIMIT = 50

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.accounts import CBSession, Sessions
 from chatops.sandbox.liveperson.faults import REASONS
 from chatops.sandbox.liveperson.fleet import Fleet
@@ -34,7 +35,6 @@ from chatops.sandbox.liveperson.model import (
     PLATFORM,
     SESSION_TTL_MS,
     Bot,
-    JSONDict,
     Listing,
     Refused,
 )

@@ -25,11 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.accounts import Sessions
 from chatops.sandbox.liveperson.api import json_body
 from chatops.sandbox.liveperson.faults import Fault, Faults
 from chatops.sandbox.liveperson.fleet import Fleet
-from chatops.sandbox.liveperson.model import CONTROL, JSONDict
+from chatops.sandbox.liveperson.model import CONTROL
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -15,13 +15,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.accounts import Credentials, Sessions
 from chatops.sandbox.liveperson.agent_metrics import AgentMetricsApi, AgentMetricsModel
 from chatops.sandbox.liveperson.api import LivePersonApi, http_exception
 from chatops.sandbox.liveperson.control import ControlApi
 from chatops.sandbox.liveperson.faults import Fault, Faults, FaultsAndLog
 from chatops.sandbox.liveperson.fleet import Fleet
-from chatops.sandbox.liveperson.model import JSONDict
 
 DEFAULT_BOTS = 40
 

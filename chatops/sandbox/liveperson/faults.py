@@ -20,7 +20,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatops.sandbox.liveperson.model import CONTROL, JSONDict
+from chatops.sandbox.jsontypes import JSONDict
+from chatops.sandbox.liveperson.model import CONTROL
 
 FAULT_KINDS = ("latency", "status", "malformed", "html", "missing_field", "reset")
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.generation import generate_fleet
 from chatops.sandbox.liveperson.model import (
     PATCHABLE_FIELDS,
@@ -30,7 +31,6 @@ from chatops.sandbox.liveperson.model import (
     UNASSIGNED_GROUP,
     Bot,
     Connector,
-    JSONDict,
     Listing,
     Refused,
 )

@@ -28,13 +28,13 @@ import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.model import (
     PCS_USER,
     STYLES,
     UNASSIGNED_GROUP,
     Bot,
     Connector,
-    JSONDict,
     Listing,
 )
 

@@ -8,9 +8,8 @@ Survey Connector: each PCS bot has a listing of its own that points at that one 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-JSONDict = dict[str, Any]
+from chatops.sandbox.jsontypes import JSONDict
 
 MONITORING = "/service-monitoring-0.1/sysadmin/nodejs/instance"
 PLATFORM = "/bot-platform-manager-0.1"
