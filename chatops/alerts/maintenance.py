@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,6 +51,7 @@ from chatops.blockkit.text import code, date_token, escape_within, mention
 from chatops.config import AlertsConfig, MaintenanceConfig, format_duration
 from chatops.domain import BotAlertState, BotKind, Health
 from chatops.domain.maintenance import WindowTimeError, occurrence, parse_start, time_zone
+from chatops.jsontypes import JSONDict
 from chatops.permissions import Access
 from chatops.store import maintenance as store
 from chatops.store.alert_models import AlertIncident
@@ -65,7 +66,6 @@ from chatops.store.repo import count_pcs_bots
 
 log = logging.getLogger(__name__)
 
-JSONDict = dict[str, Any]
 
 MAX_WINDOW: Final = timedelta(days=30)
 # How far ahead a one-off window may be set.

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -33,6 +33,7 @@ from chatops.alerts import render
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
 from chatops.blockkit.text import code, date_token, escape_within, mention
 from chatops.config import format_duration
+from chatops.jsontypes import JSONDict
 from chatops.metrics import Metrics
 from chatops.permissions import Access, in_scope
 from chatops.store import maintenance as maintenance_store
@@ -44,7 +45,6 @@ from chatops.store.repo import is_glob
 
 log = logging.getLogger(__name__)
 
-JSONDict = dict[str, Any]
 
 MAX_MUTE: Final = timedelta(days=30)
 MAX_TARGET: Final = 300

@@ -17,7 +17,8 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
-from chatops.alerts.plan import Item, JSONDict, Plan, Render
+from chatops.alerts.plan import Item, Plan, Render
+from chatops.jsontypes import JSONDict
 from chatops.store.alert_models import AlertIncident
 from chatops.store.incidents import add_incidents, count_children, get_incident
 from chatops.store.models import OutboxMessage

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 from chatops.alerts import render
 from chatops.alerts.routing import BotFacts, alerts_degraded, facts, route_for
@@ -44,13 +43,13 @@ from chatops.domain import (
     needs_evaluation,
     observe,
 )
+from chatops.jsontypes import JSONDict
 from chatops.store.alert_models import AlertIncident
 from chatops.store.alert_state import StateRow, StoredBot
 from chatops.store.cards import BotCard
 
 log = logging.getLogger(__name__)
 
-JSONDict = dict[str, Any]
 # Messages are rendered only when written: in a digest, 2,000 bots' own messages never are.
 Render = Callable[[], JSONDict]
 # Who started or stopped a connector from Slack lately, by (operation, bot id or "pcs").

@@ -31,10 +31,9 @@ from chatops.blockkit.text import (
 )
 from chatops.config import format_duration
 from chatops.domain import BotKind, Environment, Health
+from chatops.jsontypes import JSONDict
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
-
-JSONDict = dict[str, Any]
 
 NAME: Final = 150
 RAW: Final = 80

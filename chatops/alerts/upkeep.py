@@ -21,6 +21,7 @@ from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.routing import ActiveMute, Reach, channels_for, facts, is_muted
 from chatops.config import AlertsConfig
 from chatops.domain import Health, reminder_due
+from chatops.jsontypes import JSONDict
 from chatops.store.alert_models import AlertIncident, AlertMute, AlertMuteException, SourceHealth
 from chatops.store.bots import cards_by_id
 from chatops.store.cards import BotCard
@@ -181,7 +182,7 @@ async def _reminder_message(
     bots: dict[str, BotCard],
     mutes: list[ActiveMute],
     now: datetime,
-) -> render.JSONDict | None:
+) -> JSONDict | None:
     if incident.kind == "source":
         return render.source_reminder(incident.since, now)
     if incident.kind == "digest":
@@ -287,7 +288,7 @@ def post_in_channels(
     channels: Sequence[str],
     kind: str,
     key: str,
-    message: render.JSONDict,
+    message: JSONDict,
     now: datetime,
 ) -> int:
     """One outbox row posting ``message`` in each channel; how many were written."""

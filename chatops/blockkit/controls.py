@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from typing import Final, Literal
 
 from chatops.blockkit import kit
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.limits import MAX_CONFIRM_TEXT
 from chatops.blockkit.rows import is_pcs
 from chatops.blockkit.text import code, escape_within, one_line, truncate
 from chatops.domain import ConnectorStatus, Health
+from chatops.jsontypes import JSONDict
 from chatops.store.cards import BotCard
 from chatops.store.models import Connector
 

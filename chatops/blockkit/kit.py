@@ -8,7 +8,6 @@ runs without ``-O``, so a renderer that breaks a limit fails its tests, not in S
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from chatops.blockkit.limits import (
     MAX_FIELD_TEXT,
@@ -17,8 +16,7 @@ from chatops.blockkit.limits import (
     assert_within_limits,
 )
 from chatops.blockkit.text import one_line, truncate
-
-JSONDict = dict[str, Any]
+from chatops.jsontypes import JSONDict
 
 
 def plain(text: str, limit: int) -> JSONDict:

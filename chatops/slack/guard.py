@@ -26,6 +26,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
+from chatops.jsontypes import JSONDict
 from chatops.permissions import Access, AccessLookupError, Permission
 from chatops.slack import blocks
 from chatops.slack.results import Outcome
@@ -49,7 +50,7 @@ class Need:
     audited: tuple[str, str] | None = None
 
 
-Body = dict[str, Any]
+Body = JSONDict
 NeedOf = Callable[[Body], Need]
 Decorator = Callable[[Callable[..., Awaitable[None]]], Any]
 

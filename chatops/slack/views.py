@@ -31,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import BotKind, Environment, Health, bot_health
 from chatops.domain.conversations import ConversationLimits
+from chatops.jsontypes import JSONDict
 from chatops.permissions import Access
 from chatops.slack import blocks, grammar, restart
 from chatops.store import repo
@@ -47,7 +48,6 @@ CATCH_UP_WAIT = 1.0
 # Rendered summaries kept (one per view scope asked for within the second).
 RENDERED_SCOPES = 64
 
-JSONDict = dict[str, object]
 BotFilter = Callable[[Bot], bool]
 
 

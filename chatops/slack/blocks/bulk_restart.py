@@ -14,7 +14,6 @@ from typing import Final
 
 from chatops.blockkit import kit
 from chatops.blockkit.controls import connector_names, json_pair, json_value
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.rows import COMPACT_NAME, bot_health, is_pcs
 from chatops.blockkit.text import (
     code,
@@ -26,6 +25,7 @@ from chatops.blockkit.text import (
     one_line,
     plural,
 )
+from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.outcomes import RESULT_SECTIONS, connector_outcome_line
 from chatops.slack.restart import RestartPlan

@@ -9,7 +9,6 @@ from typing import Final
 
 from chatops.blockkit import kit
 from chatops.blockkit.controls import bot_buttons, connector_buttons
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.limits import MAX_BLOCKS
 from chatops.blockkit.rows import (
     DETAIL_NAME,
@@ -33,6 +32,7 @@ from chatops.blockkit.text import (
     truncate,
 )
 from chatops.domain import BotKind, Channel, Environment
+from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.fleet import problem_first
 from chatops.slack.blocks.footer import footer_actions

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Final
 
 from chatops.blockkit import kit
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.limits import MAX_BUTTON_VALUE
+from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 
 ACTION_SHARE: Final = "share"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chatops.blockkit import kit
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.text import code, escape, escape_within, one_line
+from chatops.jsontypes import JSONDict
 from chatops.slack.blocks.lists import BOTS_PER_PAGE
 
 

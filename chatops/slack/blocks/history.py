@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from chatops.blockkit import kit
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.rows import DETAIL_NAME, RAW_IN_LIST, bot_health, status_text
 from chatops.blockkit.text import age, code, date_token, escape, escape_within, one_line
 from chatops.config import format_duration
 from chatops.domain import Dimension, Health
+from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.footer import footer_actions
 from chatops.store.models import Bot, TransitionRecord

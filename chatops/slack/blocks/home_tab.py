@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from chatops.blockkit import kit
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.limits import MAX_BLOCKS, assert_within_limits
 from chatops.blockkit.rows import bot_health
 from chatops.domain import Environment, Health
+from chatops.jsontypes import JSONDict
 from chatops.slack.blocks.fleet import (
     AgentCounts,
     agents_line,

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from chatops.blockkit import kit
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.rows import bot_health
 from chatops.blockkit.text import escape, one_line
 from chatops.domain import Health
+from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.fleet import (
     AgentCounts,

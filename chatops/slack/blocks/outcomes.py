@@ -9,7 +9,6 @@ from typing import Final, Literal
 
 from chatops.blockkit import kit
 from chatops.blockkit.controls import PAST, VERB_ING, Action
-from chatops.blockkit.kit import JSONDict
 from chatops.blockkit.rows import (
     COMPACT_NAME,
     DETAIL_NAME,
@@ -29,6 +28,7 @@ from chatops.blockkit.text import (
     plural,
 )
 from chatops.config import format_duration
+from chatops.jsontypes import JSONDict
 from chatops.slack.results import ConnectorOutcome, ConnectorWatch
 from chatops.slack.results import Outcome as ActionOutcome
 from chatops.store.cards import BotCard
