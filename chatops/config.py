@@ -33,7 +33,9 @@ from chatops.domain.conversations import (
     DEFAULT_NEAR_LIMIT,
     ConversationLimits,
 )
+from chatops.domain.durations import parse_duration
 from chatops.domain.maintenance import Recurrence, time_zone
+from chatops.domain.permission import Permission
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///chatops.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -44,12 +46,12 @@ class ConfigError(Exception):
     """The configuration is invalid; the message says which item and why."""
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SECONDS = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 
 
-def parse_duration(value: Any) -> timedelta:
-    """``30s``, ``15m``, ``4h``, ``2d``, ``1w`` or a plain number of seconds."""
+def _duration(value: Any) -> timedelta:
+    """A YAML duration: the grammar of ``chatops.domain.durations`` (``90s``, ``15m``,
+    ``1h30m``, ...) or a plain number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
@@ -57,28 +59,15 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"])
-    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 2d)")
+        if _SECONDS.match(value):
+            return timedelta(seconds=float(value))
+        parsed = parse_duration(value)
+        if parsed is not None:
+            return parsed
+    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 2d, 1h30m)")
 
 
-def format_duration(td: timedelta) -> str:
-    """A short human form: ``45s``, ``12m``, ``3h 5m``, ``2d 4h``."""
-    seconds = int(td.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, _ = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class _Strict(BaseModel):
@@ -130,9 +119,6 @@ class AlertsConfig(_Strict):
     remind_every: Duration = timedelta(hours=4)
     # Alert when a bot is degraded (some connectors OK, some not); false: only when it is down.
     degraded: bool = True
-
-
-Permission = Literal["view", "start", "stop", "mute", "ack"]
 
 
 class PermissionRule(_Strict):

@@ -48,8 +48,9 @@ from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.routing import channels_for, facts, is_muted, route_for
 from chatops.alerts.upkeep import post_in_channels
 from chatops.blockkit.text import code, date_token, escape_within, mention
-from chatops.config import AlertsConfig, MaintenanceConfig, format_duration
+from chatops.config import AlertsConfig, MaintenanceConfig
 from chatops.domain import BotAlertState, BotKind, Health
+from chatops.domain.durations import format_duration
 from chatops.domain.maintenance import WindowTimeError, occurrence, parse_start, time_zone
 from chatops.jsontypes import JSONDict
 from chatops.permissions import Access

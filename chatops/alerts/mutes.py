@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatops.alerts import render
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
 from chatops.blockkit.text import code, date_token, escape_within, mention
-from chatops.config import format_duration
+from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 from chatops.metrics import Metrics
 from chatops.permissions import Access, in_scope

@@ -29,8 +29,8 @@ from chatops.blockkit.text import (
     one_line,
     truncate,
 )
-from chatops.config import format_duration
 from chatops.domain import BotKind, Environment, Health
+from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector

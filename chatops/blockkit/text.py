@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from chatops.config import format_duration
+from chatops.domain.durations import format_duration
 
 _ESCAPES: Final = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _WHITESPACE: Final = re.compile(r"\s+")

@@ -29,7 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from chatops.config import HeartbeatConfig, format_duration
+from chatops.config import HeartbeatConfig
+from chatops.domain.durations import format_duration
 from chatops.metrics import Metrics
 from chatops.store.models import utcnow
 

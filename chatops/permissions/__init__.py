@@ -5,7 +5,8 @@ Default deny; a failed lookup grants nothing (``AccessLookupError``).
 
 from __future__ import annotations
 
-from chatops.config import Permission, PermissionRule
+from chatops.config import PermissionRule
+from chatops.domain.permission import Permission
 from chatops.permissions.mapping import (
     PERMISSIONS,
     Access,

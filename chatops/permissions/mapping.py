@@ -29,7 +29,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from chatops.config import Permission, PermissionRule
+from chatops.config import PermissionRule
+from chatops.domain.permission import Permission
 
 logger = logging.getLogger(__name__)
 

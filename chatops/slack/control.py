@@ -31,8 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from chatops.blockkit.controls import Action
-from chatops.config import Permission
 from chatops.domain import BotKind
+from chatops.domain.permission import Permission
 from chatops.metrics import Metrics
 from chatops.permissions import Access, PermissionResolver
 from chatops.slack.results import ActionResult, ConnectorOutcome, Outcome

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from chatops.domain.durations import compact_duration, parse_duration
 from chatops.domain.maintenance import is_start_word
 
 # Slack caps slash command text well below this; the cap bounds our work on anything else.
@@ -124,7 +125,7 @@ class Mute:
 
     @property
     def text(self) -> str:
-        words = ["mute", _quoted(self.target), _compact_duration(self.duration)]
+        words = ["mute", _quoted(self.target), compact_duration(self.duration)]
         if self.reason:
             words.append(self.reason)
         return " ".join(words)
@@ -174,7 +175,7 @@ class Maintenance:
     @property
     def text(self) -> str:
         words = ["maintenance", _quoted(self.target), self.start]
-        words.append(_compact_duration(self.duration))
+        words.append(compact_duration(self.duration))
         if self.reason:
             words.append(self.reason)
         return " ".join(words)
@@ -229,9 +230,6 @@ Command = (
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’", "’": "’", "«": "»"}
 _PAGE = re.compile(r"^(?:page\s*)?#?(\d{1,12})$")
-_DURATION_PART = re.compile(r"(\d{1,6})\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|w)", re.IGNORECASE)
-_DURATION = re.compile(r"^(?:\d{1,6}\s*(?:s|sec|secs|m|min|mins|h|hr|hrs|d|w))+$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def clean(text: str) -> str:
@@ -335,20 +333,15 @@ def _keyword_typo(word: str, keywords: Iterable[str]) -> str | None:
 
 
 def parse_mute_duration(word: str) -> timedelta | None:
-    """``30m``, ``4h``, ``2d``, ``1w``, ``1h30m``; ``None`` for anything else or zero.
+    """``30m``, ``4h``, ``2d``, ``1w``, ``1h30m`` (``chatops.domain.durations``); ``None`` for
+    anything else or under a second.
 
     A bare number is refused: "mute billing 30" could mean seconds, minutes or hours.
     """
-    word = word.strip()
-    if not _DURATION.match(word):
+    duration = parse_duration(word.strip())
+    if duration is None or duration < timedelta(seconds=1):
         return None
-    seconds = sum(
-        int(amount) * _UNIT_SECONDS[unit[0].lower()]
-        for amount, unit in _DURATION_PART.findall(word)
-    )
-    if seconds <= 0:
-        return None
-    return min(timedelta(seconds=seconds), MAX_MUTE)
+    return min(duration, MAX_MUTE)
 
 
 def _mute(rest: str) -> Command:
@@ -427,7 +420,7 @@ def _window(target: str, start: str, words: list[str], usage: str) -> Command:
         return Help(suggestion=usage, problem="For how long? Give a duration such as 30m or 2h.")
     duration = parse_mute_duration(words[0])
     if duration is None:
-        if _DURATION.match(words[0].strip()) or words[0].lstrip().startswith("-"):
+        if parse_duration(words[0].strip()) is not None or words[0].lstrip().startswith("-"):
             problem = "A maintenance window lasts longer than zero: give e.g. 30m or 2h."
         else:
             problem = _duration_problem(words[:1]) + " A window takes a length, not an end."
@@ -493,13 +486,3 @@ def _quoted(target: str, *, always: bool = False) -> str:
         if opening not in target and closing not in target:
             return f"{opening}{target}{closing}"
     return target
-
-
-def _compact_duration(duration: timedelta) -> str:
-    seconds = int(duration.total_seconds())
-    parts = []
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, seconds = divmod(seconds, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts) or "0s"

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from chatops.config import Permission
 from chatops.domain import BotKind
+from chatops.domain.permission import Permission
 from chatops.permissions import Access
 from chatops.slack.grammar import glob_matches
 from chatops.store.cards import BotCard

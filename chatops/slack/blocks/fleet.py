@@ -14,8 +14,8 @@ from typing import Final, TypeVar
 from chatops.blockkit.controls import NOT_RUNNING
 from chatops.blockkit.rows import COMPACT_NAME, bot_health, connectors_text, is_pcs, label
 from chatops.blockkit.text import age, escape_within
-from chatops.config import format_duration
 from chatops.domain import BotKind, ConnectorStatus, Environment, Health
+from chatops.domain.durations import format_duration
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
 

@@ -9,8 +9,8 @@ from typing import Final
 from chatops.blockkit import kit
 from chatops.blockkit.rows import DETAIL_NAME, RAW_IN_LIST, bot_health, status_text
 from chatops.blockkit.text import age, code, date_token, escape, escape_within, one_line
-from chatops.config import format_duration
 from chatops.domain import Dimension, Health
+from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.footer import footer_actions

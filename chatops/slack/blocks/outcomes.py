@@ -27,7 +27,7 @@ from chatops.blockkit.text import (
     one_line,
     plural,
 )
-from chatops.config import format_duration
+from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 from chatops.slack.results import ConnectorOutcome, ConnectorWatch
 from chatops.slack.results import Outcome as ActionOutcome
