@@ -532,6 +532,7 @@ def build_runtime(
     services.mutes = alerts.mute_service()
     services.maintenance = alerts.maintenance_service()
     views.maintenance = services.maintenance
+    services.acks = alerts.ack_service(permissions)
     poller = alerting_poller(
         source, sessions, alerts, clock=clock, leader=gate, in_transaction=[views.poll_landing]
     )

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatops.alerts import render
 from chatops.alerts.plan import Item, Plan, Render
 from chatops.jsontypes import JSONDict
+from chatops.store.acks import owner_of
 from chatops.store.alert_models import AlertIncident
 from chatops.store.incidents import add_incidents, count_children, get_incident
 from chatops.store.models import OutboxMessage
@@ -116,7 +117,8 @@ async def _write_digest(writer: _RowWriter, channel: str, items: list[Item], pla
         )
         for item in items
     ]
-    message = render.digest(digest_items, writer.now)
+    opening = [item.opens for item in items if item.opens is not None]
+    message = render.digest(digest_items, writer.now, acknowledge=bool(opening))
     for item in items:
         follows = item.follows
         if follows is None:
@@ -126,7 +128,6 @@ async def _write_digest(writer: _RowWriter, channel: str, items: list[Item], pla
         elif item.update is not None:
             # The outage's own message still shows its end; the digest tells the rest.
             writer.follow_up(follows, None, item.update(), "edit", item.bot.id)
-    opening = [item.opens for item in items if item.opens is not None]
     roots = {item.follows.parent_id for item in items if item.follows is not None}
     if not opening and len(roots) == 1 and None not in roots:
         # Every item follows up one earlier digest: answer in its thread.
@@ -166,7 +167,8 @@ async def _close_finished_digests(
         if original is None:
             continue
         post = json.loads(original.payload).get("post") or {}
-        writer.edit(digest, render.digest_resolved(post, children, now), "edit")
+        resolved = render.digest_resolved(post, children, now, owner_of(digest))
+        writer.edit(digest, resolved, "edit")
 
 
 def _link_bots(plan: Plan) -> None:

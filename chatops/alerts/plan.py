@@ -11,7 +11,9 @@ results, in the poll's transaction):
    a flapping bot, a manual notice) or a follow-up in an existing message's thread
    (changed, recovered, closed by hand), which also edits that message. Muted bots produce
    no item, except that a recovery or a manual operation still closes an open incident and
-   edits its message. The incidents it opens are new ``AlertIncident`` objects without ids;
+   edits its message. An acknowledged incident (chatops.alerts.acks) keeps its owner through
+   an escalation, whose reply mentions them, and its resolved message still names them.
+   The incidents it opens are new ``AlertIncident`` objects without ids;
    those it closes or changes are the given ones, changed in memory.
 
 The order in which the bots come in changes nothing: bots are observed and planned in the
@@ -44,6 +46,7 @@ from chatops.domain import (
     observe,
 )
 from chatops.jsontypes import JSONDict
+from chatops.store.acks import owner_of
 from chatops.store.alert_models import AlertIncident
 from chatops.store.alert_state import StateRow, StoredBot
 from chatops.store.cards import BotCard
@@ -395,8 +398,11 @@ class _Planning:
         was = render.health_of(incident.health)
         incident.health = decision.new.value
         pcs = self.known.pcs_count
-        update = partial(render.problem, bot, decision.new, decision.since, was=was, pcs_count=pcs)
-        reply = partial(render.changed_reply, bot, decision.new, was, decision.since)
+        owner = owner_of(incident)
+        update = partial(
+            render.problem, bot, decision.new, decision.since, was=was, pcs_count=pcs, owner=owner
+        )
+        reply = partial(render.changed_reply, bot, decision.new, was, decision.since, owner)
         self.result.items.append(
             Item(
                 bot,
@@ -416,8 +422,9 @@ class _Planning:
     ) -> None:
         now = self.now
         was = render.health_of(incident.health)
-        update = partial(render.resolved, bot, was, incident.since, now, "recovered")
-        reply = partial(render.recovered_reply, bot, was, incident.since, now)
+        owner = owner_of(incident)
+        update = partial(render.resolved, bot, was, incident.since, now, "recovered", owner)
+        reply = partial(render.recovered_reply, bot, was, incident.since, now, owner)
         self._close(row, incident, "recovered")
         self.result.items.append(
             Item(
@@ -454,7 +461,9 @@ class _Planning:
         )
         if incident is not None:
             was = render.health_of(incident.health)
-            update = partial(render.resolved, bot, was, incident.since, now, how)
+            update = partial(
+                render.resolved, bot, was, incident.since, now, how, owner_of(incident)
+            )
             self._close(row, incident, "manual")
             item = Item(
                 bot,

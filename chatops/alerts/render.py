@@ -5,7 +5,9 @@ the input (names are escaped and cut, lists are capped with an "and N more" line
 checked by ``chatops.blockkit.limits`` here and in tests/test_alerts_render.py. Escaping,
 dates, statuses and the Start/Stop buttons come from ``chatops.blockkit``, so an alert
 looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``/``bot_stop``
-and the Slack surface re-checks the clicking user's permission.
+and the Slack surface re-checks the clicking user's permission. Outages and digests carry
+an *Acknowledge* button beside their headline (``ACTION_ACK``) until someone owns them
+(``Owner``); then a line under the headline says who, and since when.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from chatops.blockkit.text import (
 from chatops.domain import BotKind, Environment, Health
 from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
+from chatops.store.acks import Owner
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
 
@@ -47,6 +50,8 @@ CONNECTORS_LISTED: Final = 20
 # The headline and fallback name at most this many connectors concerned.
 CONNECTORS_NAMED: Final = 3
 USER: Final = 80
+# The Acknowledge button of an outage or a digest (chatops.slack.acks handles the click).
+ACTION_ACK: Final = "alert_ack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,60 @@ _GROUP_TITLES: Final = {
 
 def _section(text: str) -> JSONDict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
+
+
+def ack_button(value: str) -> JSONDict:
+    """*Acknowledge*: ``value`` only names what the alert is about (a bot id, ``digest``);
+    the click is resolved from the message it is on, and checked on the server."""
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Acknowledge", "emoji": True},
+        "action_id": ACTION_ACK,
+        "value": value[:2000],
+    }
+
+
+def _headline(text: str, owner: Owner | None, ack_value: str | None) -> list[JSONDict]:
+    """The headline section, with Acknowledge beside it while nobody owns the incident, or
+    followed by who owns it."""
+    section = _section(text)
+    if owner is not None:
+        return [section, ownership(owner)]
+    if ack_value is not None:
+        section["accessory"] = ack_button(ack_value)
+    return [section]
+
+
+def ownership(owner: Owner, *, over: bool = False) -> JSONDict:
+    """``Acknowledged by @alice since 12:03``; once the incident is over, ``... at 12:03``."""
+    when = "at" if over else "since"
+    return _context(
+        f":eyes: Acknowledged by {mention(owner.user_id)} {when} {date_token(owner.since)}"
+    )
+
+
+def owned(message: Mapping[str, Any], owner: Owner | None, *, over: bool = False) -> JSONDict:
+    """An alert we rendered, without its Acknowledge button, and with who owns it (``owner``)
+    under its first block. Used for messages that are kept rather than rendered again (a
+    digest)."""
+    blocks = [_without_ack(block) for block in message.get("blocks", [])]
+    if owner is not None and not any(_is_ownership(block) for block in blocks):
+        blocks.insert(1, ownership(owner, over=over))
+    return _message(str(message.get("text", "")), blocks)
+
+
+def _without_ack(block: Mapping[str, Any]) -> JSONDict:
+    accessory = block.get("accessory")
+    if isinstance(accessory, Mapping) and accessory.get("action_id") == ACTION_ACK:
+        return {key: value for key, value in block.items() if key != "accessory"}
+    return dict(block)
+
+
+def _is_ownership(block: Mapping[str, Any]) -> bool:
+    elements = block.get("elements") if block.get("type") == "context" else None
+    if not isinstance(elements, list) or not elements or not isinstance(elements[0], Mapping):
+        return False
+    return str(elements[0].get("text", "")).startswith(":eyes: Acknowledged")
 
 
 def _context(*texts: str) -> JSONDict:
@@ -272,16 +331,22 @@ def problem(
     was: Health | None = None,
     pcs_count: int = 1,
     note: str | None = None,
+    owner: Owner | None = None,
 ) -> JSONDict:
-    """The first message of an outage: health, since when, the connectors concerned and
-    their statuses, Start/Stop."""
+    """The message of an outage: health, since when, the connectors concerned and their
+    statuses, Start/Stop; Acknowledge until ``owner`` owns it, then who does."""
     headline = f"{health.emoji} {_name(bot)} is *{health.label}* since {date_token(since)}"
     if was is not None and was is not health:
         headline += f" (was {was.label})"
     which = concerned(bot)
     if which:
         headline += f": {which}"
-    blocks = [_section(headline), *_facts(bot), *_conversations(bot), *_buttons(bot, pcs_count)]
+    blocks = [
+        *_headline(headline, owner, bot.id),
+        *_facts(bot),
+        *_conversations(bot),
+        *_buttons(bot, pcs_count),
+    ]
     context = [_about(bot)]
     if note:
         context.append(note)
@@ -293,9 +358,15 @@ def problem(
 
 
 def resolved(
-    bot: BotCard, incident_health: Health, since: datetime, at: datetime, how: str
+    bot: BotCard,
+    incident_health: Health,
+    since: datetime,
+    at: datetime,
+    how: str,
+    owner: Owner | None = None,
 ) -> JSONDict:
-    """What an outage's first message becomes once it is over (buttons removed).
+    """What an outage's first message becomes once it is over (buttons removed), still
+    saying who had acknowledged it.
 
     ``how`` finishes the sentence "... was <health> for 12m: <how>", e.g. "recovered".
     """
@@ -304,22 +375,32 @@ def resolved(
         f":white_check_mark: {_name(bot)} was *{incident_health.label}* for {duration} "
         f"(from {date_token(since)} to {date_token(at)}): {how}."
     )
-    blocks = [_section(headline), *_facts(bot), _context(_about(bot))]
+    owned_by = [ownership(owner, over=True)] if owner is not None else []
+    blocks = [_section(headline), *owned_by, *_facts(bot), _context(_about(bot))]
     return _message(f"Resolved: {_plain_name(bot.name)} {how}", blocks)
 
 
 def recovered_reply(
-    bot: Bot | BotCard, incident_health: Health, since: datetime, at: datetime
+    bot: Bot | BotCard,
+    incident_health: Health,
+    since: datetime,
+    at: datetime,
+    owner: Owner | None = None,
 ) -> JSONDict:
     duration = format_duration(max(at - since, timedelta(0)))
     text = (
         f"{Health.OK.emoji} {_name(bot)} is *OK* again since {date_token(at)}, "
         f"after {duration} {incident_health.label}."
     )
+    if owner is not None:
+        text += f" {mention(owner.user_id)} had acknowledged it."
     return _message(f"{_plain_name(bot.name)} is OK again", [_section(text)])
 
 
-def changed_reply(bot: BotCard, health: Health, was: Health, since: datetime) -> JSONDict:
+def changed_reply(
+    bot: BotCard, health: Health, was: Health, since: datetime, owner: Owner | None = None
+) -> JSONDict:
+    """A change within an outage (Degraded to Down); the owner, if any, keeps it and is told."""
     text = (
         f"{health.emoji} {_name(bot)} is now *{health.label}* (was {was.label}) "
         f"since {date_token(since)}."
@@ -327,6 +408,11 @@ def changed_reply(bot: BotCard, health: Health, was: Health, since: datetime) ->
     which = concerned(bot)
     if which:
         text += f" {which}."
+    if owner is not None:
+        text += (
+            f"\n{mention(owner.user_id)}: you acknowledged it {date_token(owner.since)} and "
+            "still own it."
+        )
     return _message(f"{_plain_name(bot.name)} is now {health.label}", [_section(text)])
 
 
@@ -404,8 +490,9 @@ def _group_title(item: DigestItem) -> tuple[int, str, str]:
     return 100 + rank, emoji, title
 
 
-def digest(items: Sequence[DigestItem], at: datetime) -> JSONDict:
-    """Many alerts of one poll for one channel: counts per group, then the names."""
+def digest(items: Sequence[DigestItem], at: datetime, *, acknowledge: bool = False) -> JSONDict:
+    """Many alerts of one poll for one channel: counts per group, then the names;
+    ``acknowledge``: the digest opens outages, and has an Acknowledge button for them."""
     groups: dict[tuple[int, str, str], list[str]] = {}
     for item in items:
         name = item.bot_name
@@ -419,7 +506,7 @@ def digest(items: Sequence[DigestItem], at: datetime) -> JSONDict:
     heading = f":rotating_light: *{total:,} bot alerts* at {date_token(at)}"
     if connectors:
         heading += f", {connectors:,} connectors not OK"
-    blocks = [_section(f"{heading}\n{counts}")]
+    blocks = _headline(f"{heading}\n{counts}", None, "digest" if acknowledge else None)
     listed = 0
     for (_, emoji, title), names in ordered:
         room = min(DIGEST_NAMES_PER_GROUP, DIGEST_NAMES_TOTAL - listed)
@@ -442,12 +529,16 @@ def digest(items: Sequence[DigestItem], at: datetime) -> JSONDict:
     return _message(f"{total:,} bot alerts: {parts}", blocks)
 
 
-def digest_resolved(original: Mapping[str, Any], count: int, at: datetime) -> JSONDict:
-    """A digest whose every bot is resolved: the original with a banner on top."""
+def digest_resolved(
+    original: Mapping[str, Any], count: int, at: datetime, owner: Owner | None = None
+) -> JSONDict:
+    """A digest whose every bot is resolved: the original with a banner on top, without its
+    Acknowledge button, saying who had acknowledged it."""
     banner = _context(
         f":white_check_mark: All {count:,} bots of this digest resolved by {date_token(at)}."
     )
-    blocks = [banner, *list(original.get("blocks", []))[: MAX_BLOCKS["message"] - 1]]
+    kept = owned(original, owner, over=True)["blocks"]
+    blocks = [banner, *kept[: MAX_BLOCKS["message"] - 1]]
     return _message(f"Resolved: {original.get('text', '')}", blocks)
 
 
@@ -578,3 +669,33 @@ def mute_excepted(
         "the other bots."
     )
     return _message(f"Alerts for {escape(one_line(target)[:200])} are back on", [_section(text)])
+
+
+# -- acknowledgements --------------------------------------------------------------------
+
+
+def acknowledged_reply(owner: Owner, subject: str | None = None) -> JSONDict:
+    """In the alert's thread: who took it. ``subject`` names the bot or bots when the thread
+    is a digest's (None: the alert itself)."""
+    what = f"acknowledged {subject}" if subject else "acknowledged this alert"
+    text = (
+        f":eyes: {mention(owner.user_id)} {what} at {date_token(owner.since)}. No reminders "
+        "while it is acknowledged."
+    )
+    return _message(f"Acknowledged by {owner.user_id}", [_section(text)])
+
+
+def released_reply(by: str, owner: Owner, subject: str | None, at: datetime) -> JSONDict:
+    """In the alert's thread: ``by`` released the acknowledgement ``owner`` held."""
+    what = f" of {subject}" if subject else ""
+    held = "their" if by == owner.user_id else f"{mention(owner.user_id)}'s"
+    text = (
+        f":raised_hand: {mention(by)} released {held} acknowledgement{what} "
+        f"(since {date_token(owner.since)}) at {date_token(at)}. Reminders resume."
+    )
+    return _message(f"Acknowledgement released by {by}", [_section(text)])
+
+
+def bot_subject(bot: Bot | BotCard) -> str:
+    """A bot as the subject of a reply in a digest's thread."""
+    return _name(bot)

@@ -49,6 +49,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import maintenance, mutes, upkeep
+from chatops.alerts.acks import AckService
 from chatops.alerts.planner import PollPlanner
 from chatops.alerts.relay import (
     DEFAULT_BACKOFF,
@@ -64,6 +65,7 @@ from chatops.domain import BotChange
 from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult, describe_database_error, is_database_unavailable
+from chatops.permissions import PermissionResolver
 from chatops.store.engine import SessionFactory
 from chatops.store.models import OutboxMessage, PollRun, utcnow
 
@@ -439,6 +441,17 @@ class AlertService:
         """What the Slack surface holds as ``SlackServices.mutes``: announced at once."""
         return mutes.MuteService(
             self.sessions, clock=self.clock, announce=self.announce_mutes, metrics=self.metrics
+        )
+
+    def ack_service(self, permissions: PermissionResolver) -> AckService:
+        """What the Slack surface holds as ``SlackServices.acks``: edits go out at once."""
+        return AckService(
+            self.sessions,
+            permissions,
+            self.metrics,
+            clock=self.clock,
+            wake=self.wake,
+            limits=self.planner.limits,
         )
 
     async def list_mutes(self, now: datetime) -> list[mutes.MuteView]:

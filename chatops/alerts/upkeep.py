@@ -132,7 +132,8 @@ async def source_succeeded(session: AsyncSession, now: datetime) -> int:
 
 
 async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: datetime) -> int:
-    """One reminder per open incident every ``alerts.remind_every``, in its thread."""
+    """One reminder per open incident every ``alerts.remind_every``, in its thread; none
+    while it is acknowledged (a digest: while every open bot of it is)."""
     every = alerts.remind_every
     result = await session.exec(
         select(AlertIncident).where(
@@ -140,6 +141,7 @@ async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: date
             col(AlertIncident.parent_id).is_(None),
             col(AlertIncident.kind).in_(("bot", "digest", "source")),
             col(AlertIncident.message_ts).is_not(None),
+            sa.or_(col(AlertIncident.kind) == "digest", col(AlertIncident.acked_by).is_(None)),
         )
     )
     due = [i for i in result.all() if reminder_due(i.opened_at, i.last_reminder_at, now, every)]
@@ -188,7 +190,9 @@ async def _reminder_message(
     if incident.kind == "digest":
         children = await session.exec(
             select(AlertIncident.health).where(
-                col(AlertIncident.parent_id) == incident.id, col(AlertIncident.closed_at).is_(None)
+                col(AlertIncident.parent_id) == incident.id,
+                col(AlertIncident.closed_at).is_(None),
+                col(AlertIncident.acked_by).is_(None),
             )
         )
         counts = render.health_counts([render.health_of(h) for h in children.all()])

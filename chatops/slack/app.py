@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from chatops.slack import actions, commands, home
+from chatops.slack import acks, actions, commands, home
 from chatops.slack.guard import Guard
 from chatops.slack.services import SlackServices
 
@@ -51,6 +51,7 @@ def create_app(
     guard = Guard(app, services)
     commands.register(guard, services)
     actions.register(guard, services)
+    acks.register(guard, services)
     home.register(guard, services)
     # Bolt's decorators take no ack timeout; its listeners carry one each.
     for listener in app._async_listeners:

@@ -4,7 +4,8 @@ The guard (chatops.slack.guard) has checked what the command needs before this r
 nothing for the help text, ``mute`` on some bot for a mute, an unmute, a maintenance window
 or its cancel (the mute and maintenance services then check every bot it covers, and
 audit), ``start`` on some bot for a restart (then
-``start``, ``stop`` and ``view`` are checked on every bot it names), ``view`` for everything
+``start``, ``stop`` and ``view`` are checked on every bot it names), ``ack`` on some bot
+for an ack or an unack (then on the bot, by chatops.slack.acks), ``view`` for everything
 else.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext
 
 from chatops.permissions import Access
-from chatops.slack import blocks, grammar, restart
+from chatops.slack import acks, blocks, grammar, restart
 from chatops.slack.guard import Guard, Need, access_of
 from chatops.slack.services import SlackServices
 
@@ -45,6 +46,8 @@ def need(body: dict[str, Any]) -> Need:
         return Need("mute", audited=("maintenance", command.target))
     if isinstance(command, grammar.MaintenanceCancel):
         return Need("mute", audited=("maintenance_cancel", f"#{command.window_id}"))
+    if isinstance(command, grammar.Ack | grammar.Unack):
+        return acks.need(command)
     return Need("view")
 
 
@@ -66,6 +69,8 @@ async def answer(
         command, grammar.Maintenance | grammar.MaintenanceList | grammar.MaintenanceCancel
     ):
         return await _maintenance(services, command, context, access, user_name)
+    if isinstance(command, grammar.Ack | grammar.Unack):
+        return await acks.command_reply(services, command, access, user_name)
     return await services.views.reply(command, access)
 
 

@@ -18,6 +18,8 @@ button click is parsed by the same grammar as a typed command.
     /botstatus maintenance <bot|glob> <start> <duration> [reason]
     /botstatus maintenance                  MaintenanceList()
     /botstatus maintenance cancel <id>      MaintenanceCancel(id)
+    /botstatus ack <bot>                    Ack("<bot>")
+    /botstatus unack <bot>                  Unack("<bot>")
     /botstatus help
 """
 
@@ -52,6 +54,8 @@ KEYWORDS = (
     "mutes",
     "restart",
     "maintenance",
+    "ack",
+    "unack",
     "help",
 )
 USAGE = {
@@ -66,6 +70,8 @@ USAGE = {
     "restart": "restart <bot|glob>",
     "maintenance": "maintenance <bot|glob> <start> <duration> [reason]",
     "maintenance cancel": "maintenance cancel <id>",
+    "ack": "ack <bot>",
+    "unack": "unack <bot>",
     "help": "help",
 }
 
@@ -198,6 +204,28 @@ class MaintenanceCancel:
 
 
 @dataclass(frozen=True, slots=True)
+class Ack:
+    """Acknowledge the open alert about one bot (its exact name or id)."""
+
+    bot: str
+
+    @property
+    def text(self) -> str:
+        return f"ack {_quoted(self.bot)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unack:
+    """Release the acknowledgement of the open alert about one bot."""
+
+    bot: str
+
+    @property
+    def text(self) -> str:
+        return f"unack {_quoted(self.bot)}"
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     """The help text; ``suggestion`` is a command to offer ("did you mean"), ``problem``
     says what was wrong with the input, both already safe to show (no markup of their own).
@@ -224,6 +252,8 @@ Command = (
     | Maintenance
     | MaintenanceList
     | MaintenanceCancel
+    | Ack
+    | Unack
     | Help
 )
 
@@ -287,12 +317,19 @@ def parse(text: str | None) -> Command:
         if not target:
             return Help(suggestion=USAGE["restart"], problem="Which bots? Give a name or glob.")
         return Restart(target[:MAX_NAME_CHARS])
+    if keyword in ("ack", "unack"):
+        bot = _unquote(rest)
+        if not bot:
+            return Help(suggestion=USAGE[keyword], problem="Which bot? Give its name.")
+        return Ack(bot[:MAX_NAME_CHARS]) if keyword == "ack" else Unack(bot[:MAX_NAME_CHARS])
     if not rest:
         typo = _keyword_typo(keyword, KEYWORDS)
         if typo is not None:
             return Help(suggestion=typo)
     elif (
-        typo := _keyword_typo(keyword, ("history", "mute", "unmute", "restart", "maintenance"))
+        typo := _keyword_typo(
+            keyword, ("history", "mute", "unmute", "restart", "maintenance", "unack")
+        )
     ) is not None:
         # "histroy billing-bot": the rest says the user meant a command with an argument.
         return Help(suggestion=f"{typo} {rest}"[:MAX_NAME_CHARS])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from chatops.alerts.acks import AckService
 from chatops.alerts.maintenance import MaintenanceService
 from chatops.alerts.mutes import MuteService
 from chatops.domain import Environment
@@ -73,6 +74,8 @@ class SlackServices:
     maintenance: MaintenanceService | None = None
     # Each person's time zone (users.info), for the times they type.
     time_zones: UserTimeZones = field(default_factory=UserTimeZones)
+    # /botstatus ack and unack, and the alerts' Acknowledge button; None likewise.
+    acks: AckService | None = None
     home_viewers: HomeViewers = field(default_factory=HomeViewers)
     clock: Callable[[], datetime] = utcnow
     # How long a Start or Restart is watched for its connectors to come Online before saying

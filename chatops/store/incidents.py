@@ -19,10 +19,17 @@ _CHUNK = 500
 
 
 async def incidents_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, AlertIncident]:
-    """These incidents (open or closed), by id; unknown ids are left out."""
+    """These incidents (open or closed), by id; unknown ids are left out.
+
+    Read ``FOR UPDATE`` (PostgreSQL; SQLite has one writer anyway): an acknowledgement
+    (chatops.store.acks) taken while a poll plans waits for the poll, or the poll for it, so
+    the edit the poll writes shows the owner the incident has when it commits.
+    """
     found: dict[int, AlertIncident] = {}
     for part in chunks(sorted(set(ids)), _CHUNK):
-        result = await session.exec(select(AlertIncident).where(col(AlertIncident.id).in_(part)))
+        result = await session.exec(
+            select(AlertIncident).where(col(AlertIncident.id).in_(part)).with_for_update()
+        )
         found.update((incident.id, incident) for incident in result.all() if incident.id)
     return found
 

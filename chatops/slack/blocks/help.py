@@ -45,6 +45,8 @@ def help_text(suggestion: str | None = None, problem: str | None = None) -> JSON
             "restart <bot|glob>",
             "stop, then start every connector of these bots; says how many and asks first",
         ),
+        ("ack <bot>", "acknowledge the bot's open alert: you own it, reminders stop"),
+        ("unack <bot>", "release that acknowledgement: reminders resume"),
         ("help", "this text"),
     ]
     lines = [f"`{escape(('/botstatus ' + form).strip())}`  {text}" for form, text in usage]
