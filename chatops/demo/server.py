@@ -28,6 +28,8 @@ from pydantic import SecretStr
 
 from chatops.demo.app import Demo, DemoOptions, build_demo
 from chatops.logs import register_secrets
+from chatops.sandbox import serving
+from chatops.sandbox.serving import ServedApp
 from chatops.sandbox.ui import SandboxPage
 from chatops.store import repo
 
@@ -48,15 +50,9 @@ class PortUnavailable(Exception):
 
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``, or PortUnavailable saying why not."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP: asyncio turns Nagle off only on sockets that say they are TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
+        return serving.listen(host, port)
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
             reason = f"port {port} is already in use (is another demo running?)"
         elif exc.errno == errno.EACCES:
@@ -64,7 +60,6 @@ def listen(host: str, port: int) -> socket.socket:
         else:
             reason = f"cannot listen on port {port}: {exc.strerror or exc}"
         raise PortUnavailable(f"{reason}; choose another port with --port") from exc
-    return sock
 
 
 def local_url(host: str, port: int) -> str:
@@ -210,33 +205,20 @@ class DemoThread:
         database_url = f"sqlite+aiosqlite:///{database_dir / DATABASE_FILE}"
         self.demo = build_demo(self.url, database_url, options)
         self.server = DemoServer(self.demo)
-        self.loop = asyncio.new_event_loop()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._serve, name="chatops-demo", daemon=True)
+        self._served = ServedApp(self.server, sock=self._sock, name="chatops-demo")
 
     @property
     def page_url(self) -> str:
         return self.demo.page_url
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.server.serve(sockets=[self._sock]))
-        except BaseException as exc:  # reported by start() / stop(), never lost
-            self.error = exc
-        finally:
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
-
     def start(self, timeout: float = 20.0) -> Self:
         """Serve, and return once the app has polled the fake fleet once."""
-        self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the demo did not start: {self.error!r}")
-            time.sleep(0.02)
+        try:
+            self._served.start(timeout)
+        except RuntimeError as exc:
+            self._cleanup()
+            raise RuntimeError(f"the demo did not start: {exc}") from None
         self.run(self._first_poll(deadline))
         return self
 
@@ -249,13 +231,13 @@ class DemoThread:
         raise RuntimeError("the demo's first poll did not succeed in time")
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        return self._served.run(coroutine, timeout)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
-        self._sock.close()
+        self._served.stop(timeout=15)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
 

@@ -1,8 +1,10 @@
 """Serving an ASGI app with uvicorn on a loopback socket in a daemon thread.
 
 The sandbox fakes (LivePerson, Slack) and the tests that serve an app of their own use this
-one helper. The socket is bound before uvicorn starts, so ``port=0`` is safe: the port is
-known at once and no other process can take it between choosing and listening. Stopping is
+one helper (``ServedApp``), and so do the demo in a thread (``chatops.demo.server``) and
+the tests' app under test (``tests/fixtures/app.py``), with a uvicorn server of their own.
+The socket is bound before uvicorn starts, so ``port=0`` is safe: the port is known at once
+and no other process can take it between choosing and listening. Stopping a fake is
 immediate: a fake being thrown away (once per test) does not wait for requests in flight.
 
 Nothing here imports from the rest of chatops: the sandbox stands in for the outside world.
@@ -14,9 +16,10 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -30,6 +33,7 @@ class Servable(Protocol):
 
 
 FakeT = TypeVar("FakeT", bound=Servable)
+T = TypeVar("T")
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -81,11 +85,10 @@ class StopOnExit:
 
 
 class _ThreadServer(uvicorn.Server):
-    """A uvicorn server that says when it is listening and stops at once when asked."""
+    """A uvicorn server that stops at once when asked."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self.listening = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._exit: asyncio.Event | None = None
 
@@ -93,7 +96,6 @@ class _ThreadServer(uvicorn.Server):
         self._loop = asyncio.get_running_loop()
         self._exit = asyncio.Event()
         await super().startup(sockets=sockets)
-        self.listening.set()
 
     async def main_loop(self) -> None:
         # uvicorn's own loop polls should_exit every 0.1 s; an event makes stop() instant.
@@ -122,37 +124,70 @@ class _ThreadServer(uvicorn.Server):
 
 
 class ServedApp(StopOnExit):
-    """An ASGI app served by uvicorn on ``host:port`` in a daemon thread; ``start()`` it."""
+    """An ASGI app served by uvicorn in a daemon thread, with its own event loop; ``start()`` it.
+
+    ``app`` is an ASGI app, served with the sandbox's settings and stopped at once (a fake),
+    or a ``uvicorn.Server`` the caller configured (the app under test or the demo: lifespan
+    on, a graceful shutdown). ``sock`` is a listening socket to serve on instead of binding
+    ``host:port``. ``run(coroutine)`` runs a coroutine on the server's loop, where the app's
+    engine and clients live.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "uvicorn"
+        self,
+        app: ASGIApp | uvicorn.Server,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+        name: str = "uvicorn",
     ) -> None:
-        self._socket = listen(host, port)
+        self._socket = sock if sock is not None else listen(host, port)
         self.host = host
         self.port: int = self._socket.getsockname()[1]
         self.url = url_of(self._socket)
-        self._server = _ThreadServer(uvicorn_config(app))
+        self.server = app if isinstance(app, uvicorn.Server) else _ThreadServer(uvicorn_config(app))
+        self.loop = asyncio.new_event_loop()
+        # What ended the server, if it was an exception (start() reports it).
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name=f"{name}:{self.url}", daemon=True)
 
     def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
         try:
-            asyncio.run(self._server.serve(sockets=[self._socket]))
+            # As asyncio.run, on this loop: leftover tasks are cancelled, then the loop closed.
+            with asyncio.Runner(loop_factory=lambda: self.loop) as runner:
+                runner.run(self.server.serve(sockets=[self._socket]))
+        except BaseException as exc:  # reported by start(), never lost
+            self.error = exc
         finally:
             self._socket.close()
-            self._server.listening.set()
 
     def start(self, timeout: float = 10.0) -> Self:
-        """Serve; returns once the server listens (``RuntimeError`` if it does not)."""
+        """Serve; returns once the server listens (``RuntimeError`` saying why if it does not)."""
         self._thread.start()
-        if not self._server.listening.wait(timeout) or not self._server.started:
-            self.stop()
-            raise RuntimeError(f"uvicorn did not start on {self.url}")
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                reason = f": {self.error!r}" if self.error is not None else ""
+                raise RuntimeError(f"{self._thread.name} did not start{reason}")
+            # Returns as soon as the thread ends (a failed start), else polls again.
+            self._thread.join(0.005)
         return self
 
-    def stop(self) -> None:
-        self._server.request_exit()
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coroutine`` on the server's event loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving: at once for a fake, gracefully (within ``timeout``) for a Server."""
+        if isinstance(self.server, _ThreadServer):
+            self.server.request_exit()
+        else:
+            self.server.should_exit = True
         if self._thread.is_alive():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
         self._socket.close()
 
 
