@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chatops.domain.globs import glob_matches
 from chatops.slack.grammar import (
     MAX_MUTE,
     MAX_NAME_CHARS,
@@ -27,7 +28,6 @@ from chatops.slack.grammar import (
     Restart,
     Summary,
     Unmute,
-    glob_matches,
     parse,
     parse_mute_duration,
     suggest,

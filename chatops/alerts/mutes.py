@@ -33,6 +33,7 @@ from chatops.alerts import render
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
 from chatops.blockkit.text import code, date_token, escape_within, mention
 from chatops.domain.durations import format_duration
+from chatops.domain.globs import is_glob
 from chatops.jsontypes import JSONDict
 from chatops.metrics import Metrics
 from chatops.permissions import Access, in_scope
@@ -41,7 +42,6 @@ from chatops.store.alert_models import AlertMute, AlertMuteException
 from chatops.store.engine import SessionFactory
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import AuditEntry, Bot, utcnow
-from chatops.store.repo import is_glob
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ whenever that bot appears.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chatops.config import AlertsConfig, Route
 from chatops.domain import Health
+from chatops.domain.globs import glob_matches
 from chatops.permissions import in_scope
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot
@@ -37,12 +37,6 @@ class BotFacts:
 
 def facts(bot: Bot | BotCard) -> BotFacts:
     return BotFacts(bot.id, bot.name, bot.kind, bot.environment)
-
-
-def glob_matches(pattern: str, text: str) -> bool:
-    """``billing-*`` matches ``Billing-Bot-3``; ``[`` is literal (names contain it)."""
-    escaped = pattern.casefold().replace("[", "[[]")
-    return fnmatch.fnmatchcase(text.casefold(), escaped)
 
 
 def _route_matches(route: Route, bot: BotFacts) -> bool:

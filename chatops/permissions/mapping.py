@@ -2,8 +2,8 @@
 
 A rule names people (Slack user IDs or e-mail addresses) and user groups (handles or IDs),
 the permissions it grants (``view``, the seed's Bot Status Access; ``start``; ``stop``;
-``mute``; ``ack``, to acknowledge an alert) and optionally the bots it covers (fnmatch
-globs on the bot name, case-insensitive; none means every bot). Nothing is allowed unless
+``mute``; ``ack``, to acknowledge an alert) and optionally the bots it covers (globs on the
+bot name, ``chatops.domain.globs``; none means every bot). Nothing is allowed unless
 a rule allows it.
 
 E-mail addresses and group members are not in a Slack request, so they are looked up
@@ -17,7 +17,6 @@ caller tells the user so.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from chatops.config import PermissionRule
+from chatops.domain.globs import glob_matches
 from chatops.domain.permission import Permission
 
 logger = logging.getLogger(__name__)
@@ -89,12 +89,11 @@ def covers(rule: PermissionRule, bot_name: str) -> bool:
 def in_scope(globs: Sequence[str] | None, bot_name: str) -> bool:
     """Whether ``bot_name`` is among the bots ``globs`` cover (``None``: every bot).
 
-    The globs of a permission rule (``Access.scope``): fnmatch on the name, ignoring case.
+    The globs of a permission rule (``Access.scope``) on the name (``chatops.domain.globs``).
     """
     if globs is None:
         return True
-    name = bot_name.casefold()
-    return any(fnmatch.fnmatchcase(name, glob.casefold()) for glob in globs)
+    return any(glob_matches(glob, bot_name) for glob in globs)
 
 
 def is_email(entry: str) -> bool:

@@ -26,7 +26,6 @@ button click is parsed by the same grammar as a typed command.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -125,7 +124,7 @@ class History:
 
 @dataclass(frozen=True, slots=True)
 class Mute:
-    target: str  # a bot name or an fnmatch glob
+    target: str  # a bot id, a bot name or a glob (chatops.domain.globs)
     duration: timedelta
     reason: str | None = None
 
@@ -350,13 +349,6 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
         by_folded.setdefault(candidate.casefold(), candidate)
     matches = difflib.get_close_matches(word, list(by_folded), n=1, cutoff=0.75)
     return by_folded[matches[0]] if matches else None
-
-
-def glob_matches(pattern: str, text: str) -> bool:
-    """A ``<bot|glob>`` word against a name: ``*`` and ``?`` are wildcards, case is ignored,
-    ``[`` is literal (names contain it). Without a wildcard it is the name itself."""
-    escaped = pattern.casefold().replace("[", "[[]")
-    return fnmatch.fnmatchcase(text.casefold(), escaped)
 
 
 def _keyword_typo(word: str, keywords: Iterable[str]) -> str | None:

@@ -1,7 +1,7 @@
 """``/botstatus restart <bot|glob>``: which bots and connectors a request names. Pure.
 
 A target names bots as a mute's target does: a bot id, a bot name (case ignored) or a glob
-over names (``grammar.glob_matches``). The person asking sees how many
+over names (``chatops.domain.globs``). The person asking sees how many
 bots and connectors that is before anything happens, and the button they confirm with
 carries a digest of exactly those bots: if the target names other bots by the time of the
 click, nothing is restarted.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from chatops.domain import BotKind
+from chatops.domain.globs import glob_matches
 from chatops.domain.permission import Permission
 from chatops.permissions import Access
-from chatops.slack.grammar import glob_matches
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
 

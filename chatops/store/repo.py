@@ -9,7 +9,6 @@ count and sum of versions) is the one it expects.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,6 +33,7 @@ from chatops.domain import (
     Snapshot,
     bot_state,
 )
+from chatops.domain.globs import glob_regex, is_glob
 from chatops.pacing import Pacer
 from chatops.store.models import AuditEntry, Bot, Connector, PollRun, TransitionRecord
 
@@ -642,16 +642,6 @@ def _active(environment: Environment | None) -> sa.ColumnElement[bool]:
     return condition
 
 
-def is_glob(query: str) -> bool:
-    return "*" in query or "?" in query
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """``*`` and ``?`` are wildcards; every other character (``[``, ``%``...) is literal."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.DOTALL)
-
-
 class BotIndex:
     """Bots in order with their folded names, ids and bot users, for repeated ``match_bots``.
 
@@ -698,7 +688,7 @@ def match_bots(bots: Sequence[Bot] | BotIndex, query: str) -> list[Bot]:
     if by_name:
         return by_name
     if is_glob(query):
-        glob = _glob_regex(folded)
+        glob = glob_regex(folded)
         return [
             bot
             for _, name, bot_id, users, bot in rows

@@ -32,6 +32,7 @@ from chatops.blockkit.text import (
     truncate,
 )
 from chatops.domain import BotKind, Channel, Environment
+from chatops.domain.globs import glob_matches
 from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.fleet import problem_first
@@ -209,9 +210,7 @@ def _connectors_for(bot: BotCard, query: str) -> list[Connector]:
 
     def named(connector: Connector) -> bool:
         user = connector.bot_user.casefold()
-        return bool(folded) and (
-            user == folded or folded in user or grammar.glob_matches(folded, user)
-        )
+        return bool(folded) and (user == folded or folded in user or glob_matches(folded, user))
 
     return sorted(
         bot.connectors,
