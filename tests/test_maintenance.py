@@ -7,6 +7,7 @@ charlie has no *mute*. Times are moved with the rig's clock, never waited for.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -311,3 +312,45 @@ async def test_a_scoped_window_never_silences_a_bot_outside_its_authors_scope(
     await rig.deliver_all()
     alerted = [m["text"] for m in fake_slack.fake.messages("C0ALERTS")]
     assert "bilingual-bot-1 is Down" in alerted
+
+
+def test_maintenance_messages_stay_within_slack_limits_however_long_the_lists() -> None:
+    from chatops.alerts.maintenance import (
+        WindowView,
+        bot_note,
+        created_reply,
+        list_reply,
+        window_ended,
+        window_started,
+    )
+    from chatops.domain import Health
+
+    now = utcnow()
+    long = "x" * 400
+    views = [
+        WindowView(
+            n,
+            "bot-" + long[:290],
+            long,
+            "U0ALICE",
+            now,
+            now + timedelta(hours=n + 1),
+            "Europe/London",
+            n % 2 == 0,
+        )
+        for n in range(1, 60)
+    ]
+    trouble = [(f"bot-{n}-" + long[:250], Health.DOWN, n % 2 == 0) for n in range(100)]
+    fine = [f"fine-{n}-" + long[:250] for n in range(100)]
+    messages = [
+        list_reply(views, now),
+        created_reply(views[0], now),
+        window_started(views[0], 10_000),
+        window_ended(views[0], now, "U0BOB", trouble, fine),
+        window_ended(views[0], now, None, [], []),
+    ]
+    for message in messages:
+        assert not violations(message, surface="message")
+    assert "and 19 more" in json.dumps(messages[0])
+    assert "and 80 more" in json.dumps(messages[3])
+    assert len(bot_note(views[0])) < 600
