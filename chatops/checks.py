@@ -8,24 +8,51 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal
 
 from slack_sdk.errors import SlackApiError
 
 from chatops.config import ConfigError, Settings, load_settings
+from chatops.domain.conversations import MetricsOutcome, MetricsReading
 from chatops.sources.base import SourceError
 from chatops.store.migrate import DatabaseUnavailable, current_revision, head_revision, safe_url
 
+if TYPE_CHECKING:
+    from chatops.sources.liveperson import LivePersonSource
 
-def _line(ok: bool | None, item: str, detail: str) -> str:
-    mark = {True: "ok  ", False: "FAIL", None: "skip"}[ok]
+
+# A verdict: True ok, False a problem to fix (exit 1), None skipped, WARN works without it.
+WARN: Final = "warn"
+Verdict = bool | None | Literal["warn"]
+
+
+def _line(ok: Verdict, item: str, detail: str) -> str:
+    mark = {True: "ok  ", False: "FAIL", None: "skip", WARN: "warn"}[ok]
     return f"[{mark}] {item}: {detail}"
 
 
-async def check_settings(settings: Settings) -> list[tuple[bool | None, str, str]]:
+def agent_metrics_verdict(reading: MetricsReading, where: str | None) -> tuple[Verdict, str]:
+    """``check-config``'s line on the Agent Metrics API: optional, so a refusal or failure
+    is a warning (polling and alerts work without it), never a problem that fails the run."""
+    if reading.outcome is MetricsOutcome.OK:
+        agents = {agent.agent_id for agent in reading.agents.values()}
+        total = sum(agent.open_conversations or 0 for agent in reading.agents.values())
+        return True, (
+            f"messaging history at {where or '?'} answers: {len(agents)} logged-in agents of"
+            f" {len(reading.asked)} connectors, {total:,} open conversations"
+        )
+    what = "refused" if reading.outcome is MetricsOutcome.REFUSED else "failed"
+    return WARN, (
+        f"{what}: {reading.error}. Polling and alerts work without it; alerts and details"
+        " show conversation counts as unknown"
+    )
+
+
+async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
     from chatops.runtime import slack_client
     from chatops.sources.liveperson import LivePersonSource
 
-    results: list[tuple[bool | None, str, str]] = []
+    results: list[tuple[Verdict, str, str]] = []
     secrets = settings.secrets
     app = settings.app
     where = str(settings.config_file) if settings.config_file else "built-in defaults"
@@ -70,11 +97,22 @@ async def check_settings(settings: Settings) -> list[tuple[bool | None, str, str
     else:
         try:
             results.append((True, "liveperson", await source.check()))
+            results.append(await _check_agent_metrics(source, settings))
         except SourceError as exc:
             results.append((False, "liveperson", str(exc)))
         finally:
             await source.aclose()
     return results
+
+
+async def _check_agent_metrics(
+    source: LivePersonSource, settings: Settings
+) -> tuple[Verdict, str, str]:
+    if not settings.app.conversations.metrics:
+        return None, "agent metrics", "conversations.metrics is false: no conversation counts"
+    reading = await source.agent_metrics.check()
+    ok, detail = agent_metrics_verdict(reading, source.agent_metrics.where)
+    return ok, "agent metrics", detail
 
 
 async def check_config_command(config_file: str | Path | None) -> int:

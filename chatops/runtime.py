@@ -66,7 +66,7 @@ from chatops.slack.control import ConnectorControl
 from chatops.slack.home import refresh_open_views
 from chatops.slack.services import SlackServices
 from chatops.slack.views import Views
-from chatops.sources.base import StatusSource
+from chatops.sources.base import AgentMetricsReader, StatusSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.leases import LeaderGate, leader_gate_for
@@ -462,6 +462,7 @@ def alerting_poller(
     clock: Callable[[], datetime] = utcnow,
     leader: LeaderGate | None = None,
     in_transaction: Sequence[InTransaction] = (),
+    agent_metrics: AgentMetricsReader | None = None,
 ) -> Poller:
     """The poller of ``chatops serve`` and ``chatops poll --once`` alike: every poll writes
     what changed, the alert policy's decisions and the outbox rows in one transaction.
@@ -476,7 +477,18 @@ def alerting_poller(
         in_transaction=[alerts.in_transaction_hook, *in_transaction],
         on_commit=[alerts.on_commit],
         leader=leader,
+        agent_metrics=agent_metrics,
     )
+
+
+def agent_metrics_of(source: StatusSource, settings: Settings) -> AgentMetricsReader | None:
+    """The reader of the conversations at stake: LivePerson's Agent Metrics API, unless
+    ``conversations.metrics`` is false (another kind of source has none)."""
+    from chatops.sources.liveperson import LivePersonSource
+
+    if not settings.app.conversations.metrics or not isinstance(source, LivePersonSource):
+        return None
+    return source.agent_metrics
 
 
 def build_runtime(
@@ -534,7 +546,13 @@ def build_runtime(
     views.maintenance = services.maintenance
     services.acks = alerts.ack_service(permissions)
     poller = alerting_poller(
-        source, sessions, alerts, clock=clock, leader=gate, in_transaction=[views.poll_landing]
+        source,
+        sessions,
+        alerts,
+        clock=clock,
+        leader=gate,
+        in_transaction=[views.poll_landing],
+        agent_metrics=agent_metrics_of(source, settings),
     )
     return Runtime(
         settings=settings,

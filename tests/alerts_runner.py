@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from chatops.alerts import AlertService
 from chatops.config import AlertsConfig, MaintenanceConfig, PollConfig, Route, Secrets
 from chatops.domain import Environment
+from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
 from chatops.monitor.poll import Poller, PollResult
 from chatops.sources.liveperson import LivePersonSource
@@ -142,7 +143,11 @@ def build_rig(
     max_backoff: float = 1.0,
     clock: ShiftableClock | None = None,
     maintenance: tuple[MaintenanceConfig, ...] = (),
+    agent_metrics: bool = False,
+    conversations: ConversationLimits | None = None,
 ) -> AlertRig:
+    """``agent_metrics``: each poll reads LivePerson's Agent Metrics too (the conversations
+    at stake), with ``conversations``' limits for the flags."""
     clock = clock or ShiftableClock()
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
@@ -161,6 +166,7 @@ def build_rig(
         backoff=backoff,
         max_backoff=max_backoff,
         maintenance=maintenance,
+        conversations=conversations,
     )
     poller = Poller(
         source,
@@ -168,6 +174,7 @@ def build_rig(
         clock=clock,
         in_transaction=[service.in_transaction_hook],
         on_commit=[service.on_commit],
+        agent_metrics=source.agent_metrics if agent_metrics else None,
     )
     return AlertRig(sessions, source, service, poller, metrics, clock, engine.dispose)
 

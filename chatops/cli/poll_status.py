@@ -16,9 +16,10 @@ from chatops.alerts.service import outbox_summary
 from chatops.config import ConfigError, Settings
 from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
 from chatops.domain.durations import format_duration
+from chatops.domain.conversations import MetricsOutcome, MetricsReading
 from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult
-from chatops.runtime import alert_service, alerting_poller
+from chatops.runtime import agent_metrics_of, alert_service, alerting_poller
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.leases import AdvisoryLockGate, LeaderGate
@@ -72,7 +73,14 @@ async def poll_command(settings: Settings) -> int:
         leader: LeaderGate | None = (
             AdvisoryLockGate() if engine.dialect.name == "postgresql" else None
         )
-        result = await alerting_poller(source, sessions, alerts, leader=leader).tick()
+        poller = alerting_poller(
+            source,
+            sessions,
+            alerts,
+            leader=leader,
+            agent_metrics=agent_metrics_of(source, settings),
+        )
+        result = await poller.tick()
         queued = await _queued_by(sessions, result.poll_id) if result and result.ok else 0
     finally:
         await alerts.aclose()
@@ -147,7 +155,23 @@ def summary_line(result: PollResult) -> str:
     ]
     if result.removed:
         parts.append(f"{result.removed} removed")
-    return f"{', '.join(parts)} (poll #{result.poll_id}, {result.duration:.1f}s)"
+    line = f"{', '.join(parts)} (poll #{result.poll_id}, {result.duration:.1f}s)"
+    if result.metrics is not None:
+        line += f"; {metrics_words(result.metrics)}"
+    return line
+
+
+def metrics_words(reading: MetricsReading) -> str:
+    """What the poll's read of the Agent Metrics API found, in a few words."""
+    if reading.outcome is not MetricsOutcome.OK:
+        return f"Agent Metrics {reading.outcome.value}, counts unknown: {reading.error}"
+    # The survey connector's agent is every PCS bot's: count each agent once.
+    agents = {agent.agent_id: agent for agent in reading.agents.values()}
+    total = sum(agent.open_conversations or 0 for agent in agents.values())
+    return (
+        f"{_count(total, 'open conversation')} (Agent Metrics: {len(reading.agents)} of"
+        f" {len(reading.asked)} connectors' agents logged in)"
+    )
 
 
 # -- chatops status [QUERY] ---------------------------------------------------------------

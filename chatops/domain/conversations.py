@@ -258,8 +258,8 @@ def bot_lines(
         named = ", ".join(f"{user(bot_user)} {count:,}" for bot_user, count in dropped[:5])
         more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
         lines.append(
-            f"The connectors not OK {was_handling_phrase(total_dropped)} before they dropped"
-            f" ({named}{more})."
+            f"The connectors not OK were handling {total_dropped:,} conversations before they"
+            f" dropped ({named}{more})."
         )
     for bot_user, count in conversations.near_limit(users)[:5]:
         lines.append(

@@ -50,6 +50,8 @@ class Endpoints:
     monitoring: str
     platform: str
     resolved_at: float
+    # Messaging history (the Agent Metrics API); None when CSDS lists no msgHist host.
+    msghist: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ class Auth:
             return endpoints
         if self._api_url:
             url = self._api_url
-            endpoints = Endpoints(url, url, url, url, resolved_at=float("inf"))
+            endpoints = Endpoints(url, url, url, url, resolved_at=float("inf"), msghist=url)
         else:
             endpoints = await self._lookup_domains(deadline)
         self.endpoints = endpoints
@@ -157,6 +159,7 @@ class Auth:
             monitoring=f"https://{region}.bc-mgmt.liveperson.net",
             platform=f"https://{region}.bc-platform.liveperson.net",
             resolved_at=time.monotonic(),
+            msghist=f"https://{services['msgHist']}" if services.get("msgHist") else None,
         )
 
     # ---------------------------------------------------------------- session

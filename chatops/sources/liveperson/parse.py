@@ -53,7 +53,7 @@ SNAPSHOT_FIELDS = (
 )
 
 # Every entry field the client reads; the rest of an entry is dropped as it is decoded.
-ENTRY_FIELDS = ("botId", "lpAccountId", "updateTime", *SNAPSHOT_FIELDS)
+ENTRY_FIELDS = ("botId", "lpAccountId", "lpUserId", "updateTime", *SNAPSHOT_FIELDS)
 
 _SERVER_FIELDS = ("bcSocketStatus", "cbSocketStatus")
 
@@ -232,6 +232,8 @@ class ParsedFleet:
     # Connectors listed twice (the first entry was kept), and entries without a bot user.
     duplicates: set[ConnectorKey] = field(default_factory=set)
     userless: set[ConnectorKey] = field(default_factory=set)
+    # Each connector's agent (its bot user's lpUserId): the Agent Metrics API's agentId.
+    agent_ids: dict[ConnectorKey, str] = field(default_factory=dict)
     # The snapshot built for each entry, for the next fetch to reuse (``FleetParser``).
     built: Built = field(default_factory=dict)
     from_pcs: set[ConnectorKey] = field(default_factory=set)
@@ -275,6 +277,9 @@ class FleetParser:
         fleet.snapshots[key] = built
         if pcs:
             fleet.from_pcs.add(key)
+        agent_id = text(entry.get("lpUserId"))
+        if agent_id:
+            fleet.agent_ids[key] = agent_id
         user = text(entry.get("lpAccountUser"))
         if user:
             fleet.accounts[key] = (text(entry.get("lpAccountId")) or self._account, user)

@@ -25,6 +25,7 @@ from chatops.jsontypes import JSONDict
 from chatops.pacing import Pacer
 from chatops.sources.base import SourceError, UnknownBotError, UnknownConnectorError
 from chatops.sources.json_stream import decode_object
+from chatops.sources.liveperson.agent_metrics import AgentMetrics
 from chatops.sources.liveperson.auth import Auth
 from chatops.sources.liveperson.parse import (
     Built,
@@ -90,6 +91,8 @@ class LivePersonSource:
             raise ConfigError("poll.environments is empty: list at least one (production, demo)")
         self._environments = tuple(dict.fromkeys(environments))
         self._timeout = timeout
+        # Reads the conversations at stake for the poller (Agent Metrics API).
+        self._agent_metrics = AgentMetrics(self._transport, self._auth, timeout=timeout)
         # From the last successful fetch: what start and stop must send for each connector.
         self._accounts: dict[ConnectorKey, tuple[str, str]] = {}
         self._platform: dict[str, PlatformBot] = {}
@@ -141,6 +144,11 @@ class LivePersonSource:
             f"{method}; Bots Status at {where} lists {len({s.bot_id for s in snapshots})} bots"
             f" with {len(snapshots)} connectors ({environments})"
         )
+
+    @property
+    def agent_metrics(self) -> AgentMetrics:
+        """The reader of the connectors' agents' open conversations (the poller's hook)."""
+        return self._agent_metrics
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -196,6 +204,7 @@ class LivePersonSource:
         fleet = parser.fleet
         self._report_oddities(fleet.duplicates, fleet.userless)
         self._accounts = fleet.accounts
+        self._agent_metrics.agent_ids = fleet.agent_ids
         self._built = fleet.built
         logger.debug("LivePerson listed %d connectors", len(fleet.snapshots))
         return list(fleet.snapshots.values())
