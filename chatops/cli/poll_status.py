@@ -15,8 +15,8 @@ from sqlmodel import col, func, select
 from chatops.alerts.service import outbox_summary
 from chatops.config import ConfigError, Settings
 from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
-from chatops.domain.durations import format_duration
 from chatops.domain.conversations import MetricsOutcome, MetricsReading
+from chatops.domain.durations import format_duration
 from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult
 from chatops.runtime import agent_metrics_of, alert_service, alerting_poller
