@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col, select
 
 from chatops.config import AlertsConfig, Route
@@ -22,6 +23,7 @@ from chatops.domain.maintenance import time_zone
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import ALICE, BOB, CHARLIE, FakeSlack, FakeSlackHost
 from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.slack.timezones import UserTimeZones
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import AuditEntry, utcnow
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
@@ -129,3 +131,15 @@ def test_a_window_in_the_past_gets_a_clear_answer_and_nothing_is_stored(
     text = reply_text(app.users["alice"].command("maintenance billing-* 2020-01-01T10:00 1h"))
     assert "That window is in the past" in text
     assert stored(app) == []
+
+
+async def test_a_time_zone_slack_gives_that_is_unknown_reads_times_in_utc(
+    fake_slack_host: FakeSlackHost,
+) -> None:
+    martian = replace(ALICE, tz="Mars/Olympus_Mons")
+    with fake_slack_host.add(FakeSlack(deadline=PATIENCE, personas=(martian, BOB))) as server:
+        client = AsyncWebClient(token=server.fake.bot_token, base_url=server.fake.base_url)
+        zones = UserTimeZones()
+        assert (await zones.zone(client, "U0ALICE")).key == "UTC"
+        assert (await zones.zone(client, "U0BOB")).key == "Europe/London"
+        assert (await zones.zone(client, "U0NOBODY")).key == "UTC"

@@ -11,9 +11,11 @@ Wiring (chatops.runtime)::
     await alerts.aclose(); await task
 
 ``in_transaction_hook`` runs the policy inside the poll's transaction and writes outbox
-rows; ``on_commit`` wakes the relay at once (and, after a failed poll, checks whether the
+rows, after the maintenance windows that began or ended (chatops.alerts.maintenance);
+``on_commit`` wakes the relay at once (and, after a failed poll, checks whether the
 status source must be announced as unreachable). The relay pass is safe in several
-replicas at once; reminders and mute announcements are written once whoever runs them.
+replicas at once; reminders and mute and window announcements are written once whoever
+runs them.
 
 Supervision: whatever fails in the loop (the database gone, a bug), before its first pass
 or later, the relay is started again with backoff (``restart_backoff`` doubling up to
@@ -374,7 +376,8 @@ class AlertService:
     # -- reminders and mutes -----------------------------------------------------------------
 
     async def tick_reminders_and_mutes(self) -> int:
-        """Write due reminders and mute announcements; return how many rows were written."""
+        """Write due reminders, mute announcements and the starts of maintenance windows;
+        return how many rows were written."""
         now = self.clock()
         try:
             async with self.sessions() as session:
