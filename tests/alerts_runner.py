@@ -17,8 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from pydantic import SecretStr
@@ -33,25 +32,13 @@ from chatops.monitor.poll import Poller, PollResult
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.migrate import upgrade
-from chatops.store.models import OutboxMessage, utcnow
+from chatops.store.models import OutboxMessage
+from tests.clock import ManualClock
 from tests.waiting import PATIENCE
 
 ALERTS = "C0ALERTS"
 BILLING = "C0BILLING"
 DEFAULT_ROUTES = (Route(channel=BILLING, bots=("billing-*",)),)
-
-
-@dataclass
-class ShiftableClock:
-    """Real time plus an offset that tests move forward (reminders, mutes, settling)."""
-
-    offset: timedelta = field(default_factory=timedelta)
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
-
-    def advance(self, by: timedelta) -> None:
-        self.offset += by
 
 
 def alerts_config(**overrides: object) -> AlertsConfig:
@@ -76,7 +63,7 @@ class AlertRig:
     service: AlertService
     poller: Poller
     metrics: Metrics
-    clock: ShiftableClock
+    clock: ManualClock
     dispose: Callable[[], object]
 
     async def poll(self) -> PollResult:
@@ -141,14 +128,14 @@ def build_rig(
     edit_interval: float = 0.0,
     backoff: float = 0.05,
     max_backoff: float = 1.0,
-    clock: ShiftableClock | None = None,
+    clock: ManualClock | None = None,
     maintenance: tuple[MaintenanceConfig, ...] = (),
     agent_metrics: bool = False,
     conversations: ConversationLimits | None = None,
 ) -> AlertRig:
     """``agent_metrics``: each poll reads LivePerson's Agent Metrics too (the conversations
     at stake), with ``conversations``' limits for the flags."""
-    clock = clock or ShiftableClock()
+    clock = clock or ManualClock.real_time()
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()

@@ -23,7 +23,7 @@ from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sandbox.slack_client import Delivery, SlackUser
 from chatops.store.models import AuditEntry
 from tests import fleet
-from tests.alerts_runner import ShiftableClock
+from tests.clock import ManualClock
 from tests.fixtures.app import TEST_PERMISSIONS, AppUnderTest, MakeApp, app_settings, start_app
 from tests.test_slack_connectors import healthy_bot
 
@@ -39,12 +39,12 @@ def alerting(**overrides: Any) -> AlertsConfig:
 
 
 @pytest.fixture
-def clock() -> ShiftableClock:
-    return ShiftableClock()
+def clock() -> ManualClock:
+    return ManualClock.real_time()
 
 
 @pytest.fixture
-def app(make_app: MakeApp, sqlite_url: str, clock: ShiftableClock) -> AppUnderTest:
+def app(make_app: MakeApp, sqlite_url: str, clock: ManualClock) -> AppUnderTest:
     return make_app(sqlite_url, clock=clock, alerts=alerting())
 
 
@@ -325,7 +325,7 @@ def reminders(app: AppUnderTest, message: dict[str, Any]) -> list[str]:
     return [reply for reply in replies(app, message) if "Still" in reply]
 
 
-def remind_later(app: AppUnderTest, clock: ShiftableClock) -> None:
+def remind_later(app: AppUnderTest, clock: ManualClock) -> None:
     alerts = app.runtime.alerts
     assert alerts is not None
     clock.advance(timedelta(hours=5))
@@ -334,7 +334,7 @@ def remind_later(app: AppUnderTest, clock: ShiftableClock) -> None:
 
 
 def test_reminders_stop_while_acknowledged_and_resume_once_released(
-    app: AppUnderTest, clock: ShiftableClock
+    app: AppUnderTest, clock: ManualClock
 ) -> None:
     _, name, alert = down_bot(app)
     quiet(app)
@@ -400,7 +400,7 @@ def test_recovery_ends_the_acknowledgement_and_still_says_who_had_it(app: AppUnd
 
 
 def test_a_digest_is_acknowledged_for_all_its_open_bots(
-    app: AppUnderTest, clock: ShiftableClock
+    app: AppUnderTest, clock: ManualClock
 ) -> None:
     bots = fleet.healthy_bots(app.lp.fake)[:7]
     for entry in bots:

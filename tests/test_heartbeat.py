@@ -13,7 +13,7 @@ import pytest
 from chatops.config import ConfigError, HeartbeatConfig, load_app_config
 from chatops.monitor.heartbeat import fail_url
 from chatops.sandbox.liveperson import RunningServer as LPServer
-from tests.alerts_runner import ShiftableClock
+from tests.clock import ManualClock
 from tests.fixtures.app import AppUnderTest, MakeApp
 from tests.fixtures.heartbeat import PingReceiver
 from tests.test_ops_endpoints import scrape
@@ -46,8 +46,8 @@ def poll_failing(app: AppUnderTest) -> None:
 
 
 @pytest.fixture
-def clock() -> ShiftableClock:
-    return ShiftableClock()
+def clock() -> ManualClock:
+    return ManualClock.real_time()
 
 
 Start = Callable[..., AppUnderTest]
@@ -55,7 +55,7 @@ Start = Callable[..., AppUnderTest]
 
 @pytest.fixture
 def start(
-    make_app: MakeApp, sqlite_url: str, clock: ShiftableClock, ping_receiver: PingReceiver
+    make_app: MakeApp, sqlite_url: str, clock: ManualClock, ping_receiver: PingReceiver
 ) -> Start:
     """``start(every=..., timeout=...)``: the app, pinging the receiver at CHECK."""
 
@@ -69,7 +69,7 @@ def start(
 
 def test_good_polls_ping_the_url_and_a_failed_one_pings_fail_at_once_then_at_most_every(
     start: Start,
-    clock: ShiftableClock,
+    clock: ManualClock,
     ping_receiver: PingReceiver,
     fake_lp: LPServer,
 ) -> None:
@@ -96,7 +96,7 @@ def test_good_polls_ping_the_url_and_a_failed_one_pings_fail_at_once_then_at_mos
 
 
 def test_each_good_poll_a_minute_apart_pings_once(
-    start: Start, clock: ShiftableClock, ping_receiver: PingReceiver
+    start: Start, clock: ManualClock, ping_receiver: PingReceiver
 ) -> None:
     app = start(every="1m")
     settled(app, ping_receiver, 1)
@@ -108,7 +108,7 @@ def test_each_good_poll_a_minute_apart_pings_once(
 
 
 def test_polls_go_on_while_the_receiver_hangs_and_pings_resume_when_it_answers(
-    start: Start, clock: ShiftableClock, ping_receiver: PingReceiver
+    start: Start, clock: ManualClock, ping_receiver: PingReceiver
 ) -> None:
     ping_receiver.hang()
     # A ping waits up to a minute: a poll that waited for it would miss app.poll()'s bound.
@@ -129,7 +129,7 @@ def test_polls_go_on_while_the_receiver_hangs_and_pings_resume_when_it_answers(
 
 def test_a_ping_without_an_answer_in_time_is_counted_and_logged_once(
     start: Start,
-    clock: ShiftableClock,
+    clock: ManualClock,
     ping_receiver: PingReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -152,7 +152,7 @@ def test_a_ping_without_an_answer_in_time_is_counted_and_logged_once(
 
 def test_polls_go_on_when_the_receiver_answers_500_and_its_recovery_is_logged_once(
     start: Start,
-    clock: ShiftableClock,
+    clock: ManualClock,
     ping_receiver: PingReceiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -183,7 +183,7 @@ def test_polls_go_on_when_the_receiver_answers_500_and_its_recovery_is_logged_on
 
 
 def test_a_good_poll_while_the_alert_relay_is_down_pings_fail(
-    start: Start, clock: ShiftableClock, ping_receiver: PingReceiver
+    start: Start, clock: ManualClock, ping_receiver: PingReceiver
 ) -> None:
     app = start(every="1m")
     settled(app, ping_receiver, 1)

@@ -28,6 +28,7 @@ from chatops.domain import (
 )
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sources import LivePersonSource, SourceError, UnknownBotError
+from tests.clock import ManualClock
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.waiting import PATIENCE, await_until
 
@@ -46,17 +47,6 @@ class RecordedSleeps(list[float]):
 
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class LoopbackDNS(httpx.AsyncBaseTransport):
@@ -313,8 +303,8 @@ async def test_it_logs_in_again_once_when_the_tokens_expire(
 async def test_it_logs_in_again_when_the_token_lifetime_has_passed(
     make_fake_lp: MakeFakeLP, make_source: MakeSource
 ) -> None:
-    clock = Clock()
-    server = make_fake_lp(clock=clock, token_ttl=60.0)
+    clock = ManualClock()
+    server = make_fake_lp(clock=clock.time, token_ttl=60.0)
     source = make_source(secrets_for(server))
     await source.fetch()
 

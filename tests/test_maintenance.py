@@ -23,7 +23,8 @@ from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import AuditEntry, utcnow
-from tests.alerts_runner import BILLING, AlertRig, ShiftableClock, build_rig
+from tests.alerts_runner import BILLING, AlertRig, build_rig
+from tests.clock import ManualClock
 from tests.test_alerts_flow import healthy_bots
 from tests.test_alerts_mutes import ALICE, BOB, access, rig, texts
 
@@ -127,7 +128,7 @@ async def test_a_restart_during_a_window_announces_nothing_twice_and_still_ends_
     database_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     bot = healthy_bots(fake_lp, "billing")[0]
-    clock = ShiftableClock()
+    clock = ManualClock.real_time()
     slack = (fake_slack.fake.base_url, fake_slack.fake.bot_token)
     first = build_rig(database_url, lp_secrets, *slack, clock=clock)
     await first.poll()
@@ -157,7 +158,7 @@ async def test_a_recurring_window_follows_london_time_across_the_spring_change(
     database_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     bot = healthy_bots(fake_lp, "billing")[0]
-    clock = ShiftableClock()
+    clock = ManualClock.real_time()
     # Saturday evening before the clocks go forward (02:00 BST on 2026-03-29 is 01:00 UTC).
     clock.advance(datetime(2026, 3, 28, 23, 0, tzinfo=UTC) - utcnow())
     weekly = MaintenanceConfig.model_validate(

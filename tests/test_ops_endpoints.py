@@ -24,7 +24,8 @@ from chatops.runtime import build_runtime
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sandbox.slack_client import sign
-from tests.alerts_runner import ALERTS, ShiftableClock
+from tests.alerts_runner import ALERTS
+from tests.clock import ManualClock
 from tests.fixtures.app import AppUnderTest, MakeApp, app_settings
 from tests.replica_runner import Scrape, proxied
 from tests.test_alerts_delivery import failed_attempts
@@ -66,7 +67,7 @@ def test_healthz_says_ok_and_readyz_names_each_check_and_asks_slack_once(
 def test_readyz_is_503_once_polls_are_stale_and_200_after_the_next_poll(
     make_app: MakeApp, database_url: str
 ) -> None:
-    clock = ShiftableClock()
+    clock = ManualClock.real_time()
     app = make_app(database_url, clock=clock)  # polls every hour: stale after three
     assert readyz(app)[0] == 200
 

@@ -17,6 +17,7 @@ from chatops.permissions import PERMISSIONS, Access, AccessLookupError, Permissi
 from chatops.sandbox.slack import FakeSlack, FakeSlackHost, Persona, RunningServer
 from chatops.slack import restart
 from chatops.store.models import Bot
+from tests.clock import ManualClock
 
 CONTACT = "@bot-admins"
 
@@ -44,14 +45,6 @@ EXAMPLE_GRANTS = {("U0ALICE", permission, bot) for permission in ALICE_GRANTED f
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def client(fake_slack: RunningServer) -> AsyncIterator[AsyncWebClient]:
     yield AsyncWebClient(token=fake_slack.fake.bot_token, base_url=fake_slack.fake.base_url)
@@ -60,10 +53,10 @@ async def client(fake_slack: RunningServer) -> AsyncIterator[AsyncWebClient]:
 def resolver(
     client: AsyncWebClient,
     rules: tuple[PermissionRule, ...] = EXAMPLE_RULES,
-    clock: Clock | None = None,
+    clock: ManualClock | None = None,
 ) -> PermissionResolver:
     return PermissionResolver(
-        rules, client, contact=CONTACT, cache_ttl=60.0, clock=clock or Clock()
+        rules, client, contact=CONTACT, cache_ttl=60.0, clock=(clock or ManualClock(1000.0)).time
     )
 
 
@@ -221,18 +214,18 @@ async def test_it_skips_users_info_when_rules_name_no_email(
 async def test_it_caches_lookups_for_the_ttl_then_refreshes(
     fake_slack: RunningServer, client: AsyncWebClient
 ) -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     permissions = resolver(client, clock=clock)
 
     await permissions.access("U0ALICE")
-    clock.now += 59
+    clock.advance(59)
     await permissions.access("U0ALICE")
     await permissions.access("U0BOB")
 
     assert len(fake_slack.fake.calls("users.info")) == 2  # alice once, bob once
     assert len(fake_slack.fake.calls("usergroups.list")) == 1  # shared by every user
 
-    clock.now += 2
+    clock.advance(2)
     await permissions.access("U0ALICE")
 
     assert len(fake_slack.fake.calls("users.info")) == 3

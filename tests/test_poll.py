@@ -26,6 +26,7 @@ from chatops.sources.liveperson import LivePersonSource
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.leases import AdvisoryLockGate, LeaseGate
 from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, TransitionRecord
+from tests.clock import ManualClock
 from tests.fixtures.db import WriteLog
 from tests.fixtures.liveperson import secrets_for
 from tests.waiting import PATIENCE, await_until
@@ -407,16 +408,8 @@ async def test_a_manual_stop_reported_by_the_source_is_recorded_as_manual(
 # -- Leadership ---------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def test_one_lease_holder_polls_until_its_lease_expires(sessions: SessionFactory) -> None:
-    clock = Clock()
+    clock = ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
     alpha = LeaseGate("alpha", timedelta(minutes=3), clock=clock)
     beta = LeaseGate("beta", timedelta(minutes=3), clock=clock)
 
@@ -426,11 +419,11 @@ async def test_one_lease_holder_polls_until_its_lease_expires(sessions: SessionF
 
     assert await acquire(alpha)
     assert not await acquire(beta)
-    clock.now += timedelta(minutes=2)
+    clock.advance(timedelta(minutes=2))
     assert await acquire(alpha)  # renewed until 9:05
-    clock.now += timedelta(minutes=2)
+    clock.advance(timedelta(minutes=2))
     assert not await acquire(beta)
-    clock.now += timedelta(minutes=2)  # alpha stopped ticking: its lease ran out
+    clock.advance(timedelta(minutes=2))  # alpha stopped ticking: its lease ran out
     assert await acquire(beta)
     assert not await acquire(alpha)
 

@@ -10,18 +10,11 @@ import httpx
 import pytest
 
 from chatops.sandbox.liveperson import RunningServer
+from tests.clock import ManualClock
 from tests.fixtures.liveperson import MakeFakeLP
 
 AGENT_VIEW = "/messaging_history/api/account/12345678/agent-view/status"
 LOGIN = "/api/account/12345678/login?v=1.3"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def bearer(client: httpx.Client) -> dict[str, str]:
@@ -39,13 +32,13 @@ def agent_view(
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(1_800_000_000.0)
 
 
 @pytest.fixture
-def server(make_fake_lp: MakeFakeLP, clock: Clock) -> RunningServer:
-    return make_fake_lp(clock=clock, bots=60)
+def server(make_fake_lp: MakeFakeLP, clock: ManualClock) -> RunningServer:
+    return make_fake_lp(clock=clock.time, bots=60)
 
 
 @pytest.fixture
@@ -140,13 +133,13 @@ def test_agent_ids_filter_the_answer(server: RunningServer, client: httpx.Client
 
 
 def test_counts_move_over_time_and_repeat_for_the_same_seed_and_clock(
-    make_fake_lp: MakeFakeLP, server: RunningServer, clock: Clock
+    make_fake_lp: MakeFakeLP, server: RunningServer, clock: ManualClock
 ) -> None:
     first = {r["agentId"]: r["openAssignedConversations"] for r in server.fake.agent_records()}
-    twin = make_fake_lp(clock=clock, bots=60)
+    twin = make_fake_lp(clock=clock.time, bots=60)
     again = {r["agentId"]: r["openAssignedConversations"] for r in twin.fake.agent_records()}
     assert again == first
-    clock.now += 5 * 60
+    clock.advance(5 * 60)
     later = {r["agentId"]: r["openAssignedConversations"] for r in server.fake.agent_records()}
     assert later.keys() == first.keys()
     assert later != first
@@ -154,13 +147,13 @@ def test_counts_move_over_time_and_repeat_for_the_same_seed_and_clock(
 
 
 def test_a_pinned_count_is_served_until_unpinned(
-    server: RunningServer, client: httpx.Client, clock: Clock
+    server: RunningServer, client: httpx.Client, clock: ManualClock
 ) -> None:
     record = server.fake.agent_records()[0]
     user = record["agentLoginName"]
     response = client.post("/_sandbox/conversations", json={"lpAccountUser": user, "count": 962})
     assert response.status_code == 200
-    clock.now += 600
+    clock.advance(600)
     pinned = next(r for r in server.fake.agent_records() if r["agentLoginName"] == user)
     assert pinned["openAssignedConversations"] == 962
     assert pinned["load"] == 96
@@ -207,7 +200,7 @@ def test_a_malformed_answer_is_not_json(server: RunningServer, client: httpx.Cli
         response.json()
 
 
-def test_the_clock_of_a_record_is_the_fakes(server: RunningServer, clock: Clock) -> None:
+def test_the_clock_of_a_record_is_the_fakes(server: RunningServer, clock: ManualClock) -> None:
     record = server.fake.agent_records()[0]
-    assert record["lastUpdatedTimeL"] == int(clock.now * 1000)
+    assert record["lastUpdatedTimeL"] == int(clock.time() * 1000)
     assert record["lastUpdatedTimeL"] != int(time.time() * 1000)

@@ -24,6 +24,7 @@ from starlette.routing import Mount
 from chatops.domain import Health, normalise_key
 from chatops.sandbox.liveperson import FakeLivePerson, RunningServer
 from chatops.sources.liveperson.parse import entry_health
+from tests.clock import ManualClock
 from tests.fixtures.liveperson import MakeFakeLP
 from tests.waiting import PATIENCE, wait_until
 
@@ -32,14 +33,6 @@ PLATFORM = "/bot-platform-manager-0.1"
 LOGIN = "/api/account/12345678/login?v=1.3"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 REPOSITORY = Path(__file__).resolve().parent.parent
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def login(client: httpx.Client, **body: str) -> dict[str, Any]:
@@ -161,11 +154,11 @@ def test_the_fleet_mixes_spellings_of_the_same_status() -> None:
 
 
 def test_the_same_seed_gives_the_same_fleet_and_another_seed_another() -> None:
-    clock = Clock()
+    clock = ManualClock()
 
-    first = FakeLivePerson(seed=7, clock=clock).bots()
-    again = FakeLivePerson(seed=7, clock=clock).bots()
-    other = FakeLivePerson(seed=8, clock=clock).bots()
+    first = FakeLivePerson(seed=7, clock=clock.time).bots()
+    again = FakeLivePerson(seed=7, clock=clock.time).bots()
+    other = FakeLivePerson(seed=8, clock=clock.time).bots()
 
     assert first == again
     assert {bot["botId"] for bot in first}.isdisjoint(bot["botId"] for bot in other)
@@ -362,12 +355,12 @@ def test_status_lists_are_per_environment_and_pcs_bots_have_their_own(
 
 
 def test_tokens_expire_after_their_lifetime(make_fake_lp: MakeFakeLP) -> None:
-    clock = Clock()
-    server = make_fake_lp(clock=clock, token_ttl=60.0)
+    clock = ManualClock()
+    server = make_fake_lp(clock=clock.time, token_ttl=60.0)
     with httpx.Client(base_url=server.url) as client:
         headers = cb_headers(client)
         fresh = status_list(client, headers)
-        clock.now += 61
+        clock.advance(61)
         expired = status_list(client, headers)
 
     assert fresh.status_code == 200
@@ -377,8 +370,8 @@ def test_tokens_expire_after_their_lifetime(make_fake_lp: MakeFakeLP) -> None:
 def test_a_start_is_ready_at_once_and_online_after_the_start_delay(
     make_fake_lp: MakeFakeLP,
 ) -> None:
-    clock = Clock()
-    server = make_fake_lp(clock=clock, start_delay=5.0)
+    clock = ManualClock()
+    server = make_fake_lp(clock=clock.time, start_delay=5.0)
     bot = next(b for b in server.fake.bots() if normalised(b, "nodeStatus") == "stopped")
     body = {"lpAccountId": "12345678", "lpAccountUser": bot["lpAccountUser"]}
 
@@ -391,7 +384,7 @@ def test_a_start_is_ready_at_once_and_online_after_the_start_delay(
         headers = cb_headers(client)
         started = client.put(f"{MONITORING}/start/{bot['botId']}", json=body, headers=headers)
         ready = status()
-        clock.now += 5
+        clock.advance(5)
         online = status()
 
     assert started.status_code == 200
@@ -633,8 +626,8 @@ def test_a_stop_stops_only_the_connector_its_body_names(
 
 
 def test_a_start_starts_only_the_connector_its_body_names(make_fake_lp: MakeFakeLP) -> None:
-    clock = Clock()
-    server = make_fake_lp(clock=clock, start_delay=5.0)
+    clock = ManualClock()
+    server = make_fake_lp(clock=clock.time, start_delay=5.0)
     entries = next(
         e
         for e in by_bot(server.fake.bots()).values()
@@ -649,7 +642,7 @@ def test_a_start_starts_only_the_connector_its_body_names(make_fake_lp: MakeFake
     with httpx.Client(base_url=server.url) as client:
         started = operate(client, cb_headers(client), "start", bot_id, users[2])
     ready = nodes()
-    clock.now += 5
+    clock.advance(5)
     online = nodes()
 
     assert started.status_code == 200
@@ -660,8 +653,8 @@ def test_a_start_starts_only_the_connector_its_body_names(make_fake_lp: MakeFake
 
 
 def test_a_pcs_start_or_stop_acts_on_the_one_survey_connector(make_fake_lp: MakeFakeLP) -> None:
-    clock = Clock()
-    server = make_fake_lp(clock=clock, start_delay=5.0)
+    clock = ManualClock()
+    server = make_fake_lp(clock=clock.time, start_delay=5.0)
     fake = server.fake
     pcs = [entry["botId"] for entry in fake.bots() if "bcSocketStatus" in entry]
 
@@ -673,7 +666,7 @@ def test_a_pcs_start_or_stop_acts_on_the_one_survey_connector(make_fake_lp: Make
         stopped = operate(client, headers, "stop", pcs[0], "Survey Connector")
         after_stop = pcs_nodes()
         started = operate(client, headers, "start", pcs[1], "Survey Connector")
-        clock.now += 5
+        clock.advance(5)
         after_start = pcs_nodes()
         wrong_user = operate(client, headers, "stop", pcs[2], "survey_connector_2")
 

@@ -41,19 +41,12 @@ from chatops.sandbox.slack import (
     serve_in_thread,
 )
 from chatops.sandbox.slack_client import SlackUser, sign
+from tests.clock import ManualClock
 
 ALICE = PERSONAS["alice"]
 BOB = PERSONAS["bob"]
 TOKEN = "xoxb-sandbox-token"
 SECRET = "sandbox-signing-secret"
-
-
-class ManualClock:
-    def __init__(self, now: float = 1_716_290_400.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def web(server: RunningServer, **kwargs: Any) -> AsyncWebClient:
@@ -101,12 +94,12 @@ def alert_blocks(value: str = "bot-1") -> list[dict[str, Any]]:
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
+    return ManualClock(1_716_290_400.0)
 
 
 @pytest.fixture
 def clocked_slack(fake_slack_host: FakeSlackHost, clock: ManualClock) -> Iterator[RunningServer]:
-    with fake_slack_host.add(FakeSlack(clock=clock)) as server:
+    with fake_slack_host.add(FakeSlack(clock=clock.time)) as server:
         yield server
 
 
@@ -579,14 +572,14 @@ def test_faults_can_be_injected_and_cleared_over_http(fake_slack: RunningServer)
 async def test_post_message_is_paced_per_channel_when_rate_limits_are_on(
     fake_slack_host: FakeSlackHost, clock: ManualClock
 ) -> None:
-    with fake_slack_host.add(FakeSlack(clock=clock, enforce_rate_limits=True)) as server:
+    with fake_slack_host.add(FakeSlack(clock=clock.time, enforce_rate_limits=True)) as server:
         client = web(server)
         for _ in range(3):  # the burst allowance
             await client.chat_postMessage(channel="C0ALERTS", text="burst")
         with pytest.raises(SlackApiError) as raised:
             await client.chat_postMessage(channel="C0ALERTS", text="too fast")
         other_channel = await client.chat_postMessage(channel="C0BILLING", text="elsewhere")
-        clock.now += 1.0
+        clock.advance(1.0)
         after_a_second = await client.chat_postMessage(channel="C0ALERTS", text="paced")
 
     assert raised.value.response.status_code == 429
@@ -673,9 +666,9 @@ async def test_a_response_url_expires_after_30_minutes(
 ) -> None:
     client = AsyncWebhookClient(clocked_slack.fake.mint_response_url(ALICE.user_id, "C0GENERAL"))
 
-    clock.now += RESPONSE_URL_LIFETIME_SECONDS
+    clock.advance(RESPONSE_URL_LIFETIME_SECONDS)
     just_in_time = await client.send(text="at 30:00")
-    clock.now += 1
+    clock.advance(1)
     too_late = await client.send(text="at 30:01")
 
     assert just_in_time.status_code == 200
@@ -831,17 +824,9 @@ def test_forged_and_replayed_requests_fail_verification(
     assert int(replayed_ts) <= time.time() - 600
     assert not verifier.is_valid(replayed_body, replayed_ts, replayed_headers["x-slack-signature"])
     # The replayed request is genuinely signed: only its age gives it away.
-    assert SignatureVerifier(SECRET, clock=_FixedClock(int(replayed_ts))).is_valid(
+    assert SignatureVerifier(SECRET, clock=ManualClock(int(replayed_ts))).is_valid(
         replayed_body, replayed_ts, replayed_headers["x-slack-signature"]
     )
-
-
-class _FixedClock:
-    def __init__(self, now: int) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return float(self._now)
 
 
 def test_a_click_sends_block_actions_for_the_button(
