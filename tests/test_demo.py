@@ -8,6 +8,7 @@ as a person's Ctrl-C would.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -420,6 +421,40 @@ async def test_a_bot_server_drop_recovers_to_exactly_what_the_source_said_before
         key = (after["botId"], after.get("lpAccountUser"))
         assert after["cbSocketStatus"] == before[key]["cbSocketStatus"]
     assert "back" in scenario.log()[-1]["text"]
+
+
+async def test_a_busy_connector_holds_conversations_near_the_limit_then_eases() -> None:
+    fake = FakeLivePerson(bots=40, seed=1)
+    scenario = Scenario(fake, FAST)
+
+    text = await scenario.trigger("busy_connector")
+    _, rest = text.split(": connector ", 1)
+    user = rest.split(" ", 1)[0]
+    counts = {r["agentLoginName"]: r["openAssignedConversations"] for r in fake.agent_records()}
+    assert counts[user] == 962
+    await settle(scenario)
+
+    counts = {r["agentLoginName"]: r["openAssignedConversations"] for r in fake.agent_records()}
+    assert counts[user] != 962
+    assert "eased" in scenario.log()[-1]["text"]
+
+
+def test_the_page_shows_a_busy_connectors_conversations_and_the_flag(
+    demo: DemoThread, page: httpx.Client
+) -> None:
+    text = demo.run(demo.demo.scenario.trigger("busy_connector"))
+    name, rest = text.split(": connector ", 1)
+    user = rest.split(" ", 1)[0]
+
+    def flagged() -> bool:
+        run_command(page, "alice", f"/botstatus {name}")
+        shown = json.dumps(latest_ephemeral(demo, ALICE))
+        return f"`{user}` has 962 open conversations, near LivePerson's limit" in shown
+
+    wait_until(flagged, what=f"{name}'s details flag {user} near the limit")
+    reply = json.dumps(latest_ephemeral(demo, ALICE))
+    assert "962 open conversations" in reply
+    assert ":speech_balloon:" in reply
 
 
 async def test_a_recovery_leaves_alone_a_bot_someone_acted_on_meanwhile() -> None:

@@ -1,6 +1,6 @@
 """The demo's story: things go wrong in the fake LivePerson fleet, on their own or on a click.
 
-Seven events, each a change to the fake's status list followed (for most) by a recovery:
+Eight events, each a change to the fake's status list followed (for most) by a recovery:
 
 - ``server_drop``: a bot's Bot Server connection drops, and comes back ``recover_after`` later.
 - ``connector_drop``: one of a bot's agent connectors drops while the others serve: the bot is
@@ -13,6 +13,9 @@ Seven events, each a change to the fake's status list followed (for most) by a r
 - ``chat_away``: a chat bot's agents go Away, and come back.
 - ``manual_stop``: a person stops a connector by hand in LivePerson (``lastManualOperation``
   STOP with their name): a notice, never an outage; they start it again later.
+- ``busy_connector``: a connector's open conversations (LivePerson's Agent Metrics) climb
+  near LivePerson's limit of 999 per connector; ``/botstatus`` and alerts flag it until they
+  ease ``recover_after`` later. No alert of its own: conversations never page anyone.
 
 The scenario only drives the fake through its Python API, as a person would through its
 control API; the app sees the changes at its next poll, like any real change. A recovery
@@ -42,6 +45,8 @@ log = logging.getLogger(__name__)
 # The person who stops and starts connectors by hand in the story.
 OPERATOR_NAME = "Jane Ops"
 LOG_LENGTH = 50
+# What the busy connector of the story holds: near LivePerson's limit of 999.
+BUSY_CONVERSATIONS = 962
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ EVENTS: tuple[ScenarioEvent, ...] = (
         "manual_stop",
         "Stopped by hand",
         f"{OPERATOR_NAME} stops a connector in LivePerson, and starts it again later.",
+    ),
+    ScenarioEvent(
+        "busy_connector",
+        "Busy connector",
+        "A connector's open conversations climb near LivePerson's limit of 999, then ease.",
     ),
 )
 EVENT_NAMES = tuple(event.name for event in EVENTS)
@@ -183,6 +193,7 @@ class Scenario:
             "survey_storm": self._survey_storm,
             "chat_away": self._chat_away,
             "manual_stop": self._manual_stop,
+            "busy_connector": self._busy_connector,
         }
 
     # ------------------------------------------------------------------ the page's view
@@ -470,6 +481,27 @@ class Scenario:
                 self._note(f"{change.name}: agents are back, the chat is Online.")
 
         return f"{change.name}: every agent went Away (back in about {duration:.0f} s).", recover
+
+    def _busy_connector(self) -> tuple[str, Recovery]:
+        entry = self._pick("busy_connector", lambda e: not is_pcs_entry(e))
+        bot_id, name, user = str(entry["botId"]), str(entry["botName"]), entry["lpAccountUser"]
+        self.fake.pin_conversations(str(user), BUSY_CONVERSATIONS)
+        self._busy.add(bot_id)
+        delay = self.timing.recover_after
+
+        async def recover() -> None:
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._busy.discard(bot_id)
+            self.fake.pin_conversations(str(user), None)
+            self._note(f"{name}: connector {user}'s conversations eased.")
+
+        return (
+            f"{name}: connector {user} holds {BUSY_CONVERSATIONS} open conversations, near"
+            f" LivePerson's limit of 999 (easing in about {delay:.0f} s).",
+            recover,
+        )
 
     def _manual_stop(self) -> tuple[str, Recovery]:
         entry = self._pick("manual_stop", lambda e: not is_pcs_entry(e))
