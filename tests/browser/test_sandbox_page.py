@@ -26,8 +26,10 @@ from chatops.slack import blocks
 from chatops.slack.restart import RestartPlan
 from chatops.slack.results import ActionResult, ConnectorOutcome, ConnectorWatch, Outcome
 from chatops.store import repo
+from chatops.store.acks import Owner
 from chatops.store.cards import BotCard, cards
 from chatops.store.models import Bot, Connector, TransitionRecord
+from tests import fleet
 
 pytestmark = pytest.mark.browser
 
@@ -236,6 +238,36 @@ def test_an_alert_arrives_in_its_channel_and_is_edited_when_the_bot_recovers(
     expect(page.locator(".unsupported")).to_have_count(0)
 
 
+def test_alice_acknowledges_an_alert_and_sees_it_edited(page: Page, demo: DemoThread) -> None:
+    fake = demo.demo.fake_lp
+    # A bot the scenario has not changed yet: one that changed health often lately would be
+    # flapping, and alert no recovery for a while.
+    log = " ".join(str(entry["text"]) for entry in demo.demo.scenario.log())
+    entry = [e for e in fleet.healthy_bots(fake) if str(e["botName"]) not in log][-1]
+    bot, bot_id = str(entry["botName"]), str(entry["botId"])
+    open_channel(page, ALERTS)
+    act_as(page, "alice")
+
+    fake.set_fields(bot_id, cbSocketStatus="NOT_CONNECTED")
+    try:
+        alert = same_message(page, latest_message(page, f"{bot} is Down", surface="channel"))
+        acknowledge = alert.get_by_role("button", name="Acknowledge")
+        acknowledge.click()
+
+        expect(alert).to_contain_text("Acknowledged by @alice since")
+        expect(alert.locator(".edited")).to_have_text("(edited)")
+        expect(acknowledge).to_have_count(0)
+        expect(alert.get_by_role("button", name="Stop")).to_be_visible()
+        alert.get_by_role("button", name="1 reply").click()
+        expect(alert.locator(".thread")).to_contain_text("@alice acknowledged this alert")
+    finally:
+        fake.set_fields(bot_id, cbSocketStatus="CONNECTED")
+
+    expect(alert).to_contain_text(f"{bot} was Down")
+    expect(alert).to_contain_text("Acknowledged by @alice at")
+    expect(page.locator(".unsupported")).to_have_count(0)
+
+
 # ---------------------------------------------------------------------- rendering
 
 
@@ -294,7 +326,13 @@ def test_a_block_the_page_cannot_show_is_flagged_as_unsupported(
 # Every public function of chatops.slack.blocks, chatops.blockkit.controls and
 # chatops.alerts.render that returns Block Kit. Messages and views are posted and published
 # below; the three buttons are inside bot_details' (and the alerts') output.
-ELEMENT_BUILDERS = {"blocks.start_button", "blocks.stop_button", "blocks.restart_button"}
+ELEMENT_BUILDERS = {
+    "blocks.start_button",
+    "blocks.stop_button",
+    "blocks.restart_button",
+    "render.ack_button",
+    "render.ownership",
+}
 
 
 def section(text: str) -> dict[str, Any]:
@@ -450,7 +488,14 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         ],
         now,
     )
+    acknowledgeable = alerts.digest(
+        [DigestItem(f"faq-bot-{n}", "problem", Health.DOWN) for n in range(7)],
+        now,
+        acknowledge=True,
+    )
+    owner = Owner("U0ALICE", since)
     messages += [
+        acknowledgeable,
         alerts.problem(online, Health.DOWN, since, was=Health.OK),
         alerts.problem(several, Health.DEGRADED, since, was=Health.OK),
         alerts.problem(survey, Health.DOWN, since, pcs_count=5, note="Five bots share it."),
@@ -477,6 +522,16 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         alerts.source_recovered_reply(since, now),
         alerts.source_recovered_update(since, now, "connection refused"),
         alerts.source_reminder(since, now),
+        alerts.problem(online, Health.DOWN, since, owner=owner),
+        alerts.changed_reply(several, Health.DOWN, Health.DEGRADED, since, owner),
+        alerts.recovered_reply(online, Health.DOWN, since, now, owner),
+        alerts.resolved(online, Health.DOWN, since, now, "recovered", owner),
+        alerts.owned(acknowledgeable, owner),
+        alerts.digest_resolved(acknowledgeable, 7, now, owner),
+        alerts.acknowledged_reply(owner),
+        alerts.acknowledged_reply(owner, alerts.bot_subject(online)),
+        alerts.released_reply("U0BOB", owner, None, now),
+        alerts.released_reply("U0ALICE", owner, alerts.bot_subject(online), now),
     ]
     views = [
         blocks.home_view(bots, counts, Environment.PRODUCTION, age, now, agents=agents),
