@@ -144,6 +144,18 @@ class SlackUser:
         """
         return self._send(self._click(message, action_id, value, channel))
 
+    def select_delivery(
+        self,
+        message: Mapping[str, Any],
+        action_id: str,
+        value: str,
+        *,
+        channel: str | None = None,
+    ) -> Delivery:
+        """The request that picks the option ``value`` in the ``static_select`` ``action_id``
+        of ``message``, unsent (LookupError when there is no such select or option)."""
+        return self._select(message, action_id, value, channel)
+
     def click_delivery(
         self,
         message: Mapping[str, Any],
@@ -233,7 +245,7 @@ class SlackUser:
         value: str | None,
         channel: str | None,
     ) -> Delivery:
-        block_id, element = _find_button(message, action_id)
+        block_id, element = find_element(message, action_id, "button")
         action: JSONDict = {
             "type": "button",
             "action_id": action_id,
@@ -246,6 +258,30 @@ class SlackUser:
             action["value"] = button_value
         if "style" in element:
             action["style"] = element["style"]
+        return self._block_actions(message, action, channel)
+
+    def _select(
+        self, message: Mapping[str, Any], action_id: str, value: str, channel: str | None
+    ) -> Delivery:
+        block_id, element = find_element(message, action_id, "static_select")
+        option = next((o for o in element.get("options") or [] if o.get("value") == value), None)
+        if option is None:
+            raise LookupError(f"{action_id} has no option {value!r}")
+        action: JSONDict = {
+            "type": "static_select",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_option": copy.deepcopy(dict(option)),
+            "action_ts": f"{self.clock():.6f}",
+        }
+        if element.get("placeholder") is not None:
+            action["placeholder"] = copy.deepcopy(element["placeholder"])
+        return self._block_actions(message, action, channel)
+
+    def _block_actions(
+        self, message: Mapping[str, Any], action: JSONDict, channel: str | None
+    ) -> Delivery:
+        """A ``block_actions`` payload for ``action`` in ``message``, as Slack sends it."""
         payload: JSONDict = {
             "type": "block_actions",
             "user": self._user(),
@@ -259,7 +295,7 @@ class SlackUser:
             "actions": [action],
         }
         if message.get("type") == "home":
-            # A click in App Home has no channel, no message and no response_url.
+            # An action in App Home has no channel, no message and no response_url.
             payload["container"] = {"type": "view", "view_id": message.get("id")}
             payload["view"] = _without_bookkeeping(message)
         else:
@@ -276,7 +312,7 @@ class SlackUser:
             }
             payload["channel"] = {"id": channel_id, "name": self.fake.channel_name(channel_id)}
             if not ephemeral:
-                # Slack sends the message the button is in, except for ephemeral ones.
+                # Slack sends the message the element is in, except for ephemeral ones.
                 payload["message"] = _without_bookkeeping(message)
             payload["response_url"] = self.fake.mint_response_url(
                 self.persona.user_id, channel_id, ts
@@ -380,16 +416,25 @@ def _interactive_elements(blocks: Any) -> Iterator[tuple[str | None, Mapping[str
             yield block_id, block["accessory"]
 
 
-def _find_button(message: Mapping[str, Any], action_id: str) -> tuple[str, Mapping[str, Any]]:
+def find_element(
+    message: Mapping[str, Any], action_id: str, kind: str, *, value: Any = None
+) -> tuple[str, Mapping[str, Any]]:
+    """The ``kind`` element ``action_id`` of ``message`` (with this ``value``, if given).
+
+    LookupError naming the message's elements when it has none such (a stale page, a test's
+    wrong id).
+    """
     found = list(_interactive_elements(message.get("blocks")))
     for block_id, element in found:
-        if element.get("action_id") == action_id:
-            if element.get("type") != "button":
-                raise ValueError(f"click: {action_id!r} is a {element.get('type')}, not a button")
+        if (
+            element.get("action_id") == action_id
+            and element.get("type") == kind
+            and (value is None or element.get("value") == value)
+        ):
             # Slack generates a block_id when the app sends none; any stable string will do.
             return block_id or f"sandbox-block-{action_id}", element
     available = ", ".join(repr(e.get("action_id")) for _, e in found) or "none"
-    raise LookupError(f"click: no button with action_id {action_id!r}; buttons: {available}")
+    raise LookupError(f"that message has no {kind} {action_id!r} (any more); it has: {available}")
 
 
 _BOOKKEEPING = (

@@ -35,7 +35,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlencode
 
 import httpx
 from starlette.applications import Starlette
@@ -48,17 +47,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatops.sandbox.heartbeat import HeartbeatReceiver
 from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.slack import (
-    APP_ID,
     BOT_NAME,
     BOT_USER_ID,
     TEAM_DOMAIN,
-    TEAM_ID,
     TEAM_NAME,
-    VERIFICATION_TOKEN,
     FakeSlack,
     Persona,
 )
-from chatops.sandbox.slack_client import FORM, USER_AGENT, SlackUser, sign
+from chatops.sandbox.slack_client import SlackUser, find_element
 
 STATIC_DIR = Path(__file__).parent / "static"
 # A long poll answers after at most this long even when nothing changed, so that proxies and
@@ -287,7 +283,7 @@ class SandboxPage:
         try:
             # Fail here, with a message, rather than inside the request: a stale page may
             # show a button the message no longer has.
-            _find_element(message, action_id, "button", value=value)
+            find_element(message, action_id, "button", value=value)
         except LookupError as exc:
             return _error(str(exc), 404)
         return await self._send(
@@ -301,20 +297,15 @@ class SandboxPage:
             message = self._message_for(body, persona)
             action_id = _required(body, "action_id")
             value = _required(body, "value")
-            block_id, element = _find_element(message, action_id, "static_select")
-            option = next(
-                (o for o in element.get("options") or [] if o.get("value") == value), None
-            )
-            if option is None:
-                raise _BadRequest(f"{action_id} has no option {value!r}", 404)
-        except LookupError as exc:
-            return _error(str(exc), 404)
         except _BadRequest as exc:
             return _error(str(exc), exc.status)
-        payload = _select_payload(
-            self.fake, persona, message, block_id, element, option, body.get("channel")
-        )
-        return await self._send(lambda: _post_signed(self.fake, self.app_url, payload))
+        user = SlackUser(self.fake, persona, self.app_url)
+        channel = body.get("channel") if body.get("surface") != "home" else None
+        try:
+            delivery = user.select_delivery(message, action_id, value, channel=channel)
+        except LookupError as exc:
+            return _error(str(exc), 404)
+        return await self._send(lambda: user.adeliver(delivery))
 
     async def _home(self, request: Request) -> Response:
         try:
@@ -452,103 +443,6 @@ def _slack_error(code: str) -> JSONResponse:
         502,
         headers=NO_STORE,
     )
-
-
-def _elements(blocks: Any) -> list[tuple[str | None, Mapping[str, Any]]]:
-    found: list[tuple[str | None, Mapping[str, Any]]] = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "actions":
-            found.extend((block.get("block_id"), e) for e in block.get("elements") or [])
-        elif isinstance(block.get("accessory"), dict):
-            found.append((block.get("block_id"), block["accessory"]))
-    return found
-
-
-def _find_element(
-    message: Mapping[str, Any], action_id: str, kind: str, *, value: Any = None
-) -> tuple[str, Mapping[str, Any]]:
-    """The element ``action_id`` of the message (with this ``value``, when one is given)."""
-    for block_id, element in _elements(message.get("blocks")):
-        if (
-            element.get("action_id") == action_id
-            and element.get("type") == kind
-            and (value is None or element.get("value") == value)
-        ):
-            return block_id or f"sandbox-block-{action_id}", element
-    raise LookupError(f"that message has no {kind} {action_id!r} (any more)")
-
-
-def _select_payload(
-    fake: FakeSlack,
-    persona: Persona,
-    message: Mapping[str, Any],
-    block_id: str,
-    element: Mapping[str, Any],
-    option: Mapping[str, Any],
-    channel: Any,
-) -> JSONDict:
-    """A ``block_actions`` payload for a ``static_select`` choice, as Slack sends it.
-
-    https://docs.slack.dev/reference/interaction-payloads/block_actions-payload; the same
-    envelope as ``SlackUser.click``, with ``selected_option`` in the action.
-    """
-    now = time.time()
-    action: JSONDict = {
-        "type": "static_select",
-        "action_id": element.get("action_id"),
-        "block_id": block_id,
-        "selected_option": copy.deepcopy(dict(option)),
-        "action_ts": f"{now:.6f}",
-    }
-    if element.get("placeholder") is not None:
-        action["placeholder"] = copy.deepcopy(element["placeholder"])
-    payload: JSONDict = {
-        "type": "block_actions",
-        "user": {
-            "id": persona.user_id,
-            "username": persona.name,
-            "name": persona.name,
-            "team_id": TEAM_ID,
-        },
-        "api_app_id": APP_ID,
-        "token": VERIFICATION_TOKEN,
-        "trigger_id": f"{int(now * 1000)}.{TEAM_ID}.sandboxselect",
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "state": {"values": {}},
-        "actions": [action],
-    }
-    if message.get("type") == "home":
-        payload["container"] = {"type": "view", "view_id": message.get("id")}
-        payload["view"] = copy.deepcopy(dict(message))
-    else:
-        channel_id = str(channel or message.get("channel"))
-        ephemeral = bool(message.get("is_ephemeral"))
-        payload["container"] = {
-            "type": "message",
-            "message_ts": message.get("ts"),
-            "channel_id": channel_id,
-            "is_ephemeral": ephemeral,
-        }
-        payload["channel"] = {"id": channel_id, "name": fake.channel_name(channel_id)}
-        payload["response_url"] = fake.mint_response_url(
-            persona.user_id, channel_id, str(message.get("ts"))
-        )
-    return payload
-
-
-async def _post_signed(fake: FakeSlack, app_url: str, payload: JSONDict) -> httpx.Response:
-    body = urlencode({"payload": json.dumps(payload)}).encode()
-    headers = {
-        "Content-Type": FORM,
-        "User-Agent": USER_AGENT,
-        **sign(body, fake.signing_secret, int(time.time())),
-    }
-    async with httpx.AsyncClient(timeout=fake.deadline) as client:
-        return await client.post(app_url, content=body, headers=headers)
 
 
 __all__ = ["STATIC_DIR", "SandboxPage", "ScenarioControl", "ScenarioError"]
