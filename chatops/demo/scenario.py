@@ -21,6 +21,10 @@ The scenario only drives the fake through its Python API, as a person would thro
 control API; the app sees the changes at its next poll, like any real change. A recovery
 puts back only what the event changed, and only if nobody touched the bot in the meantime
 (a Stop from the sandbox page wins over the scenario's recovery).
+
+One module on purpose: it is one story. The events share the picking of bots, the record
+of what each changed and the careful undo; split per event, each file would be a dozen
+lines leaning on the others' private helpers.
 """
 
 from __future__ import annotations
