@@ -471,3 +471,40 @@ def test_clicks_at_two_replicas_acknowledge_once_and_both_know_it(
     assert [entry.outcome for entry in audit(first, "ack")] == ["ok"]
     for replica in two_replicas:
         assert "already acknowledged by you" in command(replica, "alice", f"ack {name}")
+
+
+# -- the status source ------------------------------------------------------------------------
+
+
+def test_the_status_source_alert_is_acknowledged_by_someone_whose_ack_covers_every_bot(
+    make_app: MakeApp, sqlite_url: str, clock: ManualClock
+) -> None:
+    # bob may acknowledge faq-* bots only, so not what concerns every bot.
+    rules = (*TEST_PERMISSIONS, PermissionRule(users=("U0BOB",), allow=("ack",), bots=("faq-*",)))
+    app = make_app(sqlite_url, clock=clock, alerts=alerting(), permissions=rules)
+    alerts = app.runtime.alerts
+    assert alerts is not None
+    app.lp.fake.add_fault("status", status=503, times=-1)
+    for _ in range(3):
+        app.poll()
+    app.run(alerts.tick_reminders_and_mutes())
+    alert = alert_about(app, "The status source is unreachable")
+    assert has_ack_button(alert)
+
+    assert app.users["bob"].click(alert, ACK).status_code == 200
+    ephemeral_saying(app, "bob", "it needs `ack` on all of them")
+    assert app.users["alice"].click(alert, ACK).status_code == 200
+    owned(app, alert)
+    quiet(app)
+    assert "<@U0ALICE> acknowledged this alert" in replies(app, alert)[0]
+    remind_later(app, clock)
+    assert reminders(app, alert) == []
+
+    app.lp.fake.clear_faults()
+    app.poll()
+    app.fake_slack.wait_for(lambda: "reachable again" in current(app, alert)["text"])
+    assert "Acknowledged by <@U0ALICE> at" in shown(app, alert)
+    assert [(e.user_id, e.target, e.outcome) for e in audit(app, "ack")] == [
+        ("U0BOB", "status source", "refused"),
+        ("U0ALICE", "status source", "ok"),
+    ]

@@ -14,10 +14,12 @@ What an acknowledgement changes elsewhere: no reminders while it holds
 the message of a resolved incident still says who had acknowledged it
 (chatops.alerts.planner). A digest's button acknowledges every open bot of the digest that
 nobody owns yet; ``/botstatus ack <bot>`` of a bot announced in a digest acknowledges that
-bot, with a reply in the digest's thread (the digest itself is not edited).
+bot, with a reply in the digest's thread (the digest itself is not edited). The status
+source's outage has the button too; it ends when polls succeed again (no unack).
 
 The permission (``ack``) is checked here, for the stored bot of the incident (for a
-digest, every open bot of it); the button's value is never trusted.
+digest, every open bot of it; for the status source, every bot: ``ack`` without globs); the
+button's value is never trusted.
 """
 
 from __future__ import annotations
@@ -152,8 +154,8 @@ class AckService:
                 ":information_source: This alert is over (or not one of ours), so there is "
                 "nothing to acknowledge.",
             )
-        if incident.kind == "digest":
-            return await self._ack_digest(incident, children, bots, access, user_name, click_id)
+        if incident.kind in ("digest", "source"):
+            return await self._ack_whole(incident, children, bots, access, user_name, click_id)
         bot = bots.get(incident.bot_id or "")
         refused = await self._refused(ACK, bot, incident.bot_id or "", access, user_name)
         if refused is not None:
@@ -275,26 +277,35 @@ class AckService:
             f"{escape_within(bot.name, 150)}` releases it.",
         )
 
-    async def _ack_digest(
+    async def _ack_whole(
         self,
-        digest: AlertIncident,
+        incident: AlertIncident,
         children: list[AlertIncident],
         bots: dict[str, Bot],
         access: Access,
         user_name: str | None,
         click_id: str,
     ) -> AckResult:
-        assert digest.id is not None
-        target = f"digest:{digest.id}"
+        """The button of a digest (with every open bot of it nobody owns yet) or of the status
+        source's outage (which concerns every bot): the message kept, with who owns it."""
+        assert incident.id is not None
+        digest = incident.kind == "digest"
+        target = f"digest:{incident.id}" if digest else "status source"
         listed = [bots[c.bot_id] for c in children if c.bot_id in bots]
-        if not access.can(ACK) or any(not access.can(ACK, bot.name) for bot in listed):
+        if digest and (not access.can(ACK) or any(not access.can(ACK, b.name) for b in listed)):
             why = (
                 self.permissions.refusal(ACK)
                 + " This digest includes bots you may not acknowledge: use `/botstatus ack "
                 "<bot>` for yours."
             )
             return await self._refusal(ACK, target, access, user_name, why)
-        if not children:
+        if not digest and (not access.can(ACK) or access.scope(ACK) is not None):
+            why = (
+                self.permissions.refusal(ACK)
+                + " The status source's alert concerns every bot: it needs `ack` on all of them."
+            )
+            return await self._refusal(ACK, target, access, user_name, why)
+        if digest and not children:
             return await self._done(
                 ACK,
                 "no_incident",
@@ -309,9 +320,13 @@ class AckService:
         owner = Owner(access.user_id, now)
         try:
             async with self.sessions() as session, session.begin():
-                taken = await store.take(session, digest.id, access.user_id, now)
+                taken = await store.take(session, incident.id, access.user_id, now)
                 if taken:
-                    ids = await store.take_children(session, digest.id, access.user_id, now)
+                    subject, detail = None, None
+                    if digest:
+                        ids = await store.take_children(session, incident.id, access.user_id, now)
+                        count = f"{len(ids):,} open bot{'' if len(ids) == 1 else 's'}"
+                        subject, detail = f"the {count} of this digest", f"{count} of the digest"
                     entry = await _audit(
                         session,
                         now,
@@ -320,34 +335,33 @@ class AckService:
                         ACK,
                         target,
                         "ok",
-                        detail=f"{len(ids)} open bot(s) of the digest",
+                        detail=detail,
                         click_id=click_id,
                     )
-                    original = await store.opening_post(session, digest)
+                    original = await store.opening_post(session, incident)
                     update = render.owned(original, owner) if original is not None else None
-                    count = f"{len(ids):,} open bot{'' if len(ids) == 1 else 's'}"
-                    reply = render.acknowledged_reply(owner, f"the {count} of this digest")
+                    reply = render.acknowledged_reply(owner, subject)
                     session.add(
                         new_row(
                             kind=ACK,
-                            channel=digest.channel,
+                            channel=incident.channel,
                             dedupe_key=f"ack:{entry.id}",
                             body=payload(post=reply, in_thread=True, update=update),
                             now=now,
-                            incident_id=digest.id,
+                            incident_id=incident.id,
                         )
                     )
         except IntegrityError:
             return self._duplicate()
+        what = "this digest" if digest else "the status source"
         if not taken:
-            return await self._not_taken(digest.id, "this digest", access)
+            return await self._not_taken(incident.id, what, access)
         self._count(ACK, "ok")
         self._wake()
         return _answer(
             "ok",
             "Acknowledged",
-            ":eyes: You acknowledged the open bots of this digest: no reminders go out for "
-            "them while they are yours.",
+            f":eyes: You acknowledged {what}: no reminders go out for it while it is yours.",
         )
 
     async def _outage_message(

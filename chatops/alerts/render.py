@@ -5,9 +5,10 @@ the input (names are escaped and cut, lists are capped with an "and N more" line
 checked by ``chatops.blockkit.limits`` here and in tests/test_alerts_render.py. Escaping,
 dates, statuses and the Start/Stop buttons come from ``chatops.blockkit``, so an alert
 looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``/``bot_stop``
-and the Slack surface re-checks the clicking user's permission. Outages and digests carry
-an *Acknowledge* button beside their headline (``ACTION_ACK``) until someone owns them
-(``Owner``); then a line under the headline says who, and since when.
+and the Slack surface re-checks the clicking user's permission. Outages, digests and the
+status source's outage carry an *Acknowledge* button beside their headline (``ACTION_ACK``)
+until someone owns them (``Owner``); then a line under the headline says who, and since
+when.
 """
 
 from __future__ import annotations
@@ -580,7 +581,8 @@ def source_unreachable(
         f"failed.\nLast error: {error_text}\n{freshness}"
     )
     context = "No bot alerts as down because of this; they are judged again once polls succeed."
-    return _message("The status source is unreachable", [_section(text), _context(context)])
+    blocks = [*_headline(text, None, "source"), _context(context)]
+    return _message("The status source is unreachable", blocks)
 
 
 def source_reminder(since: datetime, now: datetime) -> JSONDict:
@@ -591,13 +593,17 @@ def source_reminder(since: datetime, now: datetime) -> JSONDict:
     return _message("The status source is still unreachable", [_section(text)])
 
 
-def source_recovered_update(since: datetime, at: datetime, error: str | None) -> JSONDict:
+def source_recovered_update(
+    since: datetime, at: datetime, error: str | None, owner: Owner | None = None
+) -> JSONDict:
     duration = format_duration(max(at - since, timedelta(0)))
     text = (
         f":white_check_mark: The status source was unreachable for {duration} "
         f"(from {date_token(since)} to {date_token(at)}); polls succeed again."
     )
     blocks = [_section(text)]
+    if owner is not None:
+        blocks.append(ownership(owner, over=True))
     if error:
         blocks.append(_context(f"Last error was {code(error, ERROR_TEXT)}"))
     return _message("The status source is reachable again", blocks)

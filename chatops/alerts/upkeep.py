@@ -22,6 +22,7 @@ from chatops.alerts.routing import ActiveMute, Reach, channels_for, facts, is_mu
 from chatops.config import AlertsConfig
 from chatops.domain import Health, reminder_due
 from chatops.jsontypes import JSONDict
+from chatops.store.acks import owner_of
 from chatops.store.alert_models import AlertIncident, AlertMute, AlertMuteException, SourceHealth
 from chatops.store.bots import cards_by_id
 from chatops.store.cards import BotCard
@@ -112,7 +113,7 @@ async def source_succeeded(session: AsyncSession, now: datetime) -> int:
     body = payload(
         post=render.source_recovered_reply(incident.since, now),
         in_thread=True,
-        update=render.source_recovered_update(incident.since, now, None),
+        update=render.source_recovered_update(incident.since, now, None, owner_of(incident)),
     )
     session.add(
         new_row(

@@ -2,8 +2,9 @@
 compare-and-set so that two clicks, two deliveries or two replicas change it once.
 
 An incident is acknowledged while ``alert_incident.acked_by`` is set and it is open; the
-columns stay once it closes (its last message says who had it). ``/botstatus ack`` and the
-Acknowledge button reach bot outages and digests (a digest's open bots with it).
+columns stay once it closes (its last message says who had it). ``/botstatus ack`` reaches
+a bot's outage; the Acknowledge button also digests (a digest's open bots with it) and the
+status source's outage.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from chatops.store.models import Bot, OutboxMessage
 
 INCIDENT = AlertIncident.__table__  # type: ignore[attr-defined]
 # The incidents with a message of their own that can be acknowledged.
-ACKNOWLEDGEABLE = ("bot", "digest")
+ACKNOWLEDGEABLE = ("bot", "digest", "source")
 
 
 @dataclass(frozen=True, slots=True)
