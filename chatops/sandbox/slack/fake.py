@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Unpack
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -24,7 +25,12 @@ from starlette.routing import Route
 
 from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.slack import responses, webapi
-from chatops.sandbox.slack.faults import AnswerLost, describe, fault_from_json, make_fault
+from chatops.sandbox.slack.faults import (
+    FaultSpec,
+    describe,
+    fault_from_json,
+    make_fault,
+)
 from chatops.sandbox.slack.validation import MAX_MESSAGE_BLOCKS, message_problem
 from chatops.sandbox.slack.workspace import (
     DEFAULT_BOT_TOKEN,
@@ -231,19 +237,7 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ fault injection
 
-    def inject(
-        self,
-        *,
-        method: str | None = None,
-        status: int = 429,
-        retry_after: int | None = 1,
-        error: str | None = None,
-        times: int = 1,
-        ratio: float | None = None,
-        seed: int = 0,
-        answer_lost: AnswerLost | None = None,
-        delay: float = 0.0,
-    ) -> None:
+    def inject(self, **spec: Unpack[FaultSpec]) -> None:
         """Make matching calls fail: ``times`` calls in a row, or a ``ratio`` of them (seeded).
 
         ``status=429``: HTTP 429 with ``Retry-After`` (omitted when ``retry_after`` is None).
@@ -255,17 +249,7 @@ class FakeSlack:
         seconds, then acts and answers as usual. These two apply to Web API methods only.
         ``method`` None means every Web API method; ``"response_url"`` targets response URLs.
         """
-        fault = make_fault(
-            method=method,
-            status=status,
-            retry_after=retry_after,
-            error=error,
-            times=times,
-            ratio=ratio,
-            seed=seed,
-            answer_lost=answer_lost,
-            delay=delay,
-        )
+        fault = make_fault(**spec)
         with self._lock:
             self._store.faults.append(fault)
 

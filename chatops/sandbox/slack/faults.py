@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -77,25 +77,33 @@ class LostAnswer(Response):
         await send({"type": "http.response.body", "body": b'{"ok":', "more_body": True})
 
 
-# What ``POST /_sandbox/faults`` accepts: the keywords of ``make_fault``.
-FAULT_KEYS = frozenset(
-    {"method", "status", "retry_after", "error", "times", "ratio", "seed", "answer_lost", "delay"}
-)
+class FaultSpec(TypedDict, total=False):
+    """What a fault is made of (``FakeSlack.inject`` says what each means)."""
+
+    method: str | None
+    status: int
+    retry_after: int | None
+    error: str | None
+    times: int
+    ratio: float | None
+    seed: int
+    answer_lost: AnswerLost | None
+    delay: float
 
 
-def make_fault(
-    *,
-    method: str | None = None,
-    status: int = 429,
-    retry_after: int | None = 1,
-    error: str | None = None,
-    times: int = 1,
-    ratio: float | None = None,
-    seed: int = 0,
-    answer_lost: AnswerLost | None = None,
-    delay: float = 0.0,
-) -> Fault:
+# What ``POST /_sandbox/faults`` accepts.
+FAULT_KEYS = frozenset(FaultSpec.__annotations__)
+
+
+def make_fault(**spec: Unpack[FaultSpec]) -> Fault:
     """A fault, or ValueError saying what is wrong with the request (see ``FakeSlack.inject``)."""
+    method = spec.get("method")
+    status = spec.get("status", 429)
+    error = spec.get("error")
+    times = spec.get("times", 1)
+    ratio = spec.get("ratio")
+    answer_lost = spec.get("answer_lost")
+    delay = spec.get("delay", 0.0)
     if answer_lost is not None and answer_lost not in ("before", "after"):
         raise ValueError(f"inject: answer_lost must be 'before' or 'after', not {answer_lost!r}")
     if (answer_lost is not None or delay) and method == "response_url":
@@ -115,7 +123,15 @@ def make_fault(
     if times < 1 and ratio is None:
         raise ValueError("inject: times must be at least 1")
     return Fault(
-        method, status, retry_after, error, times, ratio, random.Random(seed), answer_lost, delay
+        method,
+        status,
+        spec.get("retry_after", 1),
+        error,
+        times,
+        ratio,
+        random.Random(spec.get("seed", 0)),
+        answer_lost,
+        delay,
     )
 
 
