@@ -11,6 +11,7 @@ from chatops.alerts import render
 from chatops.blockkit.limits import violations
 from chatops.domain import Health
 from chatops.sandbox.slack import block_errors
+from chatops.store.acks import Owner
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot, Connector
 
@@ -223,3 +224,48 @@ def test_a_digest_says_how_many_connectors_of_each_bot_are_not_ok() -> None:
     assert "care-bot-2 (4 of 4 connectors)" in text
     assert "solo-bot" in text and "solo-bot (" not in text
     assert "6 connectors not OK" in message["blocks"][0]["text"]["text"]
+
+
+def has_ack_button(message: dict[str, Any]) -> bool:
+    return any(
+        (block.get("accessory") or {}).get("action_id") == render.ACTION_ACK
+        for block in message["blocks"]
+    )
+
+
+OWNER = Owner("U0ALICE", NOW - timedelta(minutes=3))
+
+
+@pytest.mark.parametrize("connectors", [1, 2, 45])
+def test_an_acknowledged_outage_names_its_owner_instead_of_its_button(connectors: int) -> None:
+    card = bot("care-bot-1", connectors=connectors, ok=connectors // 2)
+    unowned = render.problem(card, Health.DOWN, NOW)
+    owned = render.problem(card, Health.DOWN, NOW, owner=OWNER)
+    resolved = render.resolved(card, Health.DOWN, NOW, NOW, "recovered", OWNER)
+
+    assert has_ack_button(unowned)
+    assert not has_ack_button(owned) and not has_ack_button(resolved)
+    assert "Acknowledged by <@U0ALICE> since" in str(owned["blocks"][1])
+    assert "Acknowledged by <@U0ALICE> at" in str(resolved["blocks"][1])
+    for message in (unowned, owned, resolved):
+        assert violations(message) == []
+        assert block_errors(message["blocks"]) == []
+
+
+@pytest.mark.parametrize("size", [6, 10_000])
+def test_an_acknowledged_digest_keeps_its_list_and_fits_slack(size: int) -> None:
+    items = [render.DigestItem(f"{NASTY[:30]}-{n}", "problem", Health.DOWN) for n in range(size)]
+    digest = render.digest(items, NOW, acknowledge=True)
+    owned = render.owned(digest, OWNER)
+    resolved = render.digest_resolved(digest, size, NOW, OWNER)
+
+    assert has_ack_button(digest)
+    assert not has_ack_button(render.digest(items, NOW))
+    assert not has_ack_button(owned) and not has_ack_button(resolved)
+    assert "Acknowledged by <@U0ALICE> since" in str(owned["blocks"][1])
+    assert "Acknowledged by <@U0ALICE> at" in str(resolved["blocks"][2])
+    assert render.owned(owned, OWNER) == owned  # owning twice shows one owner
+    for message in (digest, owned, resolved):
+        assert violations(message) == []
+        assert block_errors(message["blocks"]) == []
+        assert not pings(message)
