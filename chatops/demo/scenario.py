@@ -42,7 +42,7 @@ from chatops.domain import Health, normalise_key
 from chatops.jsontypes import JSONDict
 from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.sandbox.ui import ScenarioError
-from chatops.sources.liveperson.parse import entry_health, is_pcs_entry
+from chatops.sources.liveperson.parse import entry_health, is_pcs_entry, server_field
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,6 @@ class EventUnderWay(ScenarioError):
 
 class NoBotForEvent(ScenarioError):
     status = 409
-
-
-def _server_field(entry: Mapping[str, Any]) -> str:
-    return "bcSocketStatus" if "bcSocketStatus" in entry else "cbSocketStatus"
 
 
 def _is_healthy(entry: JSONDict) -> bool:
@@ -510,7 +506,7 @@ class Scenario:
     def _manual_stop(self) -> tuple[str, Recovery]:
         entry = self._pick("manual_stop", lambda e: not is_pcs_entry(e))
         bot_id = str(entry["botId"])
-        server = _server_field(entry)
+        server = server_field(entry)
         stopped_ms = int(self.clock() * 1000)
         change = self._change(
             entry,

@@ -110,6 +110,11 @@ def is_pcs_entry(entry: Mapping[str, Any]) -> bool:
     return "bcSocketStatus" in entry
 
 
+def server_field(entry: Mapping[str, Any]) -> str:
+    """Where an entry gives its Bot Server status: bcSocketStatus (PCS), else cbSocketStatus."""
+    return "bcSocketStatus" if is_pcs_entry(entry) else "cbSocketStatus"
+
+
 def epoch_ms(value: Any) -> datetime | None:
     """A LivePerson timestamp (milliseconds since the epoch, maybe as a string), else None."""
     if isinstance(value, str) and value.isdigit():
