@@ -49,7 +49,7 @@ def agent_metrics_verdict(reading: MetricsReading, where: str | None) -> tuple[V
 
 
 async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
-    from chatops.runtime import slack_client
+    from chatops.slack.client import slack_client
     from chatops.sources.liveperson import LivePersonSource
 
     results: list[tuple[Verdict, str, str]] = []

@@ -9,10 +9,9 @@ commands and buttons from the shared database. ``chatops_leader`` says which one
 scrape time. A clean shutdown gives the lease up so that another replica takes over at its
 next tick; a killed leader is replaced within one lease period plus one interval.
 
-Readiness (``/readyz``): the database answers within two seconds, the last successful poll
-(whoever made it) is younger than three intervals, Slack's ``auth.test`` passed (asked at
-most once a minute, every ten seconds while it fails), and the alert relay runs (idle on a
-follower; not while it is down and being started again).
+Readiness (``/readyz``) is ``chatops.web.readiness``. After each scheduled tick the
+post-poll work (the fleet gauges, the App Home of those who have it open) runs as hooks
+outside the poll job, so a slow Slack never delays the next poll.
 
 Watching the watcher: with ``heartbeat:`` in the config the leader pings a push monitor after
 each tick (chatops.monitor.heartbeat), off the tick's path; a good poll while the alert relay
@@ -23,25 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import aiohttp
-import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -49,7 +38,7 @@ from starlette.applications import Starlette
 from chatops.alerts.service import AlertService
 from chatops.config import ConfigError, Settings
 from chatops.logs import log_context, new_id
-from chatops.metrics import CountingRespond, Metrics, SlackCallCounter
+from chatops.metrics import Metrics
 from chatops.monitor.heartbeat import Heartbeat
 from chatops.monitor.poll import (
     InTransaction,
@@ -62,6 +51,7 @@ from chatops.monitor.poll import (
 from chatops.monitor.scheduler import build_scheduler
 from chatops.permissions import PermissionResolver
 from chatops.slack.app import SLACK_ACK_TIMEOUT, create_app
+from chatops.slack.client import slack_client
 from chatops.slack.control import ConnectorControl
 from chatops.slack.home import refresh_open_views
 from chatops.slack.services import SlackServices
@@ -73,96 +63,14 @@ from chatops.store.leases import LeaderGate, leader_gate_for
 from chatops.store.migrate import prepare_database
 from chatops.store.models import utcnow
 from chatops.web.app import WebParts, create_web_app
+from chatops.web.readiness import Check, Readiness, SlackAuthCheck
+
+PostPollHook = Callable[[PollResult | None], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
-# A database that does not answer a readiness check within this counts as down. The checks
-# run side by side, so /readyz answers within SLACK_AUTH_TIMEOUT whatever is broken: inside
-# the chart's readiness probe timeout (5 s, deploy/helm/chatops/values.yaml).
-READINESS_TIMEOUT = 2.0
-SLACK_AUTH_TIMEOUT = 3.0
 # How long a clean shutdown waits to give the lease up (a running tick holds it).
 RELEASE_TIMEOUT = 3.0
-
-
-def slack_client(token: str, base_url: str, metrics: Metrics | None = None) -> AsyncWebClient:
-    """The Web API client with Slack's 429 (Retry-After), 5xx and connection retries on.
-
-    With ``metrics``, every HTTP attempt is counted first (retries and 429s included).
-    """
-    handlers: list[AsyncRetryHandler] = [] if metrics is None else [SlackCallCounter(metrics)]
-    handlers += [
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
-    ]
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url if base_url.endswith("/") else base_url + "/",
-        timeout=15,
-        retry_handlers=handlers,
-    )
-
-
-Check = tuple[bool, str]
-
-
-class SlackAuthCheck:
-    """Readiness: Slack's ``auth.test`` with our token, remembered between probes.
-
-    A success is kept for ``ok_for`` and a failure for ``failed_for`` (so a fixed token is
-    seen soon), and concurrent probes share one call: probes never multiply Slack calls.
-    """
-
-    def __init__(
-        self,
-        client: AsyncWebClient,
-        *,
-        ok_for: timedelta = timedelta(minutes=1),
-        failed_for: timedelta = timedelta(seconds=10),
-        timeout: float = SLACK_AUTH_TIMEOUT,
-    ) -> None:
-        self.client = client
-        self.ok_for = ok_for
-        self.failed_for = failed_for
-        self.timeout = timeout
-        self._result: Check | None = None
-        self._valid_until = 0.0
-        self._one_call = asyncio.Lock()
-
-    async def __call__(self) -> Check:
-        async with self._one_call:
-            if self._result is None or time.monotonic() >= self._valid_until:
-                self._result = await self._ask()
-                keep = self.ok_for if self._result[0] else self.failed_for
-                self._valid_until = time.monotonic() + keep.total_seconds()
-            return self._result
-
-    async def _ask(self) -> Check:
-        try:
-            response = await asyncio.wait_for(self.client.auth_test(), self.timeout)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-            return False, f"auth.test failed: {error or f'HTTP {exc.response.status_code}'}"
-        except TimeoutError:
-            return False, f"auth.test: Slack did not answer within {self.timeout:g}s"
-        except (aiohttp.ClientError, OSError, SlackClientError) as exc:
-            return False, f"auth.test: cannot reach Slack ({type(exc).__name__})"
-        return True, f"auth.test ok (team {response.get('team')}, user {response.get('user')})"
-
-
-def _counting_responds(metrics: Metrics) -> Callable[..., Awaitable[None]]:
-    """Bolt middleware: this request's ``respond()`` counts its calls to the response_url."""
-
-    async def count_responds(
-        context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]
-    ) -> None:
-        respond = context.respond if context.response_url else None
-        if respond is not None and not isinstance(respond, CountingRespond):
-            context["respond"] = CountingRespond(metrics, respond)
-        await next_()
-
-    return count_responds
 
 
 @dataclass
@@ -180,7 +88,6 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     _bolt: AsyncApp | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
-    slack_auth: SlackAuthCheck | None = None
     heartbeat: Heartbeat | None = None
     # Seconds a listener has to ack before Bolt gives up on the request (Slack's deadline);
     # set before the app is first used.
@@ -191,8 +98,20 @@ class Runtime:
         # gone) stops saying 1 without waiting for its next tick.
         self.metrics.leader.set_function(lambda: 1.0 if self.poller.leads() else 0.0)
         self.metrics.poll_interval.set(self.settings.app.poll.interval.total_seconds())
-        if self.slack_auth is None:
-            self.slack_auth = SlackAuthCheck(self.client)
+        self.readiness = Readiness(
+            self.engine,
+            self.sessions,
+            self.settings.app.poll.interval,
+            SlackAuthCheck(self.client),
+            relay_health=self._relay_health,
+            clock=self.clock,
+        )
+        # What follows a tick, off the poll job (``_scheduled_poll``): each hook gets the
+        # tick's result (None: another replica polled). Run one after another, one tick's
+        # after the previous tick's, so a slow Slack never delays the next poll.
+        self.post_poll: list[PostPollHook] = [self._refresh_fleet_gauges, self._refresh_home_tabs]
+        self._post_poll_lock = asyncio.Lock()
+        self._post_poll_tasks: set[asyncio.Task[None]] = set()
 
     def _beat(self, ok: bool) -> None:
         # The heartbeat speaks for the leader only: a follower's ticks poll nothing. A good
@@ -202,21 +121,40 @@ class Runtime:
             self.heartbeat.after_poll(ok and relay_up)
 
     async def poll(self) -> PollResult | None:
-        """One tick: a poll when this replica leads, None when another one does.
+        """One tick, a poll when this replica leads (None when another one does), and its
+        post-poll work, awaited: for a caller that wants to see a poll's effects.
 
         Raises StoreUnavailable when the database cannot be reached (nothing was stored).
         """
         with log_context(poll_id=new_id()):
-            return await self._poll()
+            result = await self._poll()
+            async with self._post_poll_lock:
+                for hook in self.post_poll:
+                    await hook(result)
+            return result
 
     async def _scheduled_poll(self) -> None:
         # The scheduler's job: a database outage is one clear line per tick, not a traceback;
         # the next tick tries again and sees the same changes, so nothing is lost.
         with log_context(poll_id=new_id()):
             try:
-                await self._poll()
+                result = await self._poll()
             except StoreUnavailable as exc:
                 log.error("no poll this time: %s", exc)
+                return
+            task = asyncio.get_running_loop().create_task(
+                self._run_post_poll(result), name="post-poll"
+            )
+            self._post_poll_tasks.add(task)
+            task.add_done_callback(self._post_poll_tasks.discard)
+
+    async def _run_post_poll(self, result: PollResult | None) -> None:
+        async with self._post_poll_lock:
+            for hook in self.post_poll:
+                try:
+                    await hook(result)
+                except Exception:
+                    log.exception("post-poll work %s failed", getattr(hook, "__name__", hook))
 
     async def _poll(self) -> PollResult | None:
         try:
@@ -235,11 +173,8 @@ class Runtime:
                 for transition in change.transitions:
                     self.metrics.transitions.labels(transition.dimension.value).inc()
         # Every replica answers from the stored fleet: the replies' copy catches up here,
-        # off the request path; and reports it, so any one of them can be scraped.
+        # off the request path, and the replies held since the poll's commit go ahead.
         await self._refresh_views()
-        await self._refresh_fleet_gauges()
-        if result is not None and result.ok and (result.changes or result.added or result.removed):
-            await refresh_open_views(self.services, self.client)
         return result
 
     async def _refresh_views(self) -> None:
@@ -250,7 +185,13 @@ class Runtime:
                 raise
             log.warning("replies keep the fleet they have: %s", describe_database_error(exc))
 
-    async def _refresh_fleet_gauges(self) -> None:
+    async def _refresh_home_tabs(self, result: PollResult | None) -> None:
+        """The App Home of those who have it open, after a poll that changed something."""
+        if result is not None and result.ok and (result.changes or result.added or result.removed):
+            await refresh_open_views(self.services, self.client)
+
+    async def _refresh_fleet_gauges(self, result: PollResult | None) -> None:
+        """The fleet gauges, on every replica, so that any one of them can be scraped."""
         try:
             async with self.sessions() as session:
                 counts = await repo.count_by_health(session)
@@ -283,6 +224,9 @@ class Runtime:
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for task in self._post_poll_tasks:
+            task.cancel()
+        await asyncio.gather(*self._post_poll_tasks, return_exceptions=True)
         if self.alerts is not None:
             await self.alerts.aclose()
         await self._release_leadership()
@@ -335,38 +279,7 @@ class Runtime:
                 describe_database_error(exc),
             )
 
-    async def readiness_database(self) -> Check:
-        async def ping() -> None:
-            async with self.engine.connect() as connection:
-                await connection.execute(sa.text("SELECT 1"))
-
-        return await _within_timeout(ping(), "reachable")
-
-    async def readiness_polls(self) -> Check:
-        interval = self.settings.app.poll.interval
-
-        async def last_poll_age() -> timedelta | None:
-            async with self.sessions() as session:
-                last = await repo.last_successful_poll(session)
-            return None if last is None else self.clock() - (last.finished_at or last.started_at)
-
-        try:
-            age = await asyncio.wait_for(last_poll_age(), READINESS_TIMEOUT)
-        except Exception as exc:
-            return False, f"cannot tell: {_database_problem(exc)}"
-        if age is None:
-            return False, "no successful poll yet"
-        seconds = int(age.total_seconds())
-        limit = int((3 * interval).total_seconds())
-        if age > 3 * interval:
-            return False, f"last successful poll {seconds}s ago (stale after {limit}s)"
-        return True, f"last successful poll {seconds}s ago"
-
-    async def readiness_slack(self) -> Check:
-        assert self.slack_auth is not None
-        return await self.slack_auth()
-
-    async def readiness_relay(self) -> Check:
+    def _relay_health(self) -> Check:
         if self.alerts is None:
             return True, "no alert service in this process"
         return self.alerts.relay_health()
@@ -386,8 +299,6 @@ class Runtime:
                 self.services,
                 client=self.client,
                 signing_secret=signing_secret,
-                # First, so that every respond() is counted, the guard's refusals included.
-                middleware=[_counting_responds(self.metrics)],
                 ack_timeout=self.slack_ack_timeout,
             )
         return self._bolt
@@ -397,29 +308,10 @@ class Runtime:
         parts = WebParts(
             bolt=None if socket_mode else self.bolt,
             metrics=self.metrics,
-            readiness=[
-                ("database", self.readiness_database),
-                ("polls", self.readiness_polls),
-                ("slack", self.readiness_slack),
-                ("relay", self.readiness_relay),
-            ],
+            readiness=self.readiness.checks(),
             lifespan=self.running,
         )
         return create_web_app(parts)
-
-
-async def _within_timeout(check: Awaitable[None], ok: str) -> Check:
-    try:
-        await asyncio.wait_for(check, READINESS_TIMEOUT)
-    except Exception as exc:
-        return False, _database_problem(exc)
-    return True, ok
-
-
-def _database_problem(exc: Exception) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"the database did not answer within {READINESS_TIMEOUT:g}s"
-    return f"the database is unavailable: {describe_database_error(exc)}"
 
 
 def _secret(value: SecretStr | None, variable: str) -> str:

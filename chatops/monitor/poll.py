@@ -158,7 +158,7 @@ class Poller:
                 return await self._tick()
             except Exception as exc:
                 if is_database_unavailable(exc):
-                    raise StoreUnavailable(_reason(exc)) from None
+                    raise StoreUnavailable(_database_unavailable(exc)) from None
                 raise
 
     async def release_leadership(self) -> None:
@@ -436,5 +436,5 @@ def describe_database_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _reason(exc: BaseException) -> str:
+def _database_unavailable(exc: BaseException) -> str:
     return f"the database is unavailable: {describe_database_error(exc)}"

@@ -1,4 +1,7 @@
-"""The periodic jobs (poll tick, alert relay sweep) on APScheduler 3.x's AsyncIOScheduler.
+"""The periodic job, the poll tick, on APScheduler 3.x's AsyncIOScheduler.
+
+(The alert relay is no scheduled job: it runs as a task of its own and wakes when a poll
+commits outbox rows, ``chatops.alerts.service``.)
 
 Every replica runs the same scheduler with an in-memory job store; the jobs themselves
 decide, through a :class:`chatops.store.leases.LeaderGate`, whether this replica does the

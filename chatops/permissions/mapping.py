@@ -281,14 +281,14 @@ async def _call(
     try:
         return await request
     except SlackApiError as exc:
-        raise AccessLookupError(f"could not look up {what} ({method}: {_reason(exc)})") from exc
+        raise AccessLookupError(f"could not look up {what} ({method}: {_api_error(exc)})") from exc
     except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
         raise AccessLookupError(
             f"could not look up {what} ({method}: {type(exc).__name__})"
         ) from exc
 
 
-def _reason(exc: SlackApiError) -> str:
+def _api_error(exc: SlackApiError) -> str:
     response = exc.response
     status = getattr(response, "status_code", None)
     data = getattr(response, "data", None)

@@ -165,7 +165,7 @@ def _result_message(
         Outcome.LOOKUP_FAILED,
     ):
         return blocks.refusal(result.message)
-    outcome: blocks.Outcome = (
+    outcome: blocks.ShownOutcome = (
         "ok"
         if result.outcome is Outcome.OK
         else "duplicate"

@@ -8,12 +8,13 @@ its own fake Slack through ``client``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from chatops.metrics import CountingRespond, Metrics
 from chatops.slack import acks, actions, commands, home
 from chatops.slack.guard import Guard
 from chatops.slack.services import SlackServices
@@ -25,18 +26,32 @@ log = logging.getLogger(__name__)
 SLACK_ACK_TIMEOUT = 3
 
 
+def counting_responds(metrics: Metrics) -> Callable[..., Awaitable[None]]:
+    """Bolt middleware: this request's ``respond()`` counts its calls to the response_url."""
+
+    async def count_responds(
+        context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]
+    ) -> None:
+        respond = context.respond if context.response_url else None
+        if respond is not None and not isinstance(respond, CountingRespond):
+            context["respond"] = CountingRespond(metrics, respond)
+        await next_()
+
+    return count_responds
+
+
 def create_app(
     services: SlackServices,
     *,
     client: AsyncWebClient,
     signing_secret: str,
-    middleware: Sequence[Callable[..., Awaitable[Any]]] = (),
     ack_timeout: int = SLACK_ACK_TIMEOUT,
 ) -> AsyncApp:
     """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request.
 
-    ``middleware`` runs before the permission guard (chatops.slack.guard), which runs before
-    every listener; the listeners are registered through the guard, each with what it needs.
+    The first middleware counts every ``respond()`` (``counting_responds``), the guard's
+    refusals included; the permission guard (chatops.slack.guard) runs before every
+    listener; the listeners are registered through the guard, each with what it needs.
     ``ack_timeout``: how long Bolt waits for a listener's ack (tests on a busy machine give
     more than Slack's 3 s).
     """
@@ -46,8 +61,7 @@ def create_app(
         request_verification_enabled=True,
         process_before_response=False,
     )
-    for function in middleware:
-        app.use(function)
+    app.use(counting_responds(services.metrics))
     guard = Guard(app, services)
     commands.register(guard, services)
     actions.register(guard, services)

@@ -117,12 +117,12 @@ def _open_engine(url: str) -> AsyncEngine:
     ) as exc:
         # InvalidRequestError: a synchronous driver; ImportError: a driver not installed.
         raise DatabaseUnavailable(
-            f"cannot use the database URL {safe_url(url)}: {_reason(exc)} "
+            f"cannot use the database URL {safe_url(url)}: {_driver_message(exc)} "
             "(use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB)"
         ) from None
 
 
-def _reason(exc: BaseException) -> str:
+def _driver_message(exc: BaseException) -> str:
     """The driver's own words, without SQLAlchemy's statement dump and background link."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
         exc = exc.orig
@@ -133,7 +133,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
-    return DatabaseUnavailable(f"cannot reach the database {safe_url(url)}: {_reason(exc)}")
+    return DatabaseUnavailable(f"cannot reach the database {safe_url(url)}: {_driver_message(exc)}")
 
 
 def _read_revision(connection: Connection) -> str | None:

@@ -88,7 +88,7 @@ from chatops.slack.blocks.lists import (
     problems,
     summary,
 )
-from chatops.slack.blocks.outcomes import Outcome, action_result, followup
+from chatops.slack.blocks.outcomes import ShownOutcome, action_result, followup
 
 __all__ = [
     "ACTION_CONNECTOR_RESTART",
@@ -111,9 +111,9 @@ __all__ = [
     "MAX_DETAILED_BOTS",
     "SUMMARY_PROBLEM_BOTS",
     "AgentCounts",
-    "Outcome",
     "Paged",
     "Shared",
+    "ShownOutcome",
     "action_result",
     "agent_counts",
     "agents_line",

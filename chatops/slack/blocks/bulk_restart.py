@@ -29,8 +29,7 @@ from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.outcomes import RESULT_SECTIONS, connector_outcome_line
 from chatops.slack.restart import RestartPlan
-from chatops.slack.results import ActionResult
-from chatops.slack.results import Outcome as ActionOutcome
+from chatops.slack.results import ActionResult, Outcome
 from chatops.store.cards import BotCard
 
 ACTION_RESTART_BOTS: Final = "restart_bots"
@@ -150,12 +149,10 @@ def restart_result(
 ) -> JSONDict:
     """What replaces a restart request once its Restart was clicked: per bot, per connector."""
     outcomes = [c for _, result in results for c in result.connectors]
-    done = sum(1 for c in outcomes if c.outcome is ActionOutcome.OK)
-    bots_done = sum(
-        1 for _, r in results if any(c.outcome is ActionOutcome.OK for c in r.connectors)
-    )
+    done = sum(1 for c in outcomes if c.outcome is Outcome.OK)
+    bots_done = sum(1 for _, r in results if any(c.outcome is Outcome.OK for c in r.connectors))
     everything = done == len(outcomes) and bots_done == len(results) and done > 0
-    again = all(r.outcome is ActionOutcome.DUPLICATE for _, r in results)
+    again = all(r.outcome is Outcome.DUPLICATE for _, r in results)
     emoji = ":arrows_counterclockwise:" if everything else ":repeat:" if again else ":warning:"
     if again:
         text = (

@@ -29,12 +29,12 @@ from chatops.blockkit.text import (
 )
 from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
-from chatops.slack.results import ConnectorOutcome, ConnectorWatch
-from chatops.slack.results import Outcome as ActionOutcome
+from chatops.slack.results import ConnectorOutcome, ConnectorWatch, Outcome
 from chatops.store.cards import BotCard
 from chatops.store.models import Bot
 
-Outcome = Literal["ok", "failed", "duplicate"]
+# What an action result shows; every other ``Outcome`` of a click is answered by a refusal.
+ShownOutcome = Literal["ok", "failed", "duplicate"]
 # A result lists at most this many sections of connector lines (about 60 lines each).
 RESULT_SECTIONS: Final = 20
 
@@ -44,7 +44,7 @@ def action_result(
     action: Action,
     user_id: str,
     at: datetime,
-    outcome: Outcome,
+    outcome: ShownOutcome,
     *,
     detail: str | None = None,
     pcs_count: int = 0,
@@ -59,7 +59,7 @@ def action_result(
     """
     who = mention(user_id)
     name = f"*{escape_within(bot.name, DETAIL_NAME)}*"
-    done = sum(1 for c in connectors if c.outcome is ActionOutcome.OK)
+    done = sum(1 for c in connectors if c.outcome is Outcome.OK)
     if is_pcs(bot):
         others = f"all {pcs_count:,} survey bots" if pcs_count > 1 else "every survey bot"
         what = f"the shared survey connector ({name} and {others})"
@@ -111,9 +111,9 @@ def action_result(
 
 def connector_outcome_line(connector: ConnectorOutcome, action: Action) -> str:
     user = code(connector.bot_user, 80)
-    if connector.outcome is ActionOutcome.OK:
+    if connector.outcome is Outcome.OK:
         return f":white_check_mark: {user} {PAST[action]}"
-    if connector.outcome is ActionOutcome.DUPLICATE:
+    if connector.outcome is Outcome.DUPLICATE:
         why = (
             escape_within(connector.message, 300)
             if connector.message
