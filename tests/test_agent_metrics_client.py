@@ -84,7 +84,7 @@ async def test_it_reads_each_logged_in_connectors_open_conversations(
 async def test_it_asks_in_batches_of_agents_and_follows_the_pages(
     make_fake_lp: MakeFakeLP, source_for: MakeSource
 ) -> None:
-    server = make_fake_lp(bots=160)
+    server = make_fake_lp(bots=220)
     source = source_for(secrets_for(server))
     server.fake.clear_requests()
 
@@ -103,6 +103,7 @@ async def test_it_asks_in_batches_of_agents_and_follows_the_pages(
     assert [r["method"] for r in requests] == ["POST"] * len(expected)
     offsets = [int(dict(p.split("=") for p in r["query"].split("&"))["offset"]) for r in requests]
     assert offsets == expected
+    assert PAGE_LIMIT in offsets, "some batch had a second page"
     assert {agent.agent_id for agent in reading.agents.values()} == logged_in
 
 

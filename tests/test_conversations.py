@@ -19,7 +19,7 @@ from chatops.alerts import render
 from chatops.blockkit.limits import violations
 from chatops.checks import WARN, check_settings
 from chatops.config import AppConfig, ConversationsConfig, Settings
-from chatops.domain import Health
+from chatops.domain import Environment, Health
 from chatops.domain.conversations import (
     ApiStatus,
     BotConversations,
@@ -28,10 +28,13 @@ from chatops.domain.conversations import (
     ConversationLimits,
     MetricsOutcome,
 )
+from chatops.monitor.poll import Poller
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
+from chatops.sources.liveperson import LivePersonSource
 from chatops.sources.liveperson.parse import entry_health
 from chatops.store.cards import BotCard
+from chatops.store.engine import SessionFactory
 from chatops.store.tables import AGENT_METRICS, OUTBOX
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
@@ -194,6 +197,35 @@ async def test_an_alert_goes_out_when_the_api_fails_and_counts_read_unknown_not_
     assert "conversations unknown (Agent Metrics API failed)" in text
     assert "0 open conversations" not in text
     fake_lp.fake.clear_faults()
+
+
+async def test_two_replicas_polling_in_turn_keep_the_stored_counts_right(
+    fake_lp: LPServer, sessions: SessionFactory
+) -> None:
+    (entry,) = whole_bots(fake_lp, 1)[0]
+    key = (entry["botId"], entry["lpAccountUser"])
+    sources = [LivePersonSource(secrets_for(fake_lp), [Environment.PRODUCTION]) for _ in "ab"]
+    here, there = (Poller(s, sessions, agent_metrics=s.agent_metrics) for s in sources)
+
+    async def stored_count() -> int | None:
+        async with sessions() as session:
+            connection = await session.connection()
+            found = await connection.execute(
+                sa.select(AGENT_METRICS.c.open_conversations).where(
+                    AGENT_METRICS.c.bot_id == key[0], AGENT_METRICS.c.bot_user == key[1]
+                )
+            )
+            return found.scalar_one()
+
+    try:
+        for poller, count in ((here, 10), (there, 20), (here, 10), (there, 10), (here, 30)):
+            fake_lp.fake.pin_conversations(entry["lpAccountUser"], count)
+            result = await poller.tick()
+            assert result is not None and result.ok
+            assert await stored_count() == count
+    finally:
+        for source in sources:
+            await source.aclose()
 
 
 # -- details (/botstatus <bot>) through the app -----------------------------------------------

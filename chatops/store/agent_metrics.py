@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import ConnectorKey, Health, Snapshot
@@ -31,8 +30,6 @@ from chatops.store.models import PollRun
 from chatops.store.tables import AGENT_METRICS, POLL_RUN, chunks
 
 _ERROR = 2000
-# Rows per upsert: 10 values each, under the databases' caps on bound parameters.
-_ROWS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,29 +107,14 @@ class AgentMetricsRows:
             wanted[key] = values
         changed = [(key, values) for key, values in wanted.items() if stored.get(key) != values]
         gone = [key for key in stored if key not in wanted]
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        for part in chunks(changed, _ROWS):
-            rows = [
-                {
-                    "bot_id": key[0],
-                    "bot_user": key[1],
-                    **_as_dict(values),
-                    "changed_at": now,
-                    "poll_id": poll.id,
-                }
-                for key, values in part
-            ]
-            statement = insert(AGENT_METRICS).values(rows)
-            excluded = statement.excluded
-            await connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["bot_id", "bot_user"],
-                    set_={
-                        name: getattr(excluded, name)
-                        for name in (*_FIELDS, "changed_at", "poll_id")
-                    },
-                )
-            )
+        # Rows the table has are updated, others inserted: each one executemany of one
+        # statement (the copy of the table says which, and it was checked above).
+        updates = [_params(key, values, now, poll.id) for key, values in changed if key in stored]
+        inserts = [_row(key, values, now, poll.id) for key, values in changed if key not in stored]
+        if updates:
+            await connection.execute(_UPDATE, updates)
+        if inserts:
+            await connection.execute(AGENT_METRICS.insert(), inserts)
         for keys in chunks(gone):
             await connection.execute(
                 AGENT_METRICS.delete().where(
@@ -167,6 +149,35 @@ _FIELDS = (
     "connection_state",
     "before_drop",
 )
+
+
+_UPDATE = (
+    sa.update(AGENT_METRICS)
+    .where(
+        AGENT_METRICS.c.bot_id == sa.bindparam("p_bot_id"),
+        AGENT_METRICS.c.bot_user == sa.bindparam("p_bot_user"),
+    )
+    .values(
+        {
+            name: sa.bindparam(f"p_{name}", type_=AGENT_METRICS.c[name].type)
+            for name in (*_FIELDS, "changed_at", "poll_id")
+        }
+    )
+)
+
+
+def _row(key: ConnectorKey, values: _Values, now: datetime, poll_id: int) -> dict[str, object]:
+    return {
+        "bot_id": key[0],
+        "bot_user": key[1],
+        **_as_dict(values),
+        "changed_at": now,
+        "poll_id": poll_id,
+    }
+
+
+def _params(key: ConnectorKey, values: _Values, now: datetime, poll_id: int) -> dict[str, object]:
+    return {f"p_{name}": value for name, value in _row(key, values, now, poll_id).items()}
 
 
 def _columns() -> list[sa.ColumnElement[object]]:

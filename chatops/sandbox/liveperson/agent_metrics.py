@@ -52,6 +52,8 @@ class AgentMetricsModel:
         self.fleet = fleet
         self._lock = threading.Lock()
         self._pinned: dict[str, int] = {}
+        # Each agent's wave (base, swing, phase), drawn from the seed once.
+        self._waves: dict[tuple[int, str], tuple[int, int, float]] = {}
 
     def pin(self, user: str, count: int | None) -> None:
         """Fix the count of the connector with bot user ``user`` (None: let it move again)."""
@@ -66,45 +68,52 @@ class AgentMetricsModel:
     def open_conversations(self, agent_id: str, user: str, now: float) -> int:
         with self._lock:
             pinned = self._pinned.get(user)
+            wave = self._waves.get((self.fleet.seed, agent_id))
         if pinned is not None:
             return pinned
-        draws = random.Random(f"conversations:{self.fleet.seed}:{agent_id}")
-        base = draws.randint(3, 45)
-        swing = draws.randint(0, max(1, base // 2))
-        phase = draws.random() * 2 * math.pi
+        if wave is None:
+            draws = random.Random(f"conversations:{self.fleet.seed}:{agent_id}")
+            base = draws.randint(3, 45)
+            wave = (base, draws.randint(0, max(1, base // 2)), draws.random() * 2 * math.pi)
+            with self._lock:
+                self._waves[(self.fleet.seed, agent_id)] = wave
+        base, swing, phase = wave
         step = math.floor(now / STEP_SECONDS) * STEP_SECONDS
-        wave = math.sin(2 * math.pi * step / PERIOD_SECONDS + phase)
-        return max(0, round(base + swing * wave))
+        return max(0, round(base + swing * math.sin(2 * math.pi * step / PERIOD_SECONDS + phase)))
+
+    def agents(self) -> list[tuple[str, str, str]]:
+        """``(agentId, bot user, status)`` of every logged-in agent, in agent id order."""
+        return self.fleet.logged_in_agents()
+
+    def record(self, agent: tuple[str, str, str], now: float) -> JSONDict:
+        """The agent's record as the API lists it."""
+        agent_id, user, status = agent
+        now_ms = int(now * 1000)
+        count = self.open_conversations(agent_id, user, now)
+        return {
+            "agentId": agent_id,
+            "lastUpdatedTimeL": now_ms,
+            "currentStatusStartTimeL": now_ms - 3_600_000,
+            "agentName": user,
+            "agentNickname": user,
+            "agentLoginName": user,
+            "agentSkills": [],
+            "agentGroupId": -1,
+            "agentGroupName": "Main Group",
+            "currentStatus": status,
+            "load": round(100 * count / MAX_SLOTS),
+            "ringingSlots": 0,
+            "configuredMaxSlots": MAX_SLOTS,
+            "busySlots": count,
+            "openAssignedConversations": count,
+            "intenseConversations": 0,
+            "agentPresence": "true",
+            "currentConnectionState": "CONNECTED",
+        }
 
     def records(self, now: float) -> list[JSONDict]:
         """One record per logged-in agent, in agent id order."""
-        now_ms = int(now * 1000)
-        records = []
-        for agent_id, user, status in self.fleet.logged_in_agents():
-            count = self.open_conversations(agent_id, user, now)
-            records.append(
-                {
-                    "agentId": agent_id,
-                    "lastUpdatedTimeL": now_ms,
-                    "currentStatusStartTimeL": now_ms - 3_600_000,
-                    "agentName": user,
-                    "agentNickname": user,
-                    "agentLoginName": user,
-                    "agentSkills": [],
-                    "agentGroupId": -1,
-                    "agentGroupName": "Main Group",
-                    "currentStatus": status,
-                    "load": round(100 * count / MAX_SLOTS),
-                    "ringingSlots": 0,
-                    "configuredMaxSlots": MAX_SLOTS,
-                    "busySlots": count,
-                    "openAssignedConversations": count,
-                    "intenseConversations": 0,
-                    "agentPresence": "true",
-                    "currentConnectionState": "CONNECTED",
-                }
-            )
-        return records
+        return [self.record(agent, now) for agent in self.agents()]
 
 
 class AgentMetricsApi:
@@ -151,31 +160,30 @@ class AgentMetricsApi:
             offset = max(0, int(request.query_params.get("offset", "0")))
         except ValueError:
             return _error(400, "limit and offset must be numbers")
-        records = self.model.records(self.sessions.clock())
+        agents = self.model.agents()
         wanted = body.get("agentIds")
         if isinstance(wanted, list) and wanted:
             ids = {str(agent_id) for agent_id in wanted}
-            records = [record for record in records if record["agentId"] in ids]
+            agents = [agent for agent in agents if agent[0] in ids]
         statuses = body.get("status")
         if isinstance(statuses, list) and statuses:
-            records = [r for r in records if r["currentStatus"] in {str(s) for s in statuses}]
+            agents = [agent for agent in agents if agent[2] in {str(s) for s in statuses}]
         states = body.get("connectionStates")
-        if isinstance(states, list) and states:
-            records = [
-                r for r in records if r["currentConnectionState"] in {str(s) for s in states}
-            ]
-        page = records[offset : offset + limit]
+        if isinstance(states, list) and states and "CONNECTED" not in states:
+            agents = []  # every agent listed is connected
+        now = self.sessions.clock()
+        page = [self.model.record(agent, now) for agent in agents[offset : offset + limit]]
         base = str(request.url.replace(query=""))
 
         def link(rel: str, at: int) -> JSONDict:
             return {"rel": rel, "href": f"{base}?{urlencode({'limit': limit, 'offset': at})}"}
 
         metadata: JSONDict = {
-            "count": len(records),
+            "count": len(agents),
             "self": link("self", offset),
             "shardsStatusResult": {"partialResult": False},
         }
-        if offset + limit < len(records):
+        if offset + limit < len(agents):
             metadata["next"] = link("next", offset + limit)
         if offset > 0:
             metadata["prev"] = link("prev", max(0, offset - limit))

@@ -92,6 +92,8 @@ class Fleet:
         self._starting: set[Connector] = set()
         self._version = 0
         self._cache: dict[str, _Cached] = {}
+        # The logged-in agents as of a fleet version (the Agent Metrics API's answers).
+        self._agents: tuple[int, list[tuple[str, str, str]]] | None = None
         self._flaps: list[_Flap] = []
         self._order = random.Random(f"order:{self._seed}")
 
@@ -208,6 +210,8 @@ class Fleet:
         without a ``lpUserId`` has no agent to list."""
         with self.lock:
             self._settle(self.clock())
+            if self._agents is not None and self._agents[0] == self._version:
+                return self._agents[1]
             agents: dict[str, tuple[str, str, str]] = {}
             for bot in self._bots.values():
                 for connector in _unique(bot.connectors):
@@ -220,7 +224,9 @@ class Fleet:
                         continue
                     status = "AWAY" if cloud == "away" else "ONLINE"
                     agents.setdefault(str(user_id), (str(user_id), connector.user, status))
-            return sorted(agents.values())
+            listed = sorted(agents.values())
+            self._agents = (self._version, listed)
+            return listed
 
     def connectors(self, bot_id: str) -> list[JSONDict]:
         """The bot's connectors as the control API shows them: every field, and counts."""

@@ -45,9 +45,10 @@ from chatops.sources.liveperson.transport import (
 logger = logging.getLogger(__name__)
 
 AGENT_VIEW_PATH = "/messaging_history/api/account/{account}/agent-view/status"
-# Agents asked for per request, and records asked for per page (LivePerson's default page).
-AGENT_BATCH = 100
-PAGE_LIMIT = 50
+# Agents asked for per request, and records asked for per page (LivePerson pages by 50
+# unless asked for more; a server that pages by fewer is followed through its next links).
+AGENT_BATCH = 200
+PAGE_LIMIT = 100
 # A server whose pages never end stops here.
 MAX_PAGES = 200
 # Less time than this left of poll.timeout after the status lists: the API is not asked.
