@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chatops.domain import Health
-from chatops.slack.views import time_in_health
+from chatops.slack.time_in_health import time_in_health
 from chatops.store.models import Bot, Connector, TransitionRecord
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ def history(
 ) -> JSONDict:
     """``/botstatus history <bot>``: recent transitions, each naming its connector (bot user)
     with that connector's health after it, and the time the bot spent in each health (its
-    rolled-up health, Degraded included: ``views.time_in_health``)."""
+    rolled-up health, Degraded included: ``chatops.slack.time_in_health``)."""
     health = bot_health(bot)
     blocks = [
         kit.header(f"History of {one_line(bot.name)}"),
