@@ -103,6 +103,7 @@ def test_charlie_is_refused_by_every_listener_and_nothing_happens(
         **dict.fromkeys(blocks.CONNECTOR_ACTIONS.values(), connector),
         blocks.ACTION_RESTART_BOTS: "billing-*",
         blocks.ACTION_HOME_ENVIRONMENT: "demo",
+        blocks.ACTION_ACK: bot.id,
     }
 
     for action_id in ACTION_IDS:
@@ -128,6 +129,7 @@ def test_charlie_is_refused_by_every_listener_and_nothing_happens(
         *((action, bot.id) for action in blocks.BOT_ACTIONS),
         *((action, connector) for action in blocks.CONNECTOR_ACTIONS),
         ("restart", "billing-*"),
+        ("ack", bot.id),
     ]
     assert audited == sorted(
         ("U0CHARLIE", action, target, "refused")

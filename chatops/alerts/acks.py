@@ -412,14 +412,15 @@ class AckService:
         async with self.sessions() as session:
             current = await session.get(AlertIncident, incident_id)
         owner = owner_of(current) if current is not None else None
-        self._count(ACK, "already")
         if current is None or current.closed_at is not None or owner is None:
+            self._count(ACK, "no_incident")
             return _answer(
                 "no_incident",
                 "Nothing to acknowledge",
                 f":information_source: The alert about {subject} is over; nothing to acknowledge.",
             )
         who = "you" if owner.user_id == access.user_id else mention(owner.user_id)
+        self._count(ACK, "already")
         return _answer(
             "already",
             "Already acknowledged",

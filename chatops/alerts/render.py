@@ -6,7 +6,7 @@ checked by ``chatops.blockkit.limits`` here and in tests/test_alerts_render.py. 
 dates, statuses and the Start/Stop buttons come from ``chatops.blockkit``, so an alert
 looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``/``bot_stop``
 and the Slack surface re-checks the clicking user's permission. Outages, digests and the
-status source's outage carry an *Acknowledge* button beside their headline (``ACTION_ACK``)
+status source's outage carry an *Acknowledge* button beside their headline (``ack_button``)
 until someone owns them (``Owner``); then a line under the headline says who, and since
 when.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from chatops.blockkit.controls import start_button, stop_button
+from chatops.blockkit.controls import ACTION_ACK, ack_button, start_button, stop_button
 from chatops.blockkit.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT, violations
 from chatops.blockkit.rows import status_text
 from chatops.blockkit.text import (
@@ -51,8 +51,6 @@ CONNECTORS_LISTED: Final = 20
 # The headline and fallback name at most this many connectors concerned.
 CONNECTORS_NAMED: Final = 3
 USER: Final = 80
-# The Acknowledge button of an outage or a digest (chatops.slack.acks handles the click).
-ACTION_ACK: Final = "alert_ack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +75,6 @@ _GROUP_TITLES: Final = {
 
 def _section(text: str) -> JSONDict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}
-
-
-def ack_button(value: str) -> JSONDict:
-    """*Acknowledge*: ``value`` only names what the alert is about (a bot id, ``digest``);
-    the click is resolved from the message it is on, and checked on the server."""
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "Acknowledge", "emoji": True},
-        "action_id": ACTION_ACK,
-        "value": value[:2000],
-    }
 
 
 def _headline(text: str, owner: Owner | None, ack_value: str | None) -> list[JSONDict]:

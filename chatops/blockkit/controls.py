@@ -5,6 +5,8 @@ values and confirm dialogs. ``/botstatus <bot>`` and the alerts both carry them.
   the shared survey connector); value is the bot id.
 - ``connector_start`` / ``connector_stop`` / ``connector_restart``: one connector; value is
   ``{"bot": bot id, "user": bot user}`` as JSON (``connector_value``).
+- ``alert_ack``: *Acknowledge* on an alert; its value only names what the alert is about
+  (the listener finds the alert by the message the button is on, ``chatops.slack.acks``).
 
 No value is ever trusted: the listener looks the bot and its connectors up again and
 re-checks the clicking user's permissions (``chatops.slack.actions``).
@@ -33,6 +35,7 @@ ACTION_RESTART: Final = "bot_restart"
 ACTION_CONNECTOR_START: Final = "connector_start"
 ACTION_CONNECTOR_STOP: Final = "connector_stop"
 ACTION_CONNECTOR_RESTART: Final = "connector_restart"
+ACTION_ACK: Final = "alert_ack"
 BOT_ACTIONS: Final[dict[Action, str]] = {
     "start": ACTION_START,
     "stop": ACTION_STOP,
@@ -155,6 +158,11 @@ def stop_button(bot: BotCard, *, pcs_count: int) -> JSONDict:
 def restart_button(bot: BotCard, *, pcs_count: int) -> JSONDict:
     """Restart (stop, then start) every connector of the bot, behind a confirm dialog."""
     return _bot_button(bot, "restart", pcs_count=pcs_count)
+
+
+def ack_button(value: str) -> JSONDict:
+    """*Acknowledge* on an alert (``value``: a bot id, ``digest`` or ``source``)."""
+    return kit.button("Acknowledge", ACTION_ACK, value[:2000])
 
 
 def bot_buttons(bot: BotCard, *, can_start: bool, can_stop: bool, pcs_count: int) -> list[JSONDict]:

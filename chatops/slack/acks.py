@@ -15,7 +15,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 
-from chatops.alerts.render import ACTION_ACK
 from chatops.blockkit.text import code
 from chatops.jsontypes import JSONDict
 from chatops.permissions import Access
@@ -65,7 +64,7 @@ async def command_reply(
 
 
 def register(guard: Guard, services: SlackServices) -> None:
-    @guard.action(ACTION_ACK, _button_need)
+    @guard.action(blocks.ACTION_ACK, _button_need)
     async def acknowledge(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:

@@ -330,7 +330,7 @@ ELEMENT_BUILDERS = {
     "blocks.start_button",
     "blocks.stop_button",
     "blocks.restart_button",
-    "render.ack_button",
+    "blocks.ack_button",
     "render.ownership",
 }
 

@@ -28,6 +28,7 @@ and every action id (``ACTION_*``) the listeners match.
 from __future__ import annotations
 
 from chatops.blockkit.controls import (
+    ACTION_ACK,
     ACTION_CONNECTOR_RESTART,
     ACTION_CONNECTOR_START,
     ACTION_CONNECTOR_STOP,
@@ -91,6 +92,7 @@ from chatops.slack.blocks.lists import (
 from chatops.slack.blocks.outcomes import ShownOutcome, action_result, followup
 
 __all__ = [
+    "ACTION_ACK",
     "ACTION_CONNECTOR_RESTART",
     "ACTION_CONNECTOR_START",
     "ACTION_CONNECTOR_STOP",
