@@ -14,7 +14,7 @@ from chatops.domain import Environment, Snapshot
 from chatops.domain.conversations import ConnectorMetricsState, MetricsOutcome, MetricsReading
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sources import LivePersonSource
-from chatops.sources.liveperson.agent_metrics import AGENT_BATCH, PAGE_LIMIT
+from chatops.sources.liveperson.agent_metrics import AGENT_BATCH, PAGE_LIMIT, REFUSED_RETRY
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.test_liveperson_client import (  # noqa: F401 (make_source: a fixture)
     LoopbackDNS,
@@ -22,6 +22,18 @@ from tests.test_liveperson_client import (  # noqa: F401 (make_source: a fixture
     RecordedSleeps,
     make_source,
 )
+
+
+class MonotonicClock:
+    """A ``time.monotonic`` that moves when the test says; it starts at the real one so that
+    the poll budget counted from it is the real time left."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
 
 AGENT_VIEW = "/messaging_history/api/account/12345678/agent-view/status"
 ALL = (Environment.PRODUCTION, Environment.DEMO)
@@ -166,6 +178,24 @@ async def test_a_refusal_is_said_and_not_asked_again_at_every_poll(
     assert agent_requests(fake_lp) == []
     # check-config asks at once, whatever the back-off.
     assert (await source.agent_metrics.check()).outcome is MetricsOutcome.REFUSED
+    assert len(agent_requests(fake_lp)) >= 1
+
+
+async def test_a_refused_api_is_asked_again_ten_minutes_later(
+    fake_lp: RunningServer, source_for: MakeSource
+) -> None:
+    clock = MonotonicClock()
+    source = source_for(secrets_for(fake_lp), monotonic=clock)
+    snapshots = await source.fetch()
+    fake_lp.fake.add_fault("status", status=403, times=1, path="agent-view")
+    assert (await source.agent_metrics.read(snapshots, clock())).outcome is MetricsOutcome.REFUSED
+    fake_lp.fake.clear_requests()
+
+    clock.now += REFUSED_RETRY - 1
+    assert (await source.agent_metrics.read(snapshots, clock())).outcome is MetricsOutcome.REFUSED
+    assert agent_requests(fake_lp) == []
+    clock.now += 2
+    assert (await source.agent_metrics.read(snapshots, clock())).outcome is MetricsOutcome.OK
     assert len(agent_requests(fake_lp)) >= 1
 
 

@@ -15,6 +15,7 @@ with 400 (bad input) or 404 (no such bot or connector).
 | ``GET|POST /_sandbox/fleet`` | ``{bots|connectors, seed, messy, duplicates}``: rebuild |
 | ``GET|DELETE /_sandbox/requests`` | the API requests seen |
 | ``GET /_sandbox/credentials`` | what to log in with |
+| ``POST /_sandbox/conversations`` | ``{lpAccountUser, count}``: pin open conversations |
 """
 
 from __future__ import annotations

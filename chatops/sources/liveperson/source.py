@@ -77,6 +77,7 @@ class LivePersonSource:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = Transport(
             username=secrets.lp_username or "",
@@ -92,7 +93,11 @@ class LivePersonSource:
         self._environments = tuple(dict.fromkeys(environments))
         self._timeout = timeout
         # Reads the conversations at stake for the poller (Agent Metrics API).
-        self._agent_metrics = AgentMetrics(self._transport, self._auth, timeout=timeout)
+        # ``monotonic``: the Agent Metrics reader's clock (its refusal back-off, and the poll
+        # budget counted from the poller's ``time.monotonic()``); tests move it.
+        self._agent_metrics = AgentMetrics(
+            self._transport, self._auth, timeout=timeout, clock=monotonic
+        )
         # From the last successful fetch: what start and stop must send for each connector.
         self._accounts: dict[ConnectorKey, tuple[str, str]] = {}
         self._platform: dict[str, PlatformBot] = {}
