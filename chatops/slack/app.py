@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from chatops.metrics import CountingRespond, Metrics
 from chatops.slack import acks, actions, commands, home
-from chatops.slack.guard import Guard
+from chatops.slack.guard import Guard, UnreadablePayloads
 from chatops.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def create_app(
 ) -> AsyncApp:
     """The token travels on ``client``; Bolt calls ``auth.test`` once, on the first request.
 
-    The first middleware counts every ``respond()`` (``counting_responds``), the guard's
+    A payload Bolt cannot read is dropped first (``UnreadablePayloads``). The next
+    middleware counts every ``respond()`` (``counting_responds``), the guard's
     refusals included; the permission guard (chatops.slack.guard) runs before every
     listener; the listeners are registered through the guard, each with what it needs.
     ``ack_timeout``: how long Bolt waits for a listener's ack (tests on a busy machine give
@@ -61,6 +62,7 @@ def create_app(
         request_verification_enabled=True,
         process_before_response=False,
     )
+    app.use(UnreadablePayloads())
     app.use(counting_responds(services.metrics))
     guard = Guard(app, services)
     commands.register(guard, services)

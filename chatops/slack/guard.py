@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request import payload_utils
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from chatops.jsontypes import JSONDict
@@ -179,6 +182,49 @@ class Guard:
                 outcome=outcome.value,
                 detail=detail,
             )
+
+
+# What Bolt hands every function middleware and listener, read from the body before any of
+# them runs (slack_bolt.kwargs_injection): a payload these cannot read fails there.
+_BOLT_READS = (
+    payload_utils.to_options,
+    payload_utils.to_shortcut,
+    payload_utils.to_action,
+    payload_utils.to_view,
+    payload_utils.to_command,
+    payload_utils.to_event,
+    payload_utils.to_message,
+    payload_utils.to_step,
+)
+
+
+def unreadable(body: Body) -> str | None:
+    """Why Bolt cannot read ``body`` (None: it can), e.g. a click with ``"actions": []``."""
+    for read in _BOLT_READS:
+        try:
+            read(body)
+        except (LookupError, TypeError, AttributeError) as exc:
+            return f"{read.__name__}: {type(exc).__name__}"
+    return None
+
+
+class UnreadablePayloads(AsyncMiddleware):
+    """Acks and drops, with a warning, a signed payload Bolt cannot read, before the guard
+    and every other middleware (Bolt would answer HTTP 500 while building their arguments).
+    Slack sends no such payload; nobody is told, nothing runs, nothing is audited."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        problem = unreadable(req.body)
+        if problem is None:
+            return await next()
+        log.warning("ignored %s: Bolt cannot read it (%s)", _describe(req.body), problem)
+        return BoltResponse(status=200, body="")
 
 
 def _need_of(needs: Need | NeedOf) -> NeedOf:

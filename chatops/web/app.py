@@ -18,9 +18,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import (
+    to_async_bolt_request,
+    to_starlette_response,
+)
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncBoltRequest
+from slack_bolt.request.async_internals import build_async_context
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -46,6 +51,26 @@ class WebParts:
     lifespan: Callable[[], AbstractAsyncContextManager[None]] | None = None
     extra_routes: list[BaseRoute] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def read_form(request: AsyncBoltRequest) -> AsyncBoltRequest:
+    """Reads a form body (a slash command) whole when Bolt did not.
+
+    Bolt takes any form body with ``payload`` anywhere in it for an interaction and looks for
+    a ``payload`` field only: ``/botstatus payload`` (or a channel, a user name, any text with
+    that word) reached the app as an empty body, and Slack showed an empty reply. A form body
+    without a ``payload`` field is read as its fields, as Bolt reads one without the word.
+    """
+    if request.body or request.content_type != FORM:
+        return request
+    fields = dict(parse_qsl(request.raw_body, keep_blank_values=True))
+    if fields and "payload" not in fields:
+        request.body = fields
+        request.context = build_async_context(AsyncBoltContext(), fields)
+    return request
 
 
 def create_web_app(parts: WebParts) -> Starlette:
@@ -82,11 +107,13 @@ def create_web_app(parts: WebParts) -> Starlette:
         return Response(parts.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = []
-    if parts.bolt is not None:
-        handler = AsyncSlackRequestHandler(parts.bolt)
+    bolt = parts.bolt
+    if bolt is not None:
 
         async def slack_events(request: Request) -> Response:
-            return await handler.handle(request)
+            # What AsyncSlackRequestHandler does for a POST, with the form read whole.
+            received = to_async_bolt_request(request, await request.body())
+            return to_starlette_response(await bolt.async_dispatch(read_form(received)))
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     routes += [
