@@ -12,6 +12,8 @@ The chain (reference/liveperson-api.md), one module per seam:
   where an entry's statuses, names and identity are read.
 - ``source``: :class:`LivePersonSource`: the bots status lists per environment and the PCS
   list, names from the bot platform, Start and Stop.
+- ``agent_metrics``: the open conversations of the connectors' bot users (Agent Metrics),
+  read after the status lists through the same transport and login.
 
 Credentials and tokens never reach a log line or an error message.
 """
