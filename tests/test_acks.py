@@ -243,6 +243,25 @@ def test_bob_and_charlie_are_refused_and_nothing_changes(app: AppUnderTest) -> N
     assert "You need the *ack* permission" in command(app, "bob", "ack billing")
 
 
+def test_bob_and_charlie_may_not_release_alices_acknowledgement(app: AppUnderTest) -> None:
+    bot_id, name, alert = down_bot(app)
+    command(app, "alice", f"ack {name}")
+    owned(app, alert)
+    quiet(app)
+
+    for user in ("bob", "charlie"):
+        assert "You need the *ack* permission" in command(app, user, f"unack {name}")
+    quiet(app)
+
+    assert OWNED_BY_ALICE in shown(app, alert)
+    assert len(replies(app, alert)) == 1
+    assert [(e.user_id, e.action, e.target, e.outcome) for e in audit(app, "ack", "unack")] == [
+        ("U0ALICE", "ack", bot_id, "ok"),
+        ("U0BOB", "unack", name, "refused"),
+        ("U0CHARLIE", "unack", name, "refused"),
+    ]
+
+
 def test_someone_whose_ack_covers_other_bots_is_refused_on_this_one(
     fake_lp: LPServer, fake_slack: SlackServer, sqlite_url: str
 ) -> None:
@@ -256,6 +275,7 @@ def test_someone_whose_ack_covers_other_bots_is_refused_on_this_one(
         assert app.users["bob"].click(alert, ACK).status_code == 200
         ephemeral_saying(app, "bob", "You need the *ack* permission")
         assert "You need the *ack* permission" in command(app, "bob", f"ack {name}")
+        assert "You need the *ack* permission" in command(app, "bob", f"unack {name}")
         quiet(app)
         assert not current(app, alert)["edited"]
         assert [(e.target, e.outcome) for e in audit(app, "ack")] == [
