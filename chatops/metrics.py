@@ -101,7 +101,7 @@ class Metrics:
         )
         self.actions = Counter(
             "chatops_actions_total",
-            "Start/Stop/mute attempts, by action and outcome.",
+            "Start/Stop/Restart, mute and ack attempts, by action and outcome.",
             ["action", "outcome"],
             registry=r,
         )
