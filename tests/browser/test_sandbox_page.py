@@ -332,6 +332,10 @@ ELEMENT_BUILDERS = {
     "blocks.restart_button",
     "blocks.ack_button",
     "render.ownership",
+    # The pieces every alert is made of (chatops.alerts.render.pieces), inside every alert.
+    "render.alert_message",
+    "render.md_section",
+    "render.md_context",
 }
 
 
@@ -542,13 +546,15 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
 
 
 def test_every_renderer_has_a_case_below() -> None:
-    # chatops.slack.blocks is a package of one module per view, and the bot buttons are in
-    # chatops.blockkit.controls; each is named here as its callers name it, blocks.<function>.
+    # chatops.slack.blocks and chatops.alerts.render are packages of one module per kind of
+    # message, and the bot buttons are in chatops.blockkit.controls; each is named here as its
+    # callers name it, blocks.<function> or render.<function>.
     modules = [
-        ("blocks", importlib.import_module(f"{blocks.__name__}.{info.name}"))
-        for info in pkgutil.iter_modules(blocks.__path__)
+        (prefix, importlib.import_module(f"{package.__name__}.{info.name}"))
+        for prefix, package in (("blocks", blocks), ("render", alerts))
+        for info in pkgutil.iter_modules(package.__path__)
     ]
-    modules += [("blocks", controls), ("render", alerts)]
+    modules.append(("blocks", controls))
     builders = {
         f"{prefix}.{name}"
         for prefix, module in modules
