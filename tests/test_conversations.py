@@ -263,6 +263,16 @@ def test_details_show_each_connectors_conversations_the_total_and_a_connector_ne
     ) in text
 
 
+def test_details_of_many_matches_show_the_conversations_of_each_bot_shown(
+    app: AppUnderTest,
+) -> None:
+    text = text_of(shown(app, "bot"))
+
+    found = re.search(r"([\d,]+) bots match `bot`; the (\d+) most urgent are shown", text)
+    assert found is not None, "the query matches more bots than one message shows"
+    assert text.count(":speech_balloon:") == int(found.group(2))
+
+
 def test_details_say_when_the_api_refuses_and_statuses_are_unaffected(
     app: AppUnderTest, fake_lp: LPServer
 ) -> None:

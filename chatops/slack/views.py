@@ -282,10 +282,11 @@ class Views:
             names = [bot.name for bot in only_visible(fleet.bots, visible)]
             suggestion = grammar.suggest(query, names)
         # The conversations move at every poll without touching the fleet's rows: read
-        # for the bots shown only (a few rows, by primary key).
+        # for the bots that can be shown only, the most urgent (a few rows, by key).
+        shown = blocks.problem_first(bots)[: blocks.MAX_DETAILED_BOTS]
         async with self.sessions() as session:
             conversations = await conversations_for(
-                session, [bot.id for bot in bots[: blocks.MAX_DETAILED_BOTS]], self.conversations
+                session, [bot.id for bot in shown], self.conversations
             )
         notes = await self.maintenance.notes(bots) if self.maintenance and bots else {}
         return blocks.bot_details(
