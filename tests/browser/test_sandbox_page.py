@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, Request, expect
 from slack_sdk import WebClient
 
@@ -29,7 +30,9 @@ from chatops.store import repo
 from chatops.store.acks import Owner
 from chatops.store.cards import BotCard, cards
 from chatops.store.models import Bot, Connector, TransitionRecord
+from chatops.store.tables import AGENT_METRICS
 from tests import fleet
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -212,6 +215,42 @@ def test_a_scenario_button_changes_the_fleet_and_the_log_says_what_happened(
     expect(button).to_be_disabled()
     expect(page.locator("#scenario-log")).to_contain_text("connection is back")
     expect(button).to_be_enabled()
+
+
+def stored_count(demo: DemoThread, user: str) -> int | None:
+    """The open conversations the app stored for the connector of bot user ``user``."""
+
+    async def read() -> int | None:
+        async with demo.demo.runtime.sessions() as session:
+            connection = await session.connection()
+            found = await connection.execute(
+                sa.select(AGENT_METRICS.c.open_conversations).where(
+                    AGENT_METRICS.c.bot_user == user
+                )
+            )
+            return found.scalars().first()
+
+    return demo.run(read())
+
+
+def test_a_busy_connector_shows_in_its_bots_details_near_the_limit(
+    page: Page, demo: DemoThread
+) -> None:
+    scenario = demo.demo.scenario
+    entries = len(scenario.log())
+    page.click('.scenario-button[data-event="busy_connector"]')
+    expect(page.locator("#scenario-log")).to_contain_text("near LivePerson's limit of 999")
+    bot, rest = scenario.log()[entries]["text"].split(": connector ", 1)
+    user = rest.split(" ", 1)[0]
+    # The app reads the pinned count at its next poll (every second in the demo under test).
+    wait_until(lambda: stored_count(demo, user) == 962, what=f"{user}'s 962 conversations stored")
+    act_as(page, "alice")
+
+    type_command(page, f"/botstatus {bot}")
+
+    message = latest_message(page, "962 open conversations", surface="ephemeral")
+    expect(message).to_contain_text(f"{user} has 962 open conversations, near LivePerson's")
+    expect(page.locator(".unsupported")).to_have_count(0)
 
 
 def test_an_alert_arrives_in_its_channel_and_is_edited_when_the_bot_recovers(
