@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 from slack_sdk.errors import SlackApiError
 
 from chatops.config import ConfigError, Settings, load_settings
 from chatops.domain.conversations import MetricsOutcome, MetricsReading
+from chatops.slack.client import slack_client
 from chatops.sources.base import SourceError
+from chatops.sources.liveperson import LivePersonSource
 from chatops.store.migrate import DatabaseUnavailable, current_revision, head_revision, safe_url
-
-if TYPE_CHECKING:
-    from chatops.sources.liveperson import LivePersonSource
-
 
 # A verdict: True ok, False a problem to fix (exit 1), None skipped, WARN works without it.
 WARN: Final = "warn"
@@ -49,8 +47,6 @@ def agent_metrics_verdict(reading: MetricsReading, where: str | None) -> tuple[V
 
 
 async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
-    from chatops.slack.client import slack_client
-    from chatops.sources.liveperson import LivePersonSource
 
     results: list[tuple[Verdict, str, str]] = []
     secrets = settings.secrets

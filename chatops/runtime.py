@@ -57,6 +57,7 @@ from chatops.slack.home import refresh_open_views
 from chatops.slack.services import SlackServices
 from chatops.slack.views import Views
 from chatops.sources.base import AgentMetricsReader, StatusSource
+from chatops.sources.liveperson import LivePersonSource
 from chatops.store import repo
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.leases import LeaderGate, leader_gate_for
@@ -376,8 +377,6 @@ def alerting_poller(
 def agent_metrics_of(source: StatusSource, settings: Settings) -> AgentMetricsReader | None:
     """The reader of the conversations at stake: LivePerson's Agent Metrics API, unless
     ``conversations.metrics`` is false (another kind of source has none)."""
-    from chatops.sources.liveperson import LivePersonSource
-
     if not settings.app.conversations.metrics or not isinstance(source, LivePersonSource):
         return None
     return source.agent_metrics
@@ -391,8 +390,6 @@ def build_runtime(
 ) -> Runtime:
     secrets = settings.secrets
     if source is None:
-        from chatops.sources.liveperson import LivePersonSource
-
         source = LivePersonSource.from_settings(settings)
     engine = make_engine(secrets.database_url)
     sessions = make_session_factory(engine)

@@ -6,6 +6,10 @@ mean" suggestion when a word is close to one of ours. Every command can say itse
 text (``command.text``), which is what Share and paging buttons carry as their value, so a
 button click is parsed by the same grammar as a typed command.
 
+The whole grammar is one module (about 500 lines) on purpose: every command's parser, its
+``text`` and the suggestions share the cleaning, quoting and keyword rules here, and a
+reader sees the language of ``/botstatus`` in one place.
+
     /botstatus                              Summary()
     /botstatus <query>                      Query("<query>")
     /botstatus problems [page]              Problems(page)
