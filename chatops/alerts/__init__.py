@@ -6,19 +6,9 @@ surface calls for ``/botstatus mute|unmute|mutes``.
 
 from __future__ import annotations
 
-from chatops.alerts.mutes import (
-    MuteError,
-    MuteResult,
-    MuteService,
-    MuteView,
-    UnmuteResult,
-    list_mutes,
-    mute,
-    mute_reply,
-    mutes_reply,
-    unmute,
-    unmute_reply,
-)
+from chatops.alerts.mute_views import MuteResult, MuteView, UnmuteResult
+from chatops.alerts.mutes import MuteError, MuteService, list_mutes, mute, unmute
+from chatops.alerts.render.mute_replies import mute_reply, mutes_reply, unmute_reply
 from chatops.alerts.service import AlertService, DeadAlert, OutboxSummary, outbox_summary
 
 __all__ = [

@@ -31,17 +31,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
+from chatops.alerts.mute_views import MAX_REASON, MAX_TARGET, Scope, scope_json, scope_of
 from chatops.alerts.mutes import (
-    MAX_REASON,
-    MAX_TARGET,
     MuteCommand,
     MuteService,
-    Scope,
     active_mutes,
     listed_bots,
     reach_within,
-    scope_json,
-    scope_of,
     window_mutes,
 )
 from chatops.alerts.outbox_rows import new_row, payload

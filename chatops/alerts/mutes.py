@@ -7,6 +7,8 @@ channels the matching bots route to that a mute began, and later that it ended (
 or expired), naming the bots that are still not OK.
 
 A target is a bot id, a bot name (case ignored) or a glob over names (``billing-*``).
+What a mute is (limits, scope, views) is ``chatops.alerts.mute_views``; the replies to the
+person who asked are ``chatops.alerts.render.mute_replies``.
 
 Scope. A mute stores its author's scope (the bot globs their *mute* permission covers) and
 silences only bots within it, also bots added later (``routing.ActiveMute``). A person
@@ -21,17 +23,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
+from chatops.alerts.mute_views import (
+    MAX_MUTE,
+    MAX_REASON,
+    MAX_TARGET,
+    MuteResult,
+    MuteView,
+    Scope,
+    UnmuteResult,
+    scope_json,
+    scope_of,
+)
+from chatops.alerts.render.mute_replies import globs_text, mute_reply, mutes_reply, unmute_reply
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
-from chatops.blockkit.text import code, date_token, escape_within, mention
+from chatops.blockkit.text import code
 from chatops.domain.durations import format_duration
 from chatops.domain.globs import is_glob
 from chatops.jsontypes import JSONDict
@@ -46,73 +59,8 @@ from chatops.store.models import AuditEntry, Bot, utcnow
 log = logging.getLogger(__name__)
 
 
-MAX_MUTE: Final = timedelta(days=30)
-MAX_TARGET: Final = 300
-MAX_REASON: Final = 500
-
-
 class MuteError(ValueError):
     """The mute request is invalid; the message says why, for the user."""
-
-
-Scope = tuple[str, ...] | None
-
-
-def scope_json(scope: Scope) -> str | None:
-    return json.dumps(list(scope)) if scope is not None else None
-
-
-def scope_of(stored: str | None) -> Scope:
-    return tuple(str(glob) for glob in json.loads(stored)) if stored is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class ExceptionView:
-    target: str
-    created_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class MuteView:
-    id: int
-    target: str
-    reason: str | None
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    scope: Scope = None
-    exceptions: tuple[ExceptionView, ...] = ()
-
-    @classmethod
-    def of(cls, row: AlertMute, exceptions: Sequence[AlertMuteException] = ()) -> MuteView:
-        assert row.id is not None
-        return cls(
-            row.id,
-            row.target,
-            row.reason,
-            row.created_by,
-            row.created_at,
-            row.expires_at,
-            scope_of(row.scope),
-            tuple(ExceptionView(e.target, e.created_by) for e in exceptions),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class MuteResult:
-    mute: MuteView
-    # Bots the mute reaches now (a glob may match none yet: that is allowed).
-    matching: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnmuteResult:
-    target: str
-    ended: tuple[MuteView, ...]
-    # Wider mutes that stay in force, with an exception for what was unmuted.
-    excepted: tuple[MuteView, ...] = ()
-    # The unmuting person's scope, which bounds those exceptions.
-    scope: Scope = None
 
 
 def _active(now: datetime) -> sa.ColumnElement[bool]:
@@ -300,93 +248,6 @@ async def is_muted(sessions: SessionFactory, bot: BotFacts, now: datetime) -> bo
         return any(mute.silences(bot) for mute in await active_mutes(session, now))
 
 
-def _globs(scope: Sequence[str]) -> str:
-    return ", ".join(code(glob, 100) for glob in scope[:10]) + (
-        " and more" if len(scope) > 10 else ""
-    )
-
-
-# -- replies to the person who asked (pure) ---------------------------------------------
-
-
-def mute_reply(result: MuteResult) -> JSONDict:
-    view = result.mute
-    duration = view.expires_at - view.created_at
-    text = (
-        f":zipper_mouth_face: Muted alerts for {code(view.target, 200)} for "
-        f"{format_duration(duration)}, until {date_token(view.expires_at)}."
-    )
-    if result.matching == 0:
-        text += "\nNo bot matches it now; bots that match later are muted too."
-    else:
-        text += f"\n{result.matching:,} bot{'' if result.matching == 1 else 's'} match now."
-    if view.scope is not None:
-        text += (
-            f"\nIt silences only bots your *mute* permission covers ({_globs(view.scope)}), "
-            "now and later."
-        )
-    if view.reason:
-        text += f"\nReason: {escape_within(view.reason, MAX_REASON)}"
-    return render.reply(f"Muted {view.target[:200]}", text)
-
-
-def unmute_reply(result: UnmuteResult) -> JSONDict:
-    if not result.ended and not result.excepted:
-        return render.reply(
-            "Nothing to unmute",
-            f"No active mute matches {code(result.target, 200)}. `/botstatus mutes` lists them.",
-        )
-    lines = []
-    if result.ended:
-        targets = ", ".join(code(view.target, 200) for view in result.ended[:20])
-        count = len(result.ended)
-        lines.append(
-            f":bell: Ended {count} mute{'' if count == 1 else 's'}: {targets}. "
-            "Their bots alert again."
-        )
-    if result.excepted:
-        lines.append(f":bell: Alerts are back on for {code(result.target, 200)}.")
-        wider = ", ".join(
-            f"{code(view.target, 100)} (muted by {mention(view.created_by)} until "
-            f"{date_token(view.expires_at)})"
-            for view in result.excepted[:10]
-        )
-        lines.append(f"{wider} stays in force for the bots {_beyond(result.scope)}.")
-    return render.reply(f"Unmuted {result.target[:200]}", "\n".join(lines))
-
-
-def _beyond(scope: Scope) -> str:
-    if scope is None:
-        return "it names"
-    return f"outside your *mute* permission ({_globs(scope)})"
-
-
-def mutes_reply(mutes: list[MuteView], now: datetime) -> JSONDict:
-    if not mutes:
-        return render.reply("No active mutes", ":bell: No active mutes: every bot alerts.")
-    lines = []
-    for view in mutes[:40]:
-        line = (
-            f"{code(view.target, 120)} until {date_token(view.expires_at)} "
-            f"({format_duration(max(view.expires_at - now, timedelta(0)))} left), by "
-            f"{mention(view.created_by)}"
-        )
-        if view.scope is not None:
-            line += f", within {_globs(view.scope[:3])}"
-        if view.reason:
-            line += f": {escape_within(view.reason, 150)}"
-        if view.exceptions:
-            excepted = ", ".join(
-                f"{code(e.target, 60)} ({mention(e.created_by)})" for e in view.exceptions[:3]
-            )
-            more = len(view.exceptions) - 3
-            line += f"; except {excepted}" + (f" and {more} more" if more > 0 else "")
-        lines.append(line)
-    if len(mutes) > 40:
-        lines.append(f"and {len(mutes) - 40:,} more")
-    return render.reply(f"{len(mutes)} active mutes", "*Active mutes*\n" + "\n".join(lines))
-
-
 # -- the service the Slack surface holds (SlackServices.mutes) ---------------------------
 
 
@@ -505,7 +366,7 @@ class MuteService:
             return None
         text = (
             f":no_entry: {code(target, 200)} matches bots your *mute* permission does not "
-            f"cover (it covers {_globs(scope)}). Nothing was done: name only bots within it."
+            f"cover (it covers {globs_text(scope)}). Nothing was done: name only bots within it."
         )
         return render.reply(
             title, text

@@ -52,6 +52,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import maintenance, mutes, upkeep
 from chatops.alerts.acks import AckService
+from chatops.alerts.mute_views import MuteResult, MuteView, UnmuteResult
 from chatops.alerts.planner import PollPlanner
 from chatops.alerts.relay import (
     DEFAULT_BACKOFF,
@@ -429,13 +430,13 @@ class AlertService:
         reason: str | None,
         user_id: str,
         now: datetime,
-    ) -> mutes.MuteResult:
+    ) -> MuteResult:
         """``mutes.mute``, announced in the channels at once rather than at the next tick."""
         result = await mutes.mute(self.sessions, target_glob, duration, reason, user_id, now)
         await self.announce_mutes()
         return result
 
-    async def unmute(self, target: str, user_id: str, now: datetime) -> mutes.UnmuteResult:
+    async def unmute(self, target: str, user_id: str, now: datetime) -> UnmuteResult:
         result = await mutes.unmute(self.sessions, target, user_id, now)
         await self.announce_mutes()
         return result
@@ -457,7 +458,7 @@ class AlertService:
             limits=self.planner.limits,
         )
 
-    async def list_mutes(self, now: datetime) -> list[mutes.MuteView]:
+    async def list_mutes(self, now: datetime) -> list[MuteView]:
         return await mutes.list_mutes(self.sessions, now)
 
     async def outbox_summary(self) -> OutboxSummary:

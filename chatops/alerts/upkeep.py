@@ -16,7 +16,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
-from chatops.alerts.mutes import active_mute, active_mutes, exceptions_of, listed_bots, scope_of
+from chatops.alerts.mute_views import scope_of
+from chatops.alerts.mutes import active_mute, active_mutes, exceptions_of, listed_bots
 from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.routing import ActiveMute, Reach, channels_for, facts, is_muted
 from chatops.config import AlertsConfig

@@ -19,6 +19,7 @@ from playwright.sync_api import Locator, Page, Request, expect
 from slack_sdk import WebClient
 
 from chatops.alerts import render as alerts
+from chatops.alerts.mute_views import ExceptionView, MuteResult, MuteView, UnmuteResult
 from chatops.alerts.render import DigestItem
 from chatops.blockkit import controls
 from chatops.demo import DemoThread
@@ -449,6 +450,17 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         for n, c in enumerate(card.connectors)
     ]
     age = timedelta(seconds=2)
+    muted = MuteView(
+        1,
+        "survey-*",
+        "upgrade",
+        "U0ALICE",
+        now,
+        now + timedelta(hours=4),
+        ("survey-*",),
+        (ExceptionView("survey-nps-1", "U0BOB"),),
+    )
+    wide = MuteView(2, "*", None, "U0ALICE", now, now + timedelta(days=1))
     messages = [
         blocks.summary(counts, problems, age, now, total=len(bots), agents=agents),
         blocks.summary({Health.OK: 3}, [], timedelta(hours=2), now, total=3, stale_after=age),
@@ -559,6 +571,11 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         alerts.mute_ended("survey-*", "U0ALICE", now, [("survey-nps-1", Health.DOWN)]),
         alerts.mute_ended("faq-*", None, now, []),
         alerts.mute_excepted("billing-bot-1", "U0BOB", "*", "U0ALICE", 1),
+        alerts.mute_reply(MuteResult(muted, 5)),
+        alerts.unmute_reply(UnmuteResult("survey-*", (muted,), (wide,), ("survey-*",))),
+        alerts.unmute_reply(UnmuteResult("nothing-*", ())),
+        alerts.mutes_reply([muted, wide], now),
+        alerts.mutes_reply([], now),
         alerts.reply("Still down", "*faq-bot-9* is still :red_circle: Down."),
         alerts.source_unreachable(3, "connection refused", since, now),
         alerts.source_unreachable(3, None, None, now),

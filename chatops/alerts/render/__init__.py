@@ -11,8 +11,8 @@ until someone owns them (``Owner``); then a line under the headline says who, an
 when.
 
 One module per kind of message: ``one_bot``, ``digests``, ``source_outage``,
-``mute_notices``, ``acknowledgements``; ``pieces`` holds what they are made of. This
-package re-exports what its callers use, so they read ``render.problem(...)``.
+``mute_notices``, ``mute_replies``, ``acknowledgements``; ``pieces`` holds what they are made
+of. This package re-exports what its callers use, so they read ``render.problem(...)``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from chatops.alerts.render.digests import (
     health_counts,
 )
 from chatops.alerts.render.mute_notices import mute_created, mute_ended, mute_excepted
+from chatops.alerts.render.mute_replies import mute_reply, mutes_reply, unmute_reply
 from chatops.alerts.render.one_bot import (
     changed_reply,
     flapping,
@@ -69,6 +70,8 @@ __all__ = [
     "mute_created",
     "mute_ended",
     "mute_excepted",
+    "mute_reply",
+    "mutes_reply",
     "notice",
     "owned",
     "ownership",
@@ -82,4 +85,5 @@ __all__ = [
     "source_recovered_update",
     "source_reminder",
     "source_unreachable",
+    "unmute_reply",
 ]
