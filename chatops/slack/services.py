@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from chatops.alerts.acks import AckService
 from chatops.alerts.maintenance import MaintenanceService
@@ -84,7 +83,7 @@ class SlackServices:
     start_followup_every: timedelta = timedelta(seconds=5)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coroutine: Coroutine[object, object, None], name: str) -> None:
         """Run follow-up work in the background, keeping a reference until it ends."""
         task = asyncio.get_running_loop().create_task(coroutine, name=name)
         self._tasks.add(task)
