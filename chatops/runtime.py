@@ -58,11 +58,12 @@ from chatops.slack.services import SlackServices
 from chatops.slack.views import Views
 from chatops.sources.base import AgentMetricsReader, StatusSource
 from chatops.sources.liveperson import LivePersonSource
-from chatops.store import repo
+from chatops.store.bots import count_by_health
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.leases import LeaderGate, leader_gate_for
 from chatops.store.migrate import prepare_database
 from chatops.store.models import utcnow
+from chatops.store.polls import last_successful_poll
 from chatops.web.app import WebParts, create_web_app
 from chatops.web.readiness import Check, Readiness, SlackAuthCheck
 
@@ -195,8 +196,8 @@ class Runtime:
         """The fleet gauges, on every replica, so that any one of them can be scraped."""
         try:
             async with self.sessions() as session:
-                counts = await repo.count_by_health(session)
-                last = await repo.last_successful_poll(session)
+                counts = await count_by_health(session)
+                last = await last_successful_poll(session)
         except Exception as exc:
             if not is_database_unavailable(exc):
                 raise

@@ -26,9 +26,9 @@ from chatops.domain import Health
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sources.liveperson.parse import entry_health
+from chatops.store.connectors import all_connectors
 from chatops.store.engine import make_engine, make_session_factory
 from chatops.store.models import OutboxMessage
-from chatops.store.repo import all_connectors
 from tests.alerts_runner import ALERTS
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
 from tests.fixtures.liveperson import MakeFakeLP

@@ -30,9 +30,9 @@ from chatops.slack.control import ConnectorControl
 from chatops.slack.results import ActionResult, Outcome
 from chatops.sources.liveperson import LivePersonSource
 from chatops.sources.liveperson.parse import entry_health
+from chatops.store.connectors import connectors_of
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot
-from chatops.store.repo import connectors_of
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.test_cli_poll import chatops, lp_environment
 

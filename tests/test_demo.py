@@ -35,7 +35,7 @@ from chatops.demo.scenario import EVENT_NAMES, NoBotForEvent, Scenario
 from chatops.sandbox.liveperson import FakeLivePerson
 from chatops.sandbox.slack import FakeSlack
 from chatops.sandbox.ui import SandboxPage
-from chatops.store import repo
+from chatops.store.connectors import transitions_for
 from tests.waiting import PATIENCE, await_until, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -603,7 +603,7 @@ def test_a_flapping_bot_changes_back_and_forth_in_what_the_app_stores(demo: Demo
         """The values the bot's first connector took (every connector of it flaps alike)."""
         async with demo.demo.runtime.sessions() as session:
             since = demo.demo.runtime.clock() - timedelta(minutes=1)
-            found = await repo.transitions_for(session, bot, since)
+            found = await transitions_for(session, bot, since)
         first = min((t.bot_user for t in found), default="")
         return [t.new for t in found if t.bot_user == first]
 

@@ -13,8 +13,8 @@ from chatops.config import AlertsConfig, Route
 from chatops.domain.globs import glob_matches, glob_regex, is_glob
 from chatops.permissions import in_scope
 from chatops.slack import restart
+from chatops.store.bots import match_bots
 from chatops.store.models import Bot
-from chatops.store.repo import match_bots
 
 CASES = [
     ("billing-*", "Billing-Bot-3", True),

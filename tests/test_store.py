@@ -18,25 +18,25 @@ from chatops.domain import (
     bot_changes,
     diff_fleet,
 )
+from chatops.store.audit import add_audit
+from chatops.store.bots import count_by_health, find_bots, list_bots
+from chatops.store.connectors import transitions_for
 from chatops.store.engine import SessionFactory
-from chatops.store.models import AuditEntry, Bot, Connector, TransitionRecord
-from chatops.store.repo import (
-    add_audit,
+from chatops.store.fleet import (
     apply_fleet_diff,
-    count_by_health,
-    failed_polls_in_a_row,
-    find_bots,
-    finish_poll,
     fleet_fingerprint,
-    last_successful_poll,
-    list_bots,
     load_fleet,
     load_snapshots,
-    record_failed_poll,
     snapshot_of,
-    start_poll,
     storable,
-    transitions_for,
+)
+from chatops.store.models import AuditEntry, Bot, Connector, TransitionRecord
+from chatops.store.polls import (
+    failed_polls_in_a_row,
+    finish_poll,
+    last_successful_poll,
+    record_failed_poll,
+    start_poll,
 )
 from tests.fixtures.db import WriteLog
 

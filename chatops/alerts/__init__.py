@@ -9,7 +9,8 @@ from __future__ import annotations
 from chatops.alerts.mute_views import MuteResult, MuteView, UnmuteResult
 from chatops.alerts.mutes import MuteError, MuteService, list_mutes, mute, unmute
 from chatops.alerts.render.mute_replies import mute_reply, mutes_reply, unmute_reply
-from chatops.alerts.service import AlertService, DeadAlert, OutboxSummary, outbox_summary
+from chatops.alerts.service import AlertService, outbox_summary
+from chatops.store.outbox import DeadAlert, OutboxSummary
 
 __all__ = [
     "AlertService",

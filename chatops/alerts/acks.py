@@ -43,10 +43,10 @@ from chatops.jsontypes import JSONDict
 from chatops.metrics import Metrics
 from chatops.permissions import Access, PermissionResolver
 from chatops.store import acks as store
-from chatops.store import repo
 from chatops.store.acks import Owner, owner_of
 from chatops.store.alert_models import AlertIncident
-from chatops.store.bots import cards_by_id
+from chatops.store.audit import add_audit
+from chatops.store.bots import cards_by_id, count_pcs_bots
 from chatops.store.engine import SessionFactory
 from chatops.store.models import AuditEntry, Bot, utcnow
 
@@ -86,7 +86,7 @@ async def _audit(
     """The audit row of an ack or unack; one per click (``click_id``, Slack's trigger id):
     a click delivered again raises IntegrityError on flush."""
     key = f"ack:{hashlib.sha256(click_id.encode()).hexdigest()}" if click_id else None
-    return await repo.add_audit(
+    return await add_audit(
         session,
         at=at,
         user_id=access.user_id[:64],
@@ -379,7 +379,7 @@ class AckService:
         card = cards.get(bot.id)
         if card is None:
             return None
-        pcs = await repo.count_pcs_bots(session) if bot.kind == BotKind.PCS.value else 1
+        pcs = await count_pcs_bots(session) if bot.kind == BotKind.PCS.value else 1
         health = render.health_of(incident.health)
         return render.problem(card, health, incident.since, pcs_count=pcs, owner=owner)
 

@@ -36,7 +36,6 @@ from chatops.alerts.mutes import (
     MuteCommand,
     MuteService,
     active_mutes,
-    listed_bots,
     reach_within,
     window_mutes,
 )
@@ -53,13 +52,13 @@ from chatops.permissions import Access
 from chatops.store import maintenance as store
 from chatops.store.alert_models import AlertIncident
 from chatops.store.alert_state import state_rows
-from chatops.store.bots import cards_by_id
+from chatops.store.bots import cards_by_id, count_pcs_bots, listed_bots
 from chatops.store.cards import BotCard
 from chatops.store.engine import SessionFactory
-from chatops.store.incidents import incidents_by_id
+from chatops.store.incidents import add_incidents, incidents_by_id
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import Bot, utcnow
-from chatops.store.repo import count_pcs_bots
+from chatops.store.outbox import add_rows
 
 log = logging.getLogger(__name__)
 
@@ -401,8 +400,7 @@ async def _alert_hidden(
         since=since,
         opened_at=now,
     )
-    session.add(incident)
-    await session.flush()
+    await add_incidents(session, [incident])
     note = f"Not OK when the maintenance of {escape_within(window.target, 100)} ended."
     message = render.problem(card, announced, since, pcs_count=pcs, note=note)
     row = new_row(
@@ -414,9 +412,7 @@ async def _alert_hidden(
         incident_id=incident.id,
         bot_id=card.id,
     )
-    session.add(row)
-    await session.flush()
-    incident.outbox_id = row.id
+    await add_rows(session, [(row, [incident])])
     assert incident.id is not None
     await store.link_incident(session, card.id, incident.id)
 

@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import sqlalchemy as sa
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
@@ -51,10 +49,13 @@ from chatops.jsontypes import JSONDict
 from chatops.metrics import Metrics
 from chatops.permissions import Access, in_scope
 from chatops.store import maintenance as maintenance_store
+from chatops.store import mutes as mute_rows
 from chatops.store.alert_models import AlertMute, AlertMuteException
+from chatops.store.audit import add_audit
+from chatops.store.bots import listed_bots
 from chatops.store.engine import SessionFactory
 from chatops.store.maintenance_models import MaintenanceWindow
-from chatops.store.models import AuditEntry, Bot, utcnow
+from chatops.store.models import Bot, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -63,43 +64,11 @@ class MuteError(ValueError):
     """The mute request is invalid; the message says why, for the user."""
 
 
-def _active(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(col(AlertMute.ended_at).is_(None), col(AlertMute.expires_at) > now)
-
-
 def active_mute(row: AlertMute, exceptions: Sequence[AlertMuteException] = ()) -> ActiveMute:
     return ActiveMute(
         Reach(row.target, scope_of(row.scope)),
         tuple(Reach(e.target, scope_of(e.scope)) for e in exceptions),
     )
-
-
-async def exceptions_of(
-    session: AsyncSession, mute_ids: Sequence[int]
-) -> dict[int, list[AlertMuteException]]:
-    """The exceptions cut from each of these mutes, oldest first."""
-    exceptions: dict[int, list[AlertMuteException]] = {}
-    if mute_ids:
-        found = await session.exec(
-            select(AlertMuteException)
-            .where(col(AlertMuteException.mute_id).in_(mute_ids))
-            .order_by(col(AlertMuteException.id))
-        )
-        for exception in found.all():
-            exceptions.setdefault(exception.mute_id, []).append(exception)
-    return exceptions
-
-
-async def _active_rows(
-    session: AsyncSession, now: datetime
-) -> list[tuple[AlertMute, list[AlertMuteException]]]:
-    """Active mutes with their exceptions, the soonest to expire first."""
-    result = await session.exec(
-        select(AlertMute).where(_active(now)).order_by(col(AlertMute.expires_at), col(AlertMute.id))
-    )
-    rows = list(result.all())
-    exceptions = await exceptions_of(session, [row.id for row in rows if row.id is not None])
-    return [(row, exceptions.get(row.id or 0, [])) for row in rows]
 
 
 def window_mutes(window: MaintenanceWindow) -> list[ActiveMute]:
@@ -112,15 +81,11 @@ def window_mutes(window: MaintenanceWindow) -> list[ActiveMute]:
 async def active_mutes(session: AsyncSession, now: datetime) -> list[ActiveMute]:
     """What silences bots now: every active mute, its scope and its exceptions, and every
     maintenance window in force."""
-    mutes = [active_mute(row, exceptions) for row, exceptions in await _active_rows(session, now)]
+    rows = await mute_rows.active_mutes(session, now)
+    mutes = [active_mute(row, exceptions) for row, exceptions in rows]
     for window in await maintenance_store.in_force(session, now):
         mutes += window_mutes(window)
     return mutes
-
-
-async def listed_bots(session: AsyncSession) -> list[Bot]:
-    result = await session.exec(select(Bot).where(col(Bot.removed_at).is_(None)))
-    return list(result.all())
 
 
 async def matching_bots(sessions: SessionFactory, target: str) -> list[Bot]:
@@ -163,9 +128,7 @@ async def mute(
         scope=scope_json(scope),
     )
     async with sessions() as session:
-        session.add(row)
-        await session.commit()
-        await session.refresh(row)
+        await mute_rows.add_mute(session, row)
     return MuteResult(MuteView.of(row), matching)
 
 
@@ -204,7 +167,7 @@ async def unmute(
     """
     wanted = target.strip()
     async with sessions() as session:
-        active = await _active_rows(session, now)
+        active = await mute_rows.active_mutes(session, now)
         concerned = [(r, e) for r, e in active if r.target.casefold() == wanted.casefold()]
         bots = await listed_bots(session)
         if not concerned and wanted:
@@ -229,7 +192,7 @@ async def unmute(
                 created_by=user_id[:64],
                 created_at=now,
             )
-            session.add(exception)
+            mute_rows.add_exception(session, exception)
             excepted.append(MuteView.of(row, [*exceptions, exception]))
         await session.commit()
     return UnmuteResult(wanted, tuple(ended), tuple(excepted), scope)
@@ -238,9 +201,8 @@ async def unmute(
 async def list_mutes(sessions: SessionFactory, now: datetime) -> list[MuteView]:
     """Active mutes with their exceptions, the soonest to expire first."""
     async with sessions() as session:
-        return [
-            MuteView.of(row, exceptions) for row, exceptions in await _active_rows(session, now)
-        ]
+        rows = await mute_rows.active_mutes(session, now)
+    return [MuteView.of(row, exceptions) for row, exceptions in rows]
 
 
 async def is_muted(sessions: SessionFactory, bot: BotFacts, now: datetime) -> bool:
@@ -393,15 +355,14 @@ class MuteService:
         if self.metrics is not None:
             self.metrics.actions.labels(action, outcome).inc()
         async with self.sessions() as session:
-            session.add(
-                AuditEntry(
-                    at=self.clock(),
-                    user_id=user_id[:64],
-                    user_name=user_name[:300] if user_name else None,
-                    action=action,
-                    target=target[:300],
-                    outcome=outcome,
-                    detail=detail[:2000] if detail else None,
-                )
+            await add_audit(
+                session,
+                at=self.clock(),
+                user_id=user_id[:64],
+                user_name=user_name[:300] if user_name else None,
+                action=action,
+                target=target,
+                outcome=outcome,
+                detail=detail or None,
             )
             await session.commit()

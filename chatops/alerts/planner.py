@@ -37,10 +37,9 @@ from chatops.domain import BotChange, BotKind, DecisionKind
 from chatops.domain.conversations import ConversationLimits
 from chatops.store.alert_state import pending_bot_ids, save_state_rows, state_rows, stored_bots
 from chatops.store.audit import recent_actors
-from chatops.store.bots import cards_by_id
+from chatops.store.bots import cards_by_id, count_pcs_bots
 from chatops.store.incidents import incidents_by_id
 from chatops.store.models import PollRun
-from chatops.store.repo import count_pcs_bots
 
 
 class PollPlanner:

@@ -35,25 +35,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import aiohttp
-import sqlalchemy as sa
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.metrics import Metrics, slack_error_outcome
-from chatops.store.alert_models import AlertIncident
+from chatops.store import outbox
 from chatops.store.engine import SessionFactory
-from chatops.store.models import OutboxMessage, utcnow
+from chatops.store.models import utcnow
+from chatops.store.outbox import ClaimedRow, DueRow
 
 log = logging.getLogger(__name__)
-
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-INCIDENT = AlertIncident.__table__  # type: ignore[attr-defined]
-
-PENDING: Final = "pending"
-SENDING: Final = "sending"
-SENT: Final = "sent"
-DEAD: Final = "dead"
 
 EDIT_LANE: Final = "chat.update"
 
@@ -111,29 +103,9 @@ class _Permanent(Exception):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    id: int
-    channel: str
-    kind: str
-
-    @property
-    def lane(self) -> str:
-        return EDIT_LANE if self.kind == "edit" else self.channel
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    channel: str
-    kind: str
-    payload: str
-    attempts: int
-    incident_id: int | None
-    # The message this row edits or replies to: (channel, ts), when it exists.
-    target: tuple[str, str] | None
-    # True when this row posts the message of its incident (and of a digest's bots).
-    opens: bool
+def _lane_of(row: DueRow | ClaimedRow) -> str:
+    """Edits share one lane (``chat.update``); new messages are paced per channel."""
+    return EDIT_LANE if row.kind == "edit" else row.channel
 
 
 class _Lane:
@@ -224,14 +196,17 @@ class Relay:
         """Deliver at most one row per free lane; return how many rows were handled."""
         now = self.clock()
         async with self.sessions() as session:
-            connection = await session.connection()
             if time.monotonic() >= self._next_lease_check:
                 # A write each pass would contend with the poller for SQLite's lock.
                 self._next_lease_check = time.monotonic() + LEASE_CHECK_EVERY
-                await self._expire_leases(connection, now)
-            candidates = await self._candidates(connection, now)
+                await self._expire_leases(session, now)
+            candidates = await outbox.due_rows(session, now, self.batch)
             chosen = self._choose(candidates)
-            claimed = await self._claim(connection, chosen, now) if chosen else []
+            claimed = (
+                await outbox.claim(session, [row.id for row in chosen], now + self.lease)
+                if chosen
+                else []
+            )
             await session.commit()
         if claimed:
             await asyncio.gather(*(self._handle(row) for row in claimed))
@@ -248,14 +223,8 @@ class Relay:
     async def release_in_flight(self) -> int:
         """Give back every ``sending`` row now (one process per database: SQLite)."""
         async with self.sessions() as session:
-            connection = await session.connection()
-            result = await connection.execute(
-                sa.update(OUTBOX)
-                .where(OUTBOX.c.status == SENDING)
-                .values(status=PENDING, lease_until=None)
-            )
+            released = await outbox.release_sending(session)
             await session.commit()
-        released = int(result.rowcount or 0)
         if released:
             log.warning(
                 "%d alert(s) were being sent when the last process stopped; sending them "
@@ -264,41 +233,13 @@ class Relay:
             )
         return released
 
-    async def _expire_leases(self, connection: AsyncConnection, now: datetime) -> None:
-        result = await connection.execute(
-            sa.update(OUTBOX)
-            .where(OUTBOX.c.status == SENDING, OUTBOX.c.lease_until < now)
-            .values(status=PENDING, lease_until=None)
-        )
-        if result.rowcount:
+    async def _expire_leases(self, session: AsyncSession, now: datetime) -> None:
+        released = await outbox.release_expired_claims(session, now)
+        if released:
             log.warning(
                 "%d alert(s) were claimed by a relay that stopped answering; sending them again",
-                result.rowcount,
+                released,
             )
-
-    async def _candidates(self, connection: AsyncConnection, now: datetime) -> list[_Candidate]:
-        earlier = OUTBOX.alias("earlier")
-        unfinished_before = (
-            sa.select(earlier.c.id)
-            .where(
-                earlier.c.incident_id == OUTBOX.c.incident_id,
-                earlier.c.id < OUTBOX.c.id,
-                earlier.c.status.in_((PENDING, SENDING)),
-            )
-            .exists()
-        )
-        query = (
-            sa.select(OUTBOX.c.id, OUTBOX.c.channel, OUTBOX.c.kind)
-            .where(
-                OUTBOX.c.status == PENDING,
-                OUTBOX.c.next_attempt_at <= now,
-                sa.or_(OUTBOX.c.incident_id.is_(None), ~unfinished_before),
-            )
-            .order_by(OUTBOX.c.id)
-            .limit(self.batch)
-        )
-        result = await connection.execute(query)
-        return [_Candidate(row.id, row.channel, row.kind) for row in result]
 
     def _lane(self, name: str) -> _Lane:
         lane = self._lanes.get(name)
@@ -307,96 +248,20 @@ class Relay:
             lane = self._lanes[name] = _Lane(interval, self.burst)
         return lane
 
-    def _choose(self, candidates: list[_Candidate]) -> list[_Candidate]:
+    def _choose(self, candidates: list[DueRow]) -> list[DueRow]:
         now = time.monotonic()
-        chosen: dict[str, _Candidate] = {}
+        chosen: dict[str, DueRow] = {}
         for candidate in candidates:
-            lane = candidate.lane
+            lane = _lane_of(candidate)
             if lane in chosen or self._lane(lane).ready_at(now) > now:
                 continue
             chosen[lane] = candidate
         return list(chosen.values())
 
-    async def _claim(
-        self, connection: AsyncConnection, chosen: list[_Candidate], now: datetime
-    ) -> list[_Claimed]:
-        ids = [candidate.id for candidate in chosen]
-        lease_until = now + self.lease
-        if connection.dialect.name == "postgresql":
-            locked = await connection.execute(
-                sa.select(OUTBOX.c.id)
-                .where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == PENDING)
-                .with_for_update(skip_locked=True)
-            )
-            ids = list(locked.scalars())
-            if ids:
-                await connection.execute(
-                    sa.update(OUTBOX)
-                    .where(OUTBOX.c.id.in_(ids))
-                    .values(status=SENDING, lease_until=lease_until, attempts=OUTBOX.c.attempts + 1)
-                )
-        else:
-            taken = []
-            for row_id in ids:
-                result = await connection.execute(
-                    sa.update(OUTBOX)
-                    .where(OUTBOX.c.id == row_id, OUTBOX.c.status == PENDING)
-                    .values(status=SENDING, lease_until=lease_until, attempts=OUTBOX.c.attempts + 1)
-                )
-                if result.rowcount == 1:
-                    taken.append(row_id)
-            ids = taken
-        if not ids:
-            return []
-        parent = OUTBOX.alias("parent")
-        rows = await connection.execute(
-            sa.select(
-                OUTBOX.c.id,
-                OUTBOX.c.channel,
-                OUTBOX.c.kind,
-                OUTBOX.c.payload,
-                OUTBOX.c.attempts,
-                OUTBOX.c.incident_id,
-                INCIDENT.c.outbox_id,
-                parent.c.status,
-                parent.c.channel,
-                parent.c.slack_ts,
-            )
-            .select_from(
-                OUTBOX.outerjoin(INCIDENT, INCIDENT.c.id == OUTBOX.c.incident_id).outerjoin(
-                    parent, parent.c.id == INCIDENT.c.outbox_id
-                )
-            )
-            .where(OUTBOX.c.id.in_(ids))
-            .order_by(OUTBOX.c.id)
-        )
-        claimed = []
-        for row in rows:
-            (
-                row_id,
-                channel,
-                kind,
-                body,
-                attempts,
-                incident_id,
-                opener,
-                status,
-                p_channel,
-                p_ts,
-            ) = tuple(row)
-            opens = opener is not None and opener == row_id
-            target = None
-            if not opens and status == SENT and p_ts:
-                target = (p_channel, p_ts)
-            claimed.append(
-                _Claimed(row_id, channel, kind, body, attempts, incident_id, target, opens)
-            )
-        return claimed
-
     # -- delivering one row ------------------------------------------------------------------
 
-    async def _handle(self, row: _Claimed) -> None:
-        lane = EDIT_LANE if row.kind == "edit" else row.channel
+    async def _handle(self, row: ClaimedRow) -> None:
+        lane = _lane_of(row)
         self._lane(lane).take(time.monotonic())
         progress = _Progress()
         try:
@@ -422,7 +287,7 @@ class Relay:
             self.metrics.alerts.labels("sent").inc()
             await self._sent(row, sent)
 
-    async def _deliver(self, row: _Claimed, progress: _Progress) -> _Sent:
+    async def _deliver(self, row: ClaimedRow, progress: _Progress) -> _Sent:
         body = json.loads(row.payload)
         update: dict[str, Any] | None = body.get("update")
         post: dict[str, Any] | None = body.get("post")
@@ -486,34 +351,14 @@ class Relay:
 
     # -- recording outcomes ------------------------------------------------------------------
 
-    async def _sent(self, row: _Claimed, sent: _Sent) -> None:
-        now = self.clock()
+    async def _sent(self, row: ClaimedRow, sent: _Sent) -> None:
         async with self.sessions() as session:
-            connection = await session.connection()
-            await connection.execute(
-                sa.update(OUTBOX)
-                .where(OUTBOX.c.id == row.id)
-                .values(
-                    status=SENT,
-                    slack_ts=sent.ts,
-                    thread_ts=sent.thread_ts,
-                    sent_at=now,
-                    lease_until=None,
-                    last_error=None,
-                )
-            )
-            if row.opens and sent.ts is not None:
-                # The incident (and a digest's bots) now has its message reference.
-                await connection.execute(
-                    sa.update(INCIDENT)
-                    .where(INCIDENT.c.outbox_id == row.id)
-                    .values(message_ts=sent.ts, channel=row.channel)
-                )
+            await outbox.mark_sent(session, row, sent.ts, sent.thread_ts, self.clock())
             await session.commit()
 
     async def _retry(
         self,
-        row: _Claimed,
+        row: ClaimedRow,
         delay: timedelta,
         error: str,
         progress: _Progress,
@@ -529,22 +374,18 @@ class Relay:
             error,
             delay.total_seconds(),
         )
-        values: dict[str, Any] = {
-            "status": PENDING,
-            "next_attempt_at": self.clock() + delay,
-            "lease_until": None,
-            "last_error": error[:2000],
-        }
-        if not failed:
-            values["attempts"] = OUTBOX.c.attempts - 1
-        if progress.remaining is not None:
-            values["payload"] = progress.remaining
         async with self.sessions() as session:
-            connection = await session.connection()
-            await connection.execute(sa.update(OUTBOX).where(OUTBOX.c.id == row.id).values(values))
+            await outbox.mark_for_retry(
+                session,
+                row.id,
+                at=self.clock() + delay,
+                error=error,
+                failed=failed,
+                remaining=progress.remaining,
+            )
             await session.commit()
 
-    async def _dead(self, row: _Claimed, error: str) -> None:
+    async def _dead(self, row: ClaimedRow, error: str) -> None:
         hint = PERMANENT_ERRORS.get(error, "Slack refused it; see the error code in its API docs")
         log.error(
             "alert %d (%s) to channel %s will not be delivered: Slack said %s: %s. "
@@ -556,39 +397,24 @@ class Relay:
             hint,
         )
         async with self.sessions() as session:
-            connection = await session.connection()
-            await connection.execute(
-                sa.update(OUTBOX)
-                .where(OUTBOX.c.id == row.id)
-                .values(status=DEAD, lease_until=None, last_error=f"{error}: {hint}"[:2000])
-            )
+            await outbox.mark_dead(session, row.id, f"{error}: {hint}")
             await session.commit()
 
     async def _update_gauge(self) -> None:
         async with self.sessions() as session:
-            connection = await session.connection()
-            result = await connection.execute(
-                sa.select(sa.func.count())
-                .select_from(OUTBOX)
-                .where(OUTBOX.c.status.in_((PENDING, SENDING)))
-            )
-            self.metrics.outbox_pending.set(int(result.scalar_one()))
+            self.metrics.outbox_pending.set(await outbox.count_unsent(session))
 
-    async def _plan_wakeup(self, candidates: list[_Candidate], worked: bool) -> None:
+    async def _plan_wakeup(self, candidates: list[DueRow], worked: bool) -> None:
         """Remember when the next pass has something to do, for the loop's sleep."""
         now = time.monotonic()
         if worked:
             self._next_due = now
             return
-        lanes = {candidate.lane for candidate in candidates}
+        lanes = {_lane_of(candidate) for candidate in candidates}
         waits = [self._lane(lane).ready_at(now) for lane in lanes]
         async with self.sessions() as session:
-            connection = await session.connection()
-            result = await connection.execute(
-                sa.select(sa.func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.status == PENDING)
-            )
-            earliest = result.scalar_one()
-        if isinstance(earliest, datetime):
+            earliest = await outbox.earliest_pending(session)
+        if earliest is not None:
             wait = (_aware(earliest) - self.clock()).total_seconds()
             waits.append(now + max(wait, 0.0))
         self._next_due = min(waits) if waits else None

@@ -44,10 +44,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
-import sqlalchemy as sa
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import maintenance, mutes, upkeep
@@ -69,8 +67,10 @@ from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult, describe_database_error, is_database_unavailable
 from chatops.permissions import PermissionResolver
+from chatops.store import outbox
 from chatops.store.engine import SessionFactory
-from chatops.store.models import OutboxMessage, PollRun, utcnow
+from chatops.store.models import PollRun, utcnow
+from chatops.store.outbox import OutboxSummary
 
 log = logging.getLogger(__name__)
 
@@ -101,40 +101,10 @@ def _describe_failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-@dataclass(frozen=True, slots=True)
-class DeadAlert:
-    id: int
-    kind: str
-    channel: str
-    created_at: datetime
-    last_error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxSummary:
-    """What ``chatops status`` shows of the outbox: counts per status and the dead rows."""
-
-    counts: dict[str, int]
-    dead: tuple[DeadAlert, ...]
-
-
 async def outbox_summary(sessions: SessionFactory, *, dead_limit: int = 20) -> OutboxSummary:
+    """What ``chatops status`` shows of the outbox."""
     async with sessions() as session:
-        grouped = await session.exec(
-            select(OutboxMessage.status, sa.func.count()).group_by(col(OutboxMessage.status))
-        )
-        counts = {status: int(count) for status, count in grouped.all()}
-        dead = await session.exec(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.status) == "dead")
-            .order_by(col(OutboxMessage.id).desc())
-            .limit(dead_limit)
-        )
-        rows = tuple(
-            DeadAlert(row.id or 0, row.kind, row.channel, row.created_at, row.last_error)
-            for row in dead.all()
-        )
-    return OutboxSummary(counts, rows)
+        return await outbox.summary(session, dead_limit=dead_limit)
 
 
 class AlertService:

@@ -11,31 +11,27 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
 from chatops.alerts.mute_views import scope_of
-from chatops.alerts.mutes import active_mute, active_mutes, exceptions_of, listed_bots
+from chatops.alerts.mutes import active_mute, active_mutes
 from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.routing import ActiveMute, Reach, channels_for, facts, is_muted
 from chatops.config import AlertsConfig
 from chatops.domain import Health, reminder_due
 from chatops.jsontypes import JSONDict
+from chatops.store import incidents, outbox, polls
+from chatops.store import mutes as mute_rows
 from chatops.store.acks import owner_of
-from chatops.store.alert_models import AlertIncident, AlertMute, AlertMuteException, SourceHealth
-from chatops.store.bots import cards_by_id
+from chatops.store.alert_models import AlertIncident
+from chatops.store.bots import cards_by_id, listed_bots
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot, PollRun
-from chatops.store.repo import failed_polls_in_a_row, last_successful_poll
+from chatops.store.models import Bot
 
 log = logging.getLogger(__name__)
 
 SOURCE = "status_source"
-INCIDENT = AlertIncident.__table__  # type: ignore[attr-defined]
-MUTE = AlertMute.__table__  # type: ignore[attr-defined]
-EXCEPTION = AlertMuteException.__table__  # type: ignore[attr-defined]
 
 
 # -- the status source -------------------------------------------------------------------
@@ -49,30 +45,25 @@ async def source_failed(
     Reads only the poll runs, so it can run after a failed poll and from the periodic
     upkeep alike; the error shown is the latest failed poll's.
     """
-    failed = await failed_polls_in_a_row(session)
+    failed = await polls.failed_polls_in_a_row(session)
     if failed < unreachable_after:
         return 0
-    state = await session.get(SourceHealth, SOURCE)
+    state = await incidents.source_health(session, SOURCE)
     if state is not None and state.unreachable:
         return 0
-    latest = await session.exec(select(PollRun.error).order_by(col(PollRun.id).desc()).limit(1))
-    error = latest.first()
+    error = await polls.latest_error(session)
     channel = alerts.channel
     if channel is None:
         log.warning("the status source is unreachable but alerts.channel is not set: not announced")
         return 0
-    last_ok = await last_successful_poll(session)
-    first_failed = await session.exec(
-        select(sa.func.min(PollRun.started_at)).where(
-            col(PollRun.id) > (last_ok.id if last_ok else 0)
-        )
-    )
-    since = first_failed.one() or now
+    last_ok = await polls.last_successful_poll(session)
+    since = await polls.first_started_after(session, last_ok.id if last_ok and last_ok.id else 0)
+    since = since or now
     incident = AlertIncident(
         kind="source", channel=channel, health=Health.UNKNOWN.value, since=since, opened_at=now
     )
-    session.add(incident)
-    await session.flush()
+    await incidents.add_incidents(session, [incident])
+    assert incident.id is not None
     last_success = last_ok.finished_at if last_ok is not None else None
     message = render.source_unreachable(failed, error, last_success, now)
     row = new_row(
@@ -83,29 +74,22 @@ async def source_failed(
         now=now,
         incident_id=incident.id,
     )
-    session.add(row)
-    await session.flush()
-    incident.outbox_id = row.id
-    if state is None:
-        session.add(
-            SourceHealth(name=SOURCE, unreachable=True, incident_id=incident.id, updated_at=now)
-        )
-    else:
-        state.unreachable = True
-        state.incident_id = incident.id
-        state.updated_at = now
+    await outbox.add_rows(session, [(row, [incident])])
+    incidents.mark_source_unreachable(session, state, SOURCE, incident.id, now)
     log.warning("announcing that the status source is unreachable (%d polls failed)", failed)
     return 1
 
 
 async def source_succeeded(session: AsyncSession, now: datetime) -> int:
     """In a successful poll's transaction: announce the recovery of an announced outage."""
-    state = await session.get(SourceHealth, SOURCE)
+    state = await incidents.source_health(session, SOURCE)
     if state is None or not state.unreachable:
         return 0
     state.unreachable = False
     state.updated_at = now
-    incident = await session.get(AlertIncident, state.incident_id) if state.incident_id else None
+    incident = (
+        await incidents.get_incident(session, state.incident_id) if state.incident_id else None
+    )
     state.incident_id = None
     if incident is None or incident.closed_at is not None:
         return 0
@@ -116,7 +100,8 @@ async def source_succeeded(session: AsyncSession, now: datetime) -> int:
         in_thread=True,
         update=render.source_recovered_update(incident.since, now, None, owner_of(incident)),
     )
-    session.add(
+    outbox.add_row(
+        session,
         new_row(
             kind="source_up",
             channel=incident.channel,
@@ -124,7 +109,7 @@ async def source_succeeded(session: AsyncSession, now: datetime) -> int:
             body=body,
             now=now,
             incident_id=incident.id,
-        )
+        ),
     )
     log.info("the status source answers again; announcing the recovery")
     return 1
@@ -137,35 +122,25 @@ async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: date
     """One reminder per open incident every ``alerts.remind_every``, in its thread; none
     while it is acknowledged (a digest: while every open bot of it is)."""
     every = alerts.remind_every
-    result = await session.exec(
-        select(AlertIncident).where(
-            col(AlertIncident.closed_at).is_(None),
-            col(AlertIncident.parent_id).is_(None),
-            col(AlertIncident.kind).in_(("bot", "digest", "source")),
-            col(AlertIncident.message_ts).is_not(None),
-            sa.or_(col(AlertIncident.kind) == "digest", col(AlertIncident.acked_by).is_(None)),
-        )
-    )
-    due = [i for i in result.all() if reminder_due(i.opened_at, i.last_reminder_at, now, every)]
+    due = [
+        i
+        for i in await incidents.open_with_messages(session)
+        if reminder_due(i.opened_at, i.last_reminder_at, now, every)
+    ]
     if not due:
         return 0
     mutes = await active_mutes(session, now)
     bots = await cards_by_id(session, [i.bot_id for i in due if i.bot_id is not None])
-    connection = await session.connection()
     written = 0
     for incident in due:
         message = await _reminder_message(session, incident, bots, mutes, now)
         if message is None:
             continue
         number = incident.reminders + 1
-        taken = await connection.execute(
-            sa.update(INCIDENT)
-            .where(INCIDENT.c.id == incident.id, INCIDENT.c.reminders == incident.reminders)
-            .values(reminders=number, last_reminder_at=now)
-        )
-        if taken.rowcount != 1:
+        if not await incidents.claim_reminder(session, incident, now):
             continue  # another replica reminded first
-        session.add(
+        outbox.add_row(
+            session,
             new_row(
                 kind="reminder",
                 channel=incident.channel,
@@ -174,7 +149,7 @@ async def write_reminders(session: AsyncSession, alerts: AlertsConfig, now: date
                 now=now,
                 incident_id=incident.id,
                 bot_id=incident.bot_id,
-            )
+            ),
         )
         written += 1
     return written
@@ -190,14 +165,9 @@ async def _reminder_message(
     if incident.kind == "source":
         return render.source_reminder(incident.since, now)
     if incident.kind == "digest":
-        children = await session.exec(
-            select(AlertIncident.health).where(
-                col(AlertIncident.parent_id) == incident.id,
-                col(AlertIncident.closed_at).is_(None),
-                col(AlertIncident.acked_by).is_(None),
-            )
-        )
-        counts = render.health_counts([render.health_of(h) for h in children.all()])
+        assert incident.id is not None
+        children = await incidents.open_children_healths(session, incident.id)
+        counts = render.health_counts([render.health_of(h) for h in children])
         return render.digest_reminder(counts, incident.opened_at, now) if counts else None
     bot = bots.get(incident.bot_id or "")
     if bot is None or bot.bot.removed_at is not None or is_muted(facts(bot), mutes):
@@ -211,48 +181,26 @@ async def _reminder_message(
 async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datetime) -> int:
     """Announce new mutes, the end of mutes that were unmuted or have expired, and the
     exceptions cut from mutes that stay in force."""
-    connection = await session.connection()
-    await connection.execute(
-        sa.update(MUTE)
-        .where(MUTE.c.ended_at.is_(None), MUTE.c.expires_at <= now)
-        .values(ended_at=now)
-    )
-    result = await session.exec(
-        select(AlertMute).where(
-            sa.or_(
-                col(AlertMute.announced_at).is_(None),
-                sa.and_(
-                    col(AlertMute.ended_at).is_not(None),
-                    col(AlertMute.end_announced_at).is_(None),
-                ),
-            )
-        )
-    )
-    mutes = list(result.all())
+    await mute_rows.end_expired(session, now)
+    mutes = await mute_rows.unannounced(session)
     bots = await listed_bots(session)
     written = await _announce_exceptions(session, alerts, bots, now)
-    cuts = await exceptions_of(session, [mute.id for mute in mutes if mute.id is not None])
+    cuts = await mute_rows.exceptions_of(
+        session, [mute.id for mute in mutes if mute.id is not None]
+    )
     for mute in mutes:
         silenced = active_mute(mute, cuts.get(mute.id or 0, ())).silences
         matching = [bot for bot in bots if silenced(facts(bot))]
+        assert mute.id is not None
         if mute.announced_at is None:
-            taken = await connection.execute(
-                sa.update(MUTE)
-                .where(MUTE.c.id == mute.id, MUTE.c.announced_at.is_(None))
-                .values(announced_at=now)
-            )
-            if taken.rowcount != 1:
+            if not await mute_rows.claim_start_announcement(session, mute.id, now):
                 continue
             if mute.ended_at is not None:
                 # Ended before anyone was told it began: say nothing of either.
-                await connection.execute(
-                    sa.update(MUTE).where(MUTE.c.id == mute.id).values(end_announced_at=now)
-                )
+                await mute_rows.skip_end_announcement(session, mute.id, now)
                 continue
             channels = channels_for([facts(bot) for bot in matching], alerts)
-            await connection.execute(
-                sa.update(MUTE).where(MUTE.c.id == mute.id).values(channels=json.dumps(channels))
-            )
+            await mute_rows.set_channels(session, mute.id, channels)
             message = render.mute_created(
                 mute.target,
                 mute.created_by,
@@ -265,12 +213,7 @@ async def announce_mutes(session: AsyncSession, alerts: AlertsConfig, now: datet
                 session, channels, "mute", f"mute:{mute.id}:start", message, now
             )
             continue
-        taken = await connection.execute(
-            sa.update(MUTE)
-            .where(MUTE.c.id == mute.id, MUTE.c.end_announced_at.is_(None))
-            .values(end_announced_at=now)
-        )
-        if taken.rowcount != 1:
+        if not await mute_rows.claim_end_announcement(session, mute.id, now):
             continue
         trouble = sorted(
             (
@@ -299,14 +242,15 @@ def post_in_channels(
 ) -> int:
     """One outbox row posting ``message`` in each channel; how many were written."""
     for channel in channels:
-        session.add(
+        outbox.add_row(
+            session,
             new_row(
                 kind=kind,
                 channel=channel,
                 dedupe_key=f"{key}:{channel}",
                 body=payload(post=message),
                 now=now,
-            )
+            ),
         )
     return len(channels)
 
@@ -319,28 +263,16 @@ async def _announce_exceptions(
     An exception to a mute that has ended meanwhile says nothing: the end of the mute is
     announced on its own.
     """
-    result = await session.exec(
-        select(AlertMuteException).where(col(AlertMuteException.announced_at).is_(None))
-    )
-    exceptions = list(result.all())
+    exceptions = await mute_rows.unannounced_exceptions(session)
     if not exceptions:
         return 0
-    connection = await session.connection()
-    rows = await connection.execute(
-        sa.select(MUTE.c.id, MUTE.c.target, MUTE.c.scope, MUTE.c.created_by, MUTE.c.ended_at).where(
-            MUTE.c.id.in_({exception.mute_id for exception in exceptions})
-        )
-    )
-    mutes = {row.id: row for row in rows}
+    mutes = await mute_rows.mute_summaries(session, {e.mute_id for e in exceptions})
     written = 0
     for exception in exceptions:
-        taken = await connection.execute(
-            sa.update(EXCEPTION)
-            .where(EXCEPTION.c.id == exception.id, EXCEPTION.c.announced_at.is_(None))
-            .values(announced_at=now)
-        )
+        assert exception.id is not None
+        taken = await mute_rows.claim_exception_announcement(session, exception.id, now)
         mute = mutes.get(exception.mute_id)
-        if taken.rowcount != 1 or mute is None or mute.ended_at is not None:
+        if not taken or mute is None or mute.ended_at is not None:
             continue
         muted = Reach(mute.target, scope_of(mute.scope))
         cut = Reach(exception.target, scope_of(exception.scope))

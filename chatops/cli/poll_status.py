@@ -10,8 +10,6 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import col, func, select
-
 from chatops.alerts.service import outbox_summary
 from chatops.config import ConfigError, Settings
 from chatops.domain import BotChange, Dimension, Health, StatusValue, Transition
@@ -21,19 +19,14 @@ from chatops.metrics import Metrics
 from chatops.monitor.poll import PollResult
 from chatops.runtime import agent_metrics_of, alert_service, alerting_poller
 from chatops.sources.liveperson import LivePersonSource
+from chatops.store.bots import count_by_health, find_bots, list_bots
+from chatops.store.connectors import connectors_of
 from chatops.store.engine import SessionFactory, make_engine, make_session_factory
 from chatops.store.leases import AdvisoryLockGate, LeaderGate
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
-from chatops.store.models import Bot, Connector, OutboxMessage, PollRun, utcnow
-from chatops.store.repo import (
-    connectors_of,
-    count_by_health,
-    failed_polls_in_a_row,
-    find_bots,
-    last_poll,
-    last_successful_poll,
-    list_bots,
-)
+from chatops.store.models import Bot, Connector, PollRun, utcnow
+from chatops.store.outbox import count_for_poll
+from chatops.store.polls import failed_polls_in_a_row, last_poll, last_successful_poll
 
 
 def _fail(command: str, message: str, code: int = 1) -> int:
@@ -102,12 +95,7 @@ async def poll_command(settings: Settings) -> int:
 async def _queued_by(sessions: SessionFactory, poll_id: int) -> int:
     """How many alerts the poll ``poll_id`` put in the outbox."""
     async with sessions() as session:
-        result = await session.exec(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(col(OutboxMessage.poll_id) == poll_id)
-        )
-        return int(result.one())
+        return await count_for_poll(session, poll_id)
 
 
 def value_label(value: StatusValue, raw: str) -> str:

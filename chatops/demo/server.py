@@ -31,7 +31,7 @@ from chatops.logs import register_secrets
 from chatops.sandbox import serving
 from chatops.sandbox.serving import ServedApp
 from chatops.sandbox.ui import SandboxPage
-from chatops.store import repo
+from chatops.store.polls import last_successful_poll
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class DemoServer(uvicorn.Server):
         deadline = time.monotonic() + FIRST_POLL_SECONDS
         while not self.should_exit:
             async with self.demo.runtime.sessions() as session:
-                polled = await repo.last_successful_poll(session) is not None
+                polled = await last_successful_poll(session) is not None
             if polled or time.monotonic() > deadline:
                 if not polled:
                     log.warning("the first poll has not succeeded yet; the page fills in later")
@@ -225,7 +225,7 @@ class DemoThread:
     async def _first_poll(self, deadline: float) -> None:
         while time.monotonic() < deadline:
             async with self.demo.runtime.sessions() as session:
-                if await repo.last_successful_poll(session) is not None:
+                if await last_successful_poll(session) is not None:
                     return
             await asyncio.sleep(0.05)
         raise RuntimeError("the demo's first poll did not succeed in time")

@@ -53,19 +53,17 @@ from chatops.pacing import Pacer
 from chatops.sources.base import AgentMetricsReader, SourceError, StatusSource
 from chatops.store.agent_metrics import AgentMetricsRows
 from chatops.store.engine import SessionFactory
-from chatops.store.leases import LeaderGate
-from chatops.store.models import PollRun, utcnow
-from chatops.store.repo import (
+from chatops.store.fleet import (
     FleetFingerprint,
     StoredFleet,
     apply_fleet_diff,
-    finish_poll,
     fleet_fingerprint,
     load_fleet,
-    record_failed_poll,
-    start_poll,
     storable,
 )
+from chatops.store.leases import LeaderGate
+from chatops.store.models import PollRun, utcnow
+from chatops.store.polls import finish_poll, record_failed_poll, start_poll
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from chatops.slack.home import publish_home
 from chatops.slack.results import ActionResult, ConnectorWatch, Outcome
 from chatops.slack.services import SlackServices
 from chatops.store.cards import BotCard
+from chatops.store.connectors import connectors_of
 from chatops.store.models import Connector
-from chatops.store.repo import connectors_of
 
 log = logging.getLogger(__name__)
 

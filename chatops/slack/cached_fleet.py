@@ -16,7 +16,7 @@ from datetime import timedelta
 from chatops.domain import BotKind, Environment, Health
 from chatops.permissions import Access
 from chatops.slack import blocks
-from chatops.store import repo
+from chatops.store.bots import BotIndex
 from chatops.store.models import Bot, Connector
 
 BotFilter = Callable[[Bot], bool]
@@ -50,19 +50,19 @@ class Fleet:
     _problems: list[Bot] | None = None
     _summary_problems: list[Bot] | None = None
     _pcs: int | None = None
-    _index: repo.BotIndex | None = None
+    _index: BotIndex | None = None
     _agents_by_bot: dict[str, blocks.AgentCounts] | None = None
     _agents: dict[str | None, blocks.AgentCounts] = field(default_factory=dict)
     # Per view scope (``Access.scope("view")``): the bots in it, their counts, the problems.
     _scoped: dict[tuple[str, ...], Scoped] = field(default_factory=dict)
 
-    def index(self) -> repo.BotIndex:
+    def index(self) -> BotIndex:
         if self._index is None:
             users = {
                 bot_id: [c.bot_user for c in connectors]
                 for bot_id, connectors in self.connectors.items()
             }
-            self._index = repo.BotIndex(self.bots, users)
+            self._index = BotIndex(self.bots, users)
         return self._index
 
     def counts(self) -> dict[Health, int]:
@@ -138,7 +138,7 @@ class Scoped:
 
 
 def stored_order(bot: Bot) -> tuple[int, str, str]:
-    """The order of ``repo.list_bots``: the most severe health first, then name, then id."""
+    """The order of ``store.bots.list_bots``: the most severe health first, then name, then id."""
     try:
         severity = Health(bot.health).severity
     except ValueError:

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from chatops.blockkit.controls import Action
 from chatops.domain import BotKind
@@ -37,7 +36,9 @@ from chatops.metrics import Metrics
 from chatops.permissions import Access, PermissionResolver
 from chatops.slack.results import ActionResult, ConnectorOutcome, Outcome
 from chatops.sources.base import SourceError, StatusSource
-from chatops.store import repo
+from chatops.store.audit import add_audit, by_request_key, settle
+from chatops.store.bots import count_pcs_bots, get_bot
+from chatops.store.connectors import connectors_of
 from chatops.store.engine import SessionFactory
 from chatops.store.leases import LeaseGate
 from chatops.store.models import AuditEntry, Bot, Connector, utcnow
@@ -192,7 +193,7 @@ class ConnectorControl:
         we made, a restart naming bots outside the user's permissions or other bots than
         were confirmed. ``outcome`` says which (refused, invalid, changed, ...)."""
         async with self.sessions() as session, session.begin():
-            await repo.add_audit(
+            await add_audit(
                 session,
                 at=self.clock(),
                 user_id=user_id[:64],
@@ -210,13 +211,13 @@ class ConnectorControl:
     ) -> ActionResult | _Checked:
         """The refusal, or the bot, the connectors to act on and how many bots that affects."""
         async with self.sessions() as session:
-            bot = await session.get(Bot, bot_id)
+            bot = await get_bot(session, bot_id)
             pcs_count = 0
             connectors: list[Connector] = []
             if bot is not None:
-                connectors = (await repo.connectors_of(session, [bot_id])).get(bot_id, [])
+                connectors = (await connectors_of(session, [bot_id])).get(bot_id, [])
                 if bot.kind == BotKind.PCS.value:
-                    pcs_count = await repo.count_pcs_bots(session)
+                    pcs_count = await count_pcs_bots(session)
         # The same answer for "no such bot" and "a bot you may not see": never reveal which
         # bots exist to someone without view on them.
         if bot is None or bot.removed_at is not None or not access.can("view", bot.name):
@@ -321,10 +322,7 @@ class ConnectorControl:
             )
         except IntegrityError:
             async with self.sessions() as session:
-                found = await session.exec(
-                    select(AuditEntry).where(col(AuditEntry.request_key) == key)
-                )
-                first = found.first()
+                first = await by_request_key(session, key)
             if first is None:  # the first delivery's row vanished: nothing to compare with
                 raise
             return first
@@ -332,11 +330,7 @@ class ConnectorControl:
 
     async def _settle(self, key: str, outcome: ConnectorOutcome) -> None:
         async with self.sessions() as session, session.begin():
-            found = await session.exec(select(AuditEntry).where(col(AuditEntry.request_key) == key))
-            entry = found.one()
-            entry.outcome = outcome.outcome.value
-            entry.detail = outcome.message[:2000] or None
-            session.add(entry)
+            await settle(session, key, outcome.outcome.value, outcome.message[:2000] or None)
 
     async def _lock(self, name: str, holder: str) -> bool:
         """Take a short lease on the connector's action; true for the first click only.
@@ -366,7 +360,7 @@ class ConnectorControl:
         request_key: str | None = None,
     ) -> None:
         async with self.sessions() as session, session.begin():
-            await repo.add_audit(
+            await add_audit(
                 session,
                 at=self.clock(),
                 user_id=user_id,

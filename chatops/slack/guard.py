@@ -34,7 +34,7 @@ from chatops.permissions import Access, AccessLookupError, Permission
 from chatops.slack import blocks
 from chatops.slack.results import Outcome
 from chatops.slack.services import SlackServices
-from chatops.store import repo
+from chatops.store.audit import add_audit
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class Guard:
         action, target = need.audited
         self.services.metrics.actions.labels(action, outcome.value).inc()
         async with self.services.sessions() as session, session.begin():
-            await repo.add_audit(
+            await add_audit(
                 session,
                 at=self.services.clock(),
                 user_id=user_id[:64],

@@ -40,12 +40,14 @@ from chatops.slack.cached_fleet import (
     view_filter,
 )
 from chatops.slack.time_in_health import time_in_health
-from chatops.store import repo
 from chatops.store.agent_metrics import conversations_for
+from chatops.store.bots import count_by_health, list_bots, match_bots
 from chatops.store.cards import cards
+from chatops.store.connectors import connectors_ever, transitions_for
 from chatops.store.engine import SessionFactory
-from chatops.store.fleet_rows import FleetRows, LastPoll, last_successful_poll
+from chatops.store.fleet_rows import FleetRows
 from chatops.store.models import Bot
+from chatops.store.polls import LastPoll, last_success
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +201,9 @@ class Views:
         """The summary by SQL (counts per health, the first problem bots), while the fleet
         is not in memory yet: a fresh process answers at once."""
         async with self.sessions() as session:
-            poll = await last_successful_poll(session)
-            counts = await repo.count_by_health(session)
-            problem_bots = await repo.list_bots(
+            poll = await last_success(session)
+            counts = await count_by_health(session)
+            problem_bots = await list_bots(
                 session, problems_only=True, limit=blocks.SUMMARY_PROBLEM_BOTS
             )
         now = self.clock()
@@ -276,7 +278,7 @@ class Views:
         visible: BotFilter | None,
         now: datetime,
     ) -> JSONDict:
-        bots = only_visible(repo.match_bots(fleet.index(), query), visible)
+        bots = only_visible(match_bots(fleet.index(), query), visible)
         suggestion = None
         if not bots:
             names = [bot.name for bot in only_visible(fleet.bots, visible)]
@@ -308,7 +310,7 @@ class Views:
         visible: BotFilter | None,
         now: datetime,
     ) -> JSONDict:
-        bots = only_visible(repo.match_bots(fleet.index(), name), visible)
+        bots = only_visible(match_bots(fleet.index(), name), visible)
         if not bots:
             names = [bot.name for bot in only_visible(fleet.bots, visible)]
             return blocks.bot_details(
@@ -325,8 +327,8 @@ class Views:
                 problem=f"{len(bots):,} bots match that name; history needs exactly one."
             )
         bot = bots[0]
-        week = await repo.transitions_for(session, bot.id, now - timedelta(days=7))
-        connectors = await repo.connectors_ever(session, bot.id)
+        week = await transitions_for(session, bot.id, now - timedelta(days=7))
+        connectors = await connectors_ever(session, bot.id)
         return blocks.history(
             bot,
             week[-blocks.HISTORY_TRANSITIONS :],

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import BotKind
+from chatops.store.models import AuditEntry
 from chatops.store.tables import AUDIT, BOT
 
 # How far back a Start or Stop clicked in Slack explains a manual operation the source reports.
@@ -37,3 +39,48 @@ async def recent_actors(session: AsyncSession, now: datetime) -> dict[tuple[str,
         who = f"{user_name or user_id} (in Slack)"
         actors[(action, "pcs" if kind == BotKind.PCS.value else target)] = who
     return actors
+
+
+async def add_audit(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    user_id: str,
+    action: str,
+    target: str,
+    outcome: str,
+    user_name: str | None = None,
+    detail: str | None = None,
+    request_key: str | None = None,
+    bot_user: str | None = None,
+) -> AuditEntry:
+    """Record an attempted action. A repeated ``request_key`` raises IntegrityError on flush."""
+    entry = AuditEntry(
+        at=at,
+        user_id=user_id,
+        user_name=user_name,
+        action=action,
+        target=target[:300],
+        bot_user=bot_user[:300] if bot_user is not None else None,
+        outcome=outcome,
+        detail=detail[:2000] if detail is not None else None,
+        request_key=request_key,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def by_request_key(session: AsyncSession, key: str) -> AuditEntry | None:
+    """The audit row of the click with this key (its first delivery), if any."""
+    found = await session.exec(select(AuditEntry).where(col(AuditEntry.request_key) == key))
+    return found.first()
+
+
+async def settle(session: AsyncSession, key: str, outcome: str, detail: str | None) -> None:
+    """Record how the click with this key ended (its row says ``pending`` until then)."""
+    found = await session.exec(select(AuditEntry).where(col(AuditEntry.request_key) == key))
+    entry = found.one()
+    entry.outcome = outcome
+    entry.detail = detail
+    session.add(entry)

@@ -14,34 +14,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.store.models import Bot, Connector, PollRun
+from chatops.store.models import Bot, Connector
+from chatops.store.polls import LastPoll, last_success
+from chatops.store.tables import BOT, CONNECTOR
 
 # Rows per partition: one partition of ORM rows costs the loop a few ms.
 PARTITION = 200
 # Past this share of changed rows, reading everything again is cheaper than by key.
 FULL_RELOAD_SHARE = 0.3
 
-BOT = Bot.__table__  # type: ignore[attr-defined]
-CONNECTOR = Connector.__table__  # type: ignore[attr-defined]
-POLL_RUN = PollRun.__table__  # type: ignore[attr-defined]
 
 ConnectorKey = tuple[str, str]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class LastPoll:
-    """The last successful poll: its id and when its data was read."""
-
-    id: int
-    finished_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +43,6 @@ class Loaded:
     connectors: dict[str, list[Connector]]
     changed: bool
     full: bool
-
-
-async def last_successful_poll(session: AsyncSession) -> LastPoll | None:
-    """The id and finish time of the last successful poll, by one indexed row read."""
-    connection = await session.connection()
-    row = (
-        await connection.execute(
-            sa.select(POLL_RUN.c.id, POLL_RUN.c.finished_at, POLL_RUN.c.started_at)
-            .where(POLL_RUN.c.ok)
-            .order_by(POLL_RUN.c.id.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    return LastPoll(int(row[0]), row[1] or row[2])
 
 
 class FleetRows:
@@ -88,7 +62,7 @@ class FleetRows:
         Rows change only in a successful poll's transaction, so while the last successful
         poll is the one seen last time, nothing is read but that poll's row.
         """
-        poll = await last_successful_poll(session)
+        poll = await last_success(session)
         if self._loaded and poll == self._poll:
             return Loaded(poll, self._bots, self._connectors, changed=False, full=False)
         bot_versions = {
@@ -190,4 +164,4 @@ def _chunks(items: Iterable[T], size: int = PARTITION) -> Iterable[list[T]]:
         yield chunk
 
 
-__all__ = ["FleetRows", "LastPoll", "Loaded", "last_successful_poll"]
+__all__ = ["FleetRows", "Loaded"]

@@ -7,13 +7,14 @@ The caller owns the transaction; new incidents get their ids when added.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.store.alert_models import AlertIncident
-from chatops.store.tables import chunks
+from chatops.store.alert_models import AlertIncident, SourceHealth
+from chatops.store.tables import INCIDENT, chunks
 
 _CHUNK = 500
 
@@ -55,3 +56,67 @@ async def count_children(session: AsyncSession, digest_id: int, *, open_only: bo
         query = query.where(col(AlertIncident.closed_at).is_(None))
     result = await session.exec(query)
     return int(result.one())
+
+
+# -- reminders ---------------------------------------------------------------------------
+
+
+async def open_with_messages(session: AsyncSession) -> list[AlertIncident]:
+    """Open incidents of their own (bot, digest, source) whose message Slack accepted and
+    that nobody acknowledged (a digest is reminded of while any of its bots is not)."""
+    result = await session.exec(
+        select(AlertIncident).where(
+            col(AlertIncident.closed_at).is_(None),
+            col(AlertIncident.parent_id).is_(None),
+            col(AlertIncident.kind).in_(("bot", "digest", "source")),
+            col(AlertIncident.message_ts).is_not(None),
+            sa.or_(col(AlertIncident.kind) == "digest", col(AlertIncident.acked_by).is_(None)),
+        )
+    )
+    return list(result.all())
+
+
+async def claim_reminder(session: AsyncSession, incident: AlertIncident, now: datetime) -> bool:
+    """Count the incident's next reminder as written; False when another replica did first."""
+    connection = await session.connection()
+    taken = await connection.execute(
+        sa.update(INCIDENT)
+        .where(INCIDENT.c.id == incident.id, INCIDENT.c.reminders == incident.reminders)
+        .values(reminders=incident.reminders + 1, last_reminder_at=now)
+    )
+    return bool(taken.rowcount == 1)
+
+
+async def open_children_healths(session: AsyncSession, digest_id: int) -> list[str]:
+    """The healths of a digest's bots whose incident is still open and not acknowledged."""
+    children = await session.exec(
+        select(AlertIncident.health).where(
+            col(AlertIncident.parent_id) == digest_id,
+            col(AlertIncident.closed_at).is_(None),
+            col(AlertIncident.acked_by).is_(None),
+        )
+    )
+    return list(children.all())
+
+
+# -- the status source -------------------------------------------------------------------
+
+
+async def source_health(session: AsyncSession, name: str) -> SourceHealth | None:
+    """Whether the status source ``name`` is announced as unreachable (None: never was)."""
+    return await session.get(SourceHealth, name)
+
+
+def mark_source_unreachable(
+    session: AsyncSession, state: SourceHealth | None, name: str, incident_id: int, now: datetime
+) -> None:
+    """The source is announced as unreachable by ``incident_id`` (written with the caller's
+    transaction)."""
+    if state is None:
+        session.add(
+            SourceHealth(name=name, unreachable=True, incident_id=incident_id, updated_at=now)
+        )
+        return
+    state.unreachable = True
+    state.incident_id = incident_id
+    state.updated_at = now

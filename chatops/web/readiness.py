@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
-import sqlalchemy as sa
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatops.monitor.poll import describe_database_error
-from chatops.store import repo
-from chatops.store.engine import SessionFactory
+from chatops.store.engine import SessionFactory, ping
 from chatops.store.models import utcnow
+from chatops.store.polls import last_successful_poll
 from chatops.web.app import ReadinessCheck
 
 # A database that does not answer a readiness check within this counts as down.
@@ -105,12 +104,8 @@ class Readiness:
         ]
 
     async def database(self) -> Check:
-        async def ping() -> None:
-            async with self.engine.connect() as connection:
-                await connection.execute(sa.text("SELECT 1"))
-
         try:
-            await asyncio.wait_for(ping(), READINESS_TIMEOUT)
+            await asyncio.wait_for(ping(self.engine), READINESS_TIMEOUT)
         except Exception as exc:
             return False, _database_problem(exc)
         return True, "reachable"
@@ -118,7 +113,7 @@ class Readiness:
     async def polls(self) -> Check:
         async def last_poll_age() -> timedelta | None:
             async with self.sessions() as session:
-                last = await repo.last_successful_poll(session)
+                last = await last_successful_poll(session)
             return None if last is None else self.clock() - (last.finished_at or last.started_at)
 
         try:

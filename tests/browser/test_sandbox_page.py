@@ -27,9 +27,10 @@ from chatops.domain import Environment, Health
 from chatops.slack import blocks
 from chatops.slack.restart import RestartPlan
 from chatops.slack.results import ActionResult, ConnectorOutcome, ConnectorWatch, Outcome
-from chatops.store import repo
 from chatops.store.acks import Owner
+from chatops.store.bots import count_by_health, list_bots
 from chatops.store.cards import BotCard, cards
+from chatops.store.connectors import all_connectors
 from chatops.store.models import Bot, Connector, TransitionRecord
 from chatops.store.tables import AGENT_METRICS
 from tests import fleet
@@ -387,9 +388,9 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
     """Every renderer's messages (with the variations its branches have) and Home views."""
     now = datetime.now(UTC)
     async with demo.demo.runtime.sessions() as session:
-        bots = await repo.list_bots(session)
-        counts = await repo.count_by_health(session)
-        listed = await repo.all_connectors(session)
+        bots = await list_bots(session)
+        counts = await count_by_health(session)
+        listed = await all_connectors(session)
     fleet = cards(bots, listed)
     by_name = {card.name: card for card in fleet}
     online = by_name["faq-bot-9"]

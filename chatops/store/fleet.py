@@ -1,22 +1,24 @@
-"""Repositories: small async functions over an AsyncSession. The caller owns the transaction.
+"""The poller's side of connector and bot rows: the stored fleet, and one poll's writes.
 
 Connector rows hold the last successful poll's view of each agent connector, bot rows the
 roll-up of each bot's connectors. Every function here that changes a connector row bumps its
 ``version``; anything else that writes connector rows must do the same, because the poller
 trusts its in-memory copy of the fleet only while the table's :class:`FleetFingerprint` (row
-count and sum of versions) is the one it expects.
+count and sum of versions) is the one it expects. The caller owns the transaction.
+
+One cohesive thing, hence its length: how a snapshot maps to a connector row (both ways,
+clipped to the columns) is what loading and writing the fleet share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import (
@@ -28,26 +30,13 @@ from chatops.domain import (
     Dimension,
     Environment,
     FleetDiff,
-    Health,
     ManualOperation,
     Snapshot,
     bot_state,
 )
-from chatops.domain.globs import glob_regex, is_glob
 from chatops.pacing import Pacer
-from chatops.store.models import AuditEntry, Bot, Connector, PollRun, TransitionRecord
-
-BOT = Bot.__table__  # type: ignore[attr-defined]
-CONNECTOR = Connector.__table__  # type: ignore[attr-defined]
-TRANSITION = TransitionRecord.__table__  # type: ignore[attr-defined]
-# Both SQLite (32766 variables) and asyncpg (32767 arguments) cap bound parameters.
-_CHUNK = 900
-
-
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
+from chatops.store.models import Connector, PollRun, TransitionRecord
+from chatops.store.tables import BOT, CONNECTOR, TRANSITION, chunks
 
 # -- Snapshots in and out of connector rows ------------------------------------------------
 
@@ -402,7 +391,7 @@ async def _existing(
     connection: AsyncConnection, table: sa.Table, column: str, bot_ids: Sequence[str]
 ) -> list[Any]:
     found: list[Any] = []
-    for ids in _chunks(sorted(set(bot_ids))):
+    for ids in chunks(sorted(set(bot_ids))):
         if column == "bot_id":
             statement = sa.select(table.c.bot_id, table.c.bot_user)
         else:
@@ -517,7 +506,7 @@ async def _write_bots(
     if updates:
         await connection.execute(_UPDATE_BOT, updates)
     gone = [change.bot_id for change in changes if change.new is None]
-    for ids in _chunks(gone):
+    for ids in chunks(gone):
         await connection.execute(
             sa.update(BOT)
             .where(BOT.c.id.in_(ids))
@@ -530,7 +519,7 @@ async def _manual_operations(
 ) -> dict[ConnectorKey, tuple[str | None, datetime | None]]:
     wanted = set(keys)
     stored: dict[ConnectorKey, tuple[str | None, datetime | None]] = {}
-    for ids in _chunks(sorted({bot_id for bot_id, _ in wanted})):
+    for ids in chunks(sorted({bot_id for bot_id, _ in wanted})):
         result = await connection.execute(
             sa.select(
                 CONNECTOR.c.bot_id,
@@ -543,328 +532,3 @@ async def _manual_operations(
             if (bot_id, bot_user) in wanted:
                 stored[(bot_id, bot_user)] = (operation, at)
     return stored
-
-
-# -- Poll runs -----------------------------------------------------------------------------
-
-
-async def start_poll(session: AsyncSession, started_at: datetime) -> PollRun:
-    """Insert the poll run (not yet ok) and return it with its id."""
-    poll = PollRun(started_at=started_at)
-    session.add(poll)
-    await session.flush()
-    return poll
-
-
-def finish_poll(
-    poll: PollRun,
-    *,
-    finished_at: datetime,
-    duration_ms: int,
-    ok: bool,
-    error: str | None = None,
-    permanent: bool = False,
-    bots: int = 0,
-    connectors: int = 0,
-    changed: int = 0,
-    transitions: int = 0,
-) -> None:
-    """Fill in the outcome; the session writes it with the rest of the transaction."""
-    poll.finished_at = finished_at
-    poll.duration_ms = duration_ms
-    poll.ok = ok
-    poll.error = error[:2000] if error is not None else None
-    poll.permanent = permanent
-    poll.bots = bots
-    poll.connectors = connectors
-    poll.changed = changed
-    poll.transitions = transitions
-
-
-async def record_failed_poll(
-    session: AsyncSession,
-    *,
-    started_at: datetime,
-    finished_at: datetime,
-    duration_ms: int,
-    error: str,
-    permanent: bool,
-) -> PollRun:
-    """One row for a poll that changed nothing because it failed."""
-    poll = PollRun(started_at=started_at)
-    finish_poll(
-        poll,
-        finished_at=finished_at,
-        duration_ms=duration_ms,
-        ok=False,
-        error=error,
-        permanent=permanent,
-    )
-    session.add(poll)
-    await session.flush()
-    return poll
-
-
-async def last_poll(session: AsyncSession) -> PollRun | None:
-    result = await session.exec(select(PollRun).order_by(col(PollRun.id).desc()).limit(1))
-    return result.first()
-
-
-async def last_successful_poll(session: AsyncSession) -> PollRun | None:
-    result = await session.exec(
-        select(PollRun).where(col(PollRun.ok)).order_by(col(PollRun.id).desc()).limit(1)
-    )
-    return result.first()
-
-
-async def failed_polls_in_a_row(session: AsyncSession) -> int:
-    """How many polls failed since the last one that succeeded (all of them if none did)."""
-    last_ok = select(func.coalesce(func.max(PollRun.id), 0)).where(col(PollRun.ok))
-    result = await session.exec(
-        select(func.count()).select_from(PollRun).where(col(PollRun.id) > last_ok.scalar_subquery())
-    )
-    return int(result.one())
-
-
-# -- Reading bots --------------------------------------------------------------------------
-
-_SEVERITY = sa.case(
-    {health.value: health.severity for health in Health},
-    value=col(Bot.health),
-    else_=len(Health),
-)
-
-
-def _active(environment: Environment | None) -> sa.ColumnElement[bool]:
-    condition: sa.ColumnElement[bool] = col(Bot.removed_at).is_(None)
-    if environment is not None:
-        condition = sa.and_(condition, col(Bot.environment) == environment.value)
-    return condition
-
-
-class BotIndex:
-    """Bots in order with their folded names, ids and bot users, for repeated ``match_bots``.
-
-    Reading an attribute of an ORM row is slow next to a plain tuple; the Slack surface
-    matches every query against one index per poll. ``users`` are each bot's connectors'
-    bot users, so that a query can name a connector.
-    """
-
-    def __init__(
-        self, bots: Sequence[Bot], users: Mapping[str, Sequence[str]] | None = None
-    ) -> None:
-        self.bots = list(bots)
-        users = users or {}
-        self.rows = [
-            (
-                bot.id,
-                bot.name.casefold(),
-                bot.id.casefold(),
-                tuple(user.casefold() for user in users.get(bot.id, ())),
-                bot,
-            )
-            for bot in self.bots
-        ]
-
-
-def match_bots(bots: Sequence[Bot] | BotIndex, query: str) -> list[Bot]:
-    """The bots matching ``query``, by the first rule that finds any, in the given order.
-
-    An exact id, then an exact name or bot user (ignoring case), then a glob with ``*`` and
-    ``?`` on name, id or bot user (ignoring case), else a case-insensitive substring of the
-    name or of a bot user. Pure, so the Slack surface can match against its cached fleet
-    without a query per command.
-    """
-    index = bots if isinstance(bots, BotIndex) else BotIndex(bots)
-    query = query.strip()
-    if not query:
-        return []
-    rows = index.rows
-    by_id = [bot for bot_id, _, _, _, bot in rows if bot_id == query]
-    if by_id:
-        return by_id
-    folded = query.casefold()
-    by_name = [bot for _, name, _, users, bot in rows if name == folded or folded in users]
-    if by_name:
-        return by_name
-    if is_glob(query):
-        glob = glob_regex(folded)
-        return [
-            bot
-            for _, name, bot_id, users, bot in rows
-            if glob.fullmatch(name)
-            or glob.fullmatch(bot_id)
-            or any(glob.fullmatch(user) for user in users)
-        ]
-    return [
-        bot
-        for _, name, _, users, bot in rows
-        if folded in name or any(folded in user for user in users)
-    ]
-
-
-async def find_bots(
-    session: AsyncSession, query: str, *, environment: Environment | None = None
-) -> list[Bot]:
-    """Stored bots matching ``query`` (see ``match_bots``); removed bots never match.
-
-    Problems come first, then by name.
-    """
-    if not query.strip():
-        return []
-    return match_bots(await list_bots(session, environment=environment), query)
-
-
-async def _bots(
-    session: AsyncSession,
-    condition: sa.ColumnElement[bool],
-    *,
-    offset: int = 0,
-    limit: int | None = None,
-) -> list[Bot]:
-    statement = (
-        select(Bot)
-        .where(condition)
-        .order_by(_SEVERITY, col(Bot.name), col(Bot.id))
-        .offset(offset)
-        .limit(limit)
-    )
-    return list((await session.exec(statement)).all())
-
-
-async def list_bots(
-    session: AsyncSession,
-    *,
-    environment: Environment | None = None,
-    problems_only: bool = False,
-    offset: int = 0,
-    limit: int | None = None,
-) -> list[Bot]:
-    """Bots the source still lists, problems first (most severe health first), then by name."""
-    condition = _active(environment)
-    if problems_only:
-        condition = sa.and_(condition, col(Bot.health) != Health.OK.value)
-    return await _bots(session, condition, offset=offset, limit=limit)
-
-
-async def count_pcs_bots(session: AsyncSession) -> int:
-    """How many survey (PCS) bots share the account's one survey connector."""
-    result = await session.exec(
-        select(func.count())
-        .select_from(Bot)
-        .where(col(Bot.kind) == BotKind.PCS.value, col(Bot.removed_at).is_(None))
-    )
-    return int(result.one())
-
-
-async def get_bot(session: AsyncSession, bot_id: str) -> Bot | None:
-    return await session.get(Bot, bot_id)
-
-
-async def count_by_health(
-    session: AsyncSession, environment: Environment | None = None
-) -> dict[Health, int]:
-    """How many bots are in each health, every health present (zero when none)."""
-    counts = dict.fromkeys(Health, 0)
-    result = await session.exec(
-        select(Bot.health, func.count()).where(_active(environment)).group_by(col(Bot.health))
-    )
-    for health, count in result:
-        counts[Health(health)] = count
-    return counts
-
-
-async def transitions_for(
-    session: AsyncSession, bot_id: str, since: datetime
-) -> list[TransitionRecord]:
-    """The bot's transitions at or after ``since``, oldest first."""
-    result = await session.exec(
-        select(TransitionRecord)
-        .where(col(TransitionRecord.bot_id) == bot_id, col(TransitionRecord.at) >= since)
-        .order_by(col(TransitionRecord.at), col(TransitionRecord.id))
-    )
-    return list(result.all())
-
-
-# -- Audit ---------------------------------------------------------------------------------
-
-
-async def add_audit(
-    session: AsyncSession,
-    *,
-    at: datetime,
-    user_id: str,
-    action: str,
-    target: str,
-    outcome: str,
-    user_name: str | None = None,
-    detail: str | None = None,
-    request_key: str | None = None,
-    bot_user: str | None = None,
-) -> AuditEntry:
-    """Record an attempted action. A repeated ``request_key`` raises IntegrityError on flush."""
-    entry = AuditEntry(
-        at=at,
-        user_id=user_id,
-        user_name=user_name,
-        action=action,
-        target=target[:300],
-        bot_user=_clip(bot_user, _PERSON),
-        outcome=outcome,
-        detail=detail[:2000] if detail is not None else None,
-        request_key=request_key,
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
-
-
-def dimension_since(connector: Connector, dimension: Dimension) -> datetime:
-    """When the connector's ``dimension`` took its current value."""
-    since: datetime = getattr(connector, f"{dimension.value}_since")
-    return since
-
-
-# -- Reading connectors --------------------------------------------------------------------
-
-
-async def connectors_of(
-    session: AsyncSession, bot_ids: Iterable[str]
-) -> dict[str, list[Connector]]:
-    """The listed connectors of each of these bots, in bot user order (no key: none listed)."""
-    found: dict[str, list[Connector]] = {}
-    for ids in _chunks(sorted(set(bot_ids))):
-        result = await session.exec(
-            select(Connector)
-            .where(col(Connector.bot_id).in_(ids), col(Connector.removed_at).is_(None))
-            .order_by(col(Connector.bot_id), col(Connector.bot_user))
-        )
-        for connector in result:
-            found.setdefault(connector.bot_id, []).append(connector)
-    return found
-
-
-async def all_connectors(session: AsyncSession) -> dict[str, list[Connector]]:
-    """Every listed connector, by bot id, in bot user order."""
-    result = await session.exec(
-        select(Connector)
-        .where(col(Connector.removed_at).is_(None))
-        .order_by(col(Connector.bot_id), col(Connector.bot_user))
-    )
-    found: dict[str, list[Connector]] = {}
-    for connector in result:
-        found.setdefault(connector.bot_id, []).append(connector)
-    return found
-
-
-async def connectors_ever(session: AsyncSession, bot_id: str) -> list[Connector]:
-    """Every connector the bot has had, removed ones included (with ``removed_at``), in bot
-    user order: a bot's history needs the connectors it no longer has."""
-    result = await session.exec(
-        select(Connector).where(col(Connector.bot_id) == bot_id).order_by(col(Connector.bot_user))
-    )
-    return list(result.all())
-
-
-async def get_connector(session: AsyncSession, bot_id: str, bot_user: str) -> Connector | None:
-    return await session.get(Connector, (bot_id, bot_user))
