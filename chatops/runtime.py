@@ -45,8 +45,6 @@ from chatops.monitor.poll import (
     Poller,
     PollResult,
     StoreUnavailable,
-    describe_database_error,
-    is_database_unavailable,
 )
 from chatops.monitor.scheduler import build_scheduler
 from chatops.permissions import PermissionResolver
@@ -59,7 +57,13 @@ from chatops.slack.views import Views
 from chatops.sources.base import AgentMetricsReader, StatusSource
 from chatops.sources.liveperson import LivePersonSource
 from chatops.store.bots import count_by_health
-from chatops.store.engine import SessionFactory, make_engine, make_session_factory
+from chatops.store.engine import (
+    SessionFactory,
+    describe_database_error,
+    is_database_unavailable,
+    make_engine,
+    make_session_factory,
+)
 from chatops.store.leases import LeaderGate, leader_gate_for
 from chatops.store.migrate import prepare_database
 from chatops.store.models import utcnow

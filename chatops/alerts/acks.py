@@ -48,7 +48,9 @@ from chatops.store.alert_models import AlertIncident
 from chatops.store.audit import add_audit
 from chatops.store.bots import cards_by_id, count_pcs_bots
 from chatops.store.engine import SessionFactory
+from chatops.store.incidents import get_incident
 from chatops.store.models import AuditEntry, Bot, utcnow
+from chatops.store.outbox import add_row
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +257,7 @@ class AckService:
                     entry = await _audit(
                         session, now, access, user_name, ACK, bot.id, "ok", click_id=click_id
                     )
-                    current = await session.get(AlertIncident, incident.id, populate_existing=True)
+                    current = await get_incident(session, incident.id, fresh=True)
                     assert current is not None
                     in_digest = current.parent_id is not None
                     reply = render.acknowledged_reply(
@@ -341,7 +343,8 @@ class AckService:
                     original = await store.opening_post(session, incident)
                     update = render.owned(original, owner) if original is not None else None
                     reply = render.acknowledged_reply(owner, subject)
-                    session.add(
+                    add_row(
+                        session,
                         new_row(
                             kind=ACK,
                             channel=incident.channel,
@@ -349,7 +352,7 @@ class AckService:
                             body=payload(post=reply, in_thread=True, update=update),
                             now=now,
                             incident_id=incident.id,
-                        )
+                        ),
                     )
         except IntegrityError:
             return self._duplicate()
@@ -395,7 +398,8 @@ class AckService:
     ) -> None:
         """The outbox row: the outage's message edited and a reply in its thread (a bot of a
         digest: the reply in the digest's thread)."""
-        session.add(
+        add_row(
+            session,
             new_row(
                 kind=ACK,
                 channel=incident.channel,
@@ -404,13 +408,13 @@ class AckService:
                 now=now,
                 incident_id=incident.parent_id or incident.id,
                 bot_id=bot.id,
-            )
+            ),
         )
 
     async def _not_taken(self, incident_id: int, subject: str, access: Access) -> AckResult:
         """Someone owns it already (perhaps this very person), or it ended meanwhile."""
         async with self.sessions() as session:
-            current = await session.get(AlertIncident, incident_id)
+            current = await get_incident(session, incident_id)
         owner = owner_of(current) if current is not None else None
         if current is None or current.closed_at is not None or owner is None:
             self._count(ACK, "no_incident")

@@ -65,10 +65,10 @@ from chatops.config import DEFAULT_SLACK_API_URL, AlertsConfig, MaintenanceConfi
 from chatops.domain import BotChange
 from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
-from chatops.monitor.poll import PollResult, describe_database_error, is_database_unavailable
+from chatops.monitor.poll import PollResult
 from chatops.permissions import PermissionResolver
 from chatops.store import outbox
-from chatops.store.engine import SessionFactory
+from chatops.store.engine import SessionFactory, describe_database_error, is_database_unavailable
 from chatops.store.models import PollRun, utcnow
 from chatops.store.outbox import OutboxSummary
 

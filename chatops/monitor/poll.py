@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exc as sa_exc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.domain import (
@@ -52,7 +51,7 @@ from chatops.domain.conversations import MetricsOutcome, MetricsReading
 from chatops.pacing import Pacer
 from chatops.sources.base import AgentMetricsReader, SourceError, StatusSource
 from chatops.store.agent_metrics import AgentMetricsRows
-from chatops.store.engine import SessionFactory
+from chatops.store.engine import SessionFactory, describe_database_error, is_database_unavailable
 from chatops.store.fleet import (
     FleetFingerprint,
     StoredFleet,
@@ -413,25 +412,6 @@ def _report_disagreements(changes: Sequence[BotChange]) -> None:
 
 def _internal(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database could not be used at all (not a bad statement)."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
-    # asyncpg raises OSError (refused, reset) unwrapped when it connects; the pool raises
-    # sqlalchemy's TimeoutError when every connection is busy.
-    return isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError)
-
-
-def describe_database_error(exc: BaseException) -> str:
-    """The driver's own first line, without SQLAlchemy's statement, parameters and link."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    text = str(exc).strip().split("\n", 1)[0]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _database_unavailable(exc: BaseException) -> str:

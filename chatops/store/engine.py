@@ -1,10 +1,12 @@
-"""Async engine and session setup for SQLite (embedded default) and PostgreSQL."""
+"""Async engine and session setup for SQLite (embedded default) and PostgreSQL, a readiness
+ping, and which database errors mean the database cannot be used at all."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,3 +54,22 @@ async def ping(engine: AsyncEngine) -> None:
     """One round trip to the database (readiness); raises when it cannot be reached."""
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be used at all (not a bad statement)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    # asyncpg raises OSError (refused, reset) unwrapped when it connects; the pool raises
+    # sqlalchemy's TimeoutError when every connection is busy.
+    return isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError)
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's statement, parameters and link."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -35,8 +35,12 @@ async def incidents_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int
     return found
 
 
-async def get_incident(session: AsyncSession, incident_id: int) -> AlertIncident | None:
-    return await session.get(AlertIncident, incident_id)
+async def get_incident(
+    session: AsyncSession, incident_id: int, *, fresh: bool = False
+) -> AlertIncident | None:
+    """The incident; ``fresh`` reads it again even if the session holds it already (after a
+    statement that changed its row)."""
+    return await session.get(AlertIncident, incident_id, populate_existing=fresh)
 
 
 async def add_incidents(session: AsyncSession, incidents: Sequence[AlertIncident]) -> None:

@@ -26,8 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatops.monitor.poll import describe_database_error
-from chatops.store.engine import SessionFactory, ping
+from chatops.store.engine import SessionFactory, describe_database_error, ping
 from chatops.store.models import utcnow
 from chatops.store.polls import last_successful_poll
 from chatops.web.app import ReadinessCheck
