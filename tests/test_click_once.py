@@ -113,13 +113,47 @@ def test_a_redelivered_click_whose_stop_failed_is_not_sent_again_but_a_new_click
     assert chatops_app.lp.fake.stop_count(bot.id) == 1
 
 
-def test_a_redelivered_click_by_someone_refused_stays_refused(chatops_app: AppUnderTest) -> None:
+def _refusals(app: AppUnderTest, user_id: str) -> int:
+    return sum(":no_entry:" in str(m) for m in app.fake_slack.ephemerals(user_id))
+
+
+def _refused_twice(app: AppUnderTest, user: SlackUser, click: Delivery) -> list[AuditEntry]:
+    """Deliver a click that is refused, twice; the audit rows once both were answered."""
+    user_id = user.persona.user_id
+    for told in (1, 2):
+        assert user.deliver(click).status_code == 200
+        app.fake_slack.wait_for(lambda told=told: _refusals(app, user_id) == told)
+    return _settled(app, 1)
+
+
+@pytest.mark.parametrize("action", ["bot_stop", "bot_restart"])
+def test_a_redelivered_click_by_someone_refused_stays_refused_and_is_audited_once(
+    chatops_app: AppUnderTest, action: str
+) -> None:
     bot = _bot_named(chatops_app, "billing")
     message = _detail_message(chatops_app, "alice", bot)
     bob = chatops_app.users["bob"]
-    entries = _delivered_twice(chatops_app, bob, bob.click_delivery(message, "bot_stop"))
 
-    assert _outcomes(entries) == ["refused", "refused"]
+    entries = _refused_twice(chatops_app, bob, bob.click_delivery(message, action))
+
+    # bob is told both times; the audit log has the click once.
+    assert [(e.user_id, e.outcome) for e in entries] == [("U0BOB", "refused")]
+    assert (
+        _operations(chatops_app.lp, "stop", bot) == _operations(chatops_app.lp, "start", bot) == 0
+    )
+    # A new click is a new attempt, audited again.
+    assert bob.click(message, action).status_code == 200
+    assert _outcomes(_settled(chatops_app, 2)) == ["refused", "refused"]
+
+
+def test_a_redelivered_click_the_guard_refuses_is_audited_once(chatops_app: AppUnderTest) -> None:
+    bot = _bot_named(chatops_app, "billing")
+    message = _detail_message(chatops_app, "alice", bot)
+    charlie = chatops_app.users["charlie"]
+
+    entries = _refused_twice(chatops_app, charlie, charlie.click_delivery(message, "bot_stop"))
+
+    assert [(e.user_id, e.action, e.outcome) for e in entries] == [("U0CHARLIE", "stop", "refused")]
     assert _operations(chatops_app.lp, "stop", bot) == 0
 
 

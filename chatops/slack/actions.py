@@ -94,7 +94,13 @@ async def _connector_action(
         user_id, user_name = _user(body)
         message = "That button does not name a connector, so nothing was done."
         await services.control.refused(
-            action, value, user_id=user_id, user_name=user_name, outcome="invalid", message=message
+            action,
+            value,
+            user_id=user_id,
+            user_name=user_name,
+            outcome="invalid",
+            message=message,
+            click_id=_click_id(body),
         )
         await respond(response_type="ephemeral", replace_original=False, **blocks.refusal(message))
         return
@@ -200,6 +206,7 @@ async def _restart_bots(
             user_name=user_name,
             outcome=outcome,
             message=str(message["text"]),
+            click_id=_click_id(body),
         )
         await respond(replace_original=True, **message)
 

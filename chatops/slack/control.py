@@ -6,7 +6,8 @@ all); it never trusts what a button carried. It looks the bot up in the store, c
 permissions for that bot (Restart needs both ``start`` and ``stop``), and acts on one named
 connector or on every connector of the bot (a PCS bot: the one survey connector all PCS bots
 share). It writes an audit row for every connector acted on, and one for an attempt refused
-before any. Two guards keep the source from being called twice for a connector:
+before any: one per click, however often the click is delivered (``refusal_key``). Two
+guards keep the source from being called twice for a connector:
 
 - **One click, once.** The same interaction may reach chatops more than once (a retrying
   proxy, a redelivery, to any replica). Its audit row is written *before* the source is
@@ -90,6 +91,12 @@ def request_key(click_id: str, action: Action, bot_id: str, bot_user: str) -> st
     return f"{action}:{_digest(click_id, action, bot_id, bot_user)}"
 
 
+def refusal_key(click_id: str, action: str, target: str) -> str:
+    """The unique key of a click's refusal: one audit row per interaction, action and target,
+    however often the click is delivered (never equal to a ``request_key``)."""
+    return f"refused:{_digest(click_id, action, target)}"
+
+
 def _what_happened(action: Action, outcome: str, detail: str | None) -> str:
     """The answer to a click delivered again: what its first delivery did."""
     already = "This click was already received"
@@ -160,14 +167,22 @@ class ConnectorControl:
         click_id = click_id or f"anonymous-{uuid.uuid4()}"
         checked = await self._check(action, bot_id, bot_user, access)
         if isinstance(checked, ActionResult):
-            result = checked
-            await self._audit(action, bot_id, None, user_id, user_name, result)
-        else:
-            outcomes = [
-                await self._one(action, checked.bot, target, click_id, user_id, user_name)
-                for target in checked.targets
-            ]
-            result = _combine(action, checked.bot, outcomes, checked.affected)
+            outcome, message = checked.outcome.value, checked.message
+            await self.refused(
+                action,
+                bot_id,
+                user_id=user_id,
+                user_name=user_name,
+                outcome=outcome,
+                message=message,
+                click_id=click_id,
+            )
+            return checked
+        outcomes = [
+            await self._one(action, checked.bot, target, click_id, user_id, user_name)
+            for target in checked.targets
+        ]
+        result = _combine(action, checked.bot, outcomes, checked.affected)
         self.metrics.actions.labels(action, result.outcome.value).inc()
         log.info(
             "action %s on bot %s%s by %s: %s",
@@ -181,28 +196,44 @@ class ConnectorControl:
 
     async def refused(
         self,
-        action: Action,
+        action: str,
         target: str,
         *,
         user_id: str,
         user_name: str | None,
         outcome: str,
         message: str,
+        click_id: str | None = None,
     ) -> None:
         """Audit a request refused before any bot was acted on: a button that names nothing
         we made, a restart naming bots outside the user's permissions or other bots than
-        were confirmed. ``outcome`` says which (refused, invalid, changed, ...)."""
-        async with self.sessions() as session, session.begin():
-            await add_audit(
-                session,
-                at=self.clock(),
-                user_id=user_id[:64],
-                user_name=user_name,
-                action=action,
-                target=target,
-                outcome=outcome,
-                detail=message,
+        were confirmed, a request the guard refused. ``outcome`` says which (refused,
+        invalid, changed, ...). With ``click_id`` (Slack's ``trigger_id``), once per click."""
+        key = None if not click_id else refusal_key(click_id, action, target)
+        try:
+            async with self.sessions() as session, session.begin():
+                await add_audit(
+                    session,
+                    at=self.clock(),
+                    user_id=user_id[:64],
+                    user_name=user_name,
+                    action=action,
+                    target=target,
+                    outcome=outcome,
+                    detail=message or None,
+                    request_key=key,
+                )
+        except IntegrityError:
+            if key is None:
+                raise
+            log.info(
+                "action %s on %r by %s: %s again, the same click",
+                action,
+                target[:100],
+                user_id,
+                outcome,
             )
+            return
         self.metrics.actions.labels(action, outcome).inc()
         log.info("action %s on %r by %s: %s", action, target[:100], user_id, outcome)
 

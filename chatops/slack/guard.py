@@ -34,7 +34,6 @@ from chatops.permissions import Access, AccessLookupError, Permission
 from chatops.slack import blocks
 from chatops.slack.results import Outcome
 from chatops.slack.services import SlackServices
-from chatops.store.audit import add_audit
 
 log = logging.getLogger(__name__)
 
@@ -170,18 +169,16 @@ class Guard:
         if need.audited is None:
             return
         action, target = need.audited
-        self.services.metrics.actions.labels(action, outcome.value).inc()
-        async with self.services.sessions() as session, session.begin():
-            await add_audit(
-                session,
-                at=self.services.clock(),
-                user_id=user_id[:64],
-                user_name=_user_name(body),
-                action=action,
-                target=target,
-                outcome=outcome.value,
-                detail=detail,
-            )
+        trigger_id = body.get("trigger_id")
+        await self.services.control.refused(
+            action,
+            target,
+            user_id=user_id,
+            user_name=_user_name(body),
+            outcome=outcome.value,
+            message=detail,
+            click_id=str(trigger_id) if trigger_id else None,
+        )
 
 
 # What Bolt hands every function middleware and listener, read from the body before any of
