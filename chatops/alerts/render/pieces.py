@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from chatops.blockkit.controls import ACTION_ACK, ack_button, start_button, stop_button
-from chatops.blockkit.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT, violations
+from chatops.blockkit.kit import pack
+from chatops.blockkit.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, violations
 from chatops.blockkit.rows import status_text
 from chatops.blockkit.text import (
     code,
@@ -219,7 +220,7 @@ def facts_blocks(card: BotCard) -> list[JSONDict]:
     ]
     if len(ordered) > CONNECTORS_LISTED:
         lines.append(f"and {len(ordered) - CONNECTORS_LISTED} more connectors")
-    return [md_section(part) for part in _pack(lines)]
+    return [md_section(part) for part in pack(lines)]
 
 
 def _conversations_suffix(card: BotCard, connector: Connector) -> str:
@@ -230,21 +231,7 @@ def _conversations_suffix(card: BotCard, connector: Connector) -> str:
 def conversation_blocks(card: BotCard) -> list[JSONDict]:
     """The conversations at stake (Agent Metrics): the total, what was lost, the flags."""
     lines = card.conversation_lines(lambda user: code(user, USER))
-    return [md_section(part) for part in _pack(lines)]
-
-
-def _pack(lines: list[str]) -> list[str]:
-    parts: list[str] = []
-    current = ""
-    for line in lines:
-        if current and len(current) + 1 + len(line) > MAX_SECTION_TEXT:
-            parts.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        parts.append(current)
-    return parts
+    return [md_section(part) for part in pack(lines)]
 
 
 def about_line(bot: Bot | BotCard) -> str:
@@ -269,15 +256,5 @@ def action_buttons(card: BotCard, pcs_count: int) -> list[JSONDict]:
 
 def reply(fallback: str, text: str) -> JSONDict:
     """A reply to the person who asked: ``text`` is mrkdwn we built, split into sections."""
-    sections: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        line = truncate(line, MAX_SECTION_TEXT)
-        if current and len(current) + 1 + len(line) > MAX_SECTION_TEXT:
-            sections.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        sections.append(current)
+    sections = pack(text.split("\n"))
     return alert_message(escape(one_line(fallback)), [md_section(part) for part in sections])
