@@ -11,10 +11,13 @@ process, whose peak RSS is therefore that scenario's alone:
 * ``changed``: 1% of the connectors changed (their Bot Server connection toggled) before each
   poll.
 
-A worker first runs one untimed tick (a fresh process reads the stored fleet once), then,
-``--runs`` times: the floor (GET the same status lists with an httpx client set up like
-the LivePerson client's, then ``json.loads`` them), one poll tick, and the same poll again
-timed in two halves (the LivePerson client's fetch, then a tick given its snapshots). Before both,
+The poller reads LivePerson's Agent Metrics after the status lists, as ``chatops serve``
+does by default (``conversations.metrics``). A worker first runs one untimed tick (a fresh
+process reads the stored fleet once), then, ``--runs`` times: the floor (GET the same status
+lists with an httpx client set up like the LivePerson client's, ``json.loads`` them, then
+POST the same Agent Metrics batches and pages, as many in flight as the client sends, and
+``json.loads`` those), one poll tick, and the same poll again timed in three parts (the
+LivePerson client's fetch, its Agent Metrics read, then a tick given both). Before both,
 the fake has already rendered the current lists (an untimed GET), so neither pays for the
 fake's own serialisation. Reported: medians, the poll/floor ratio measured in the same
 run, and peak RSS, beside the targets (steady at most 2x the floor, 1% changed at most 2.5x,
@@ -48,6 +51,7 @@ CHANGED_TARGET = 2.5
 RSS_TARGET_MB = 150.0
 CHANGED_SHARE = 0.01
 MONITORING = "/service-monitoring-0.1/sysadmin/nodejs/instance"
+LOAD_AT_START = os.getloadavg()[0]
 
 
 # -- The fake, in its own process ----------------------------------------------------------
@@ -116,24 +120,6 @@ def set_server(url: str, connectors: list[tuple[str, str]], value: str) -> None:
 # -- One scenario, in a worker process ------------------------------------------------------
 
 
-async def cb_headers(client: httpx.AsyncClient, creds: dict[str, str]) -> dict[str, str]:
-    """Log in as the LivePerson client does: Login Service bearer, then CB sign-on."""
-    login = await client.post(
-        f"/api/account/{creds['accountId']}/login",
-        params={"v": "1.3"},
-        json={"username": creds["username"], "password": creds["password"]},
-    )
-    bearer = login.json()["bearer"]
-    sso = await client.get(
-        "/le-auth/sso/authenticate", headers={"Authorization": f"Bearer {bearer}"}
-    )
-    result = sso.json()["successResult"]
-    return {
-        "Authorization": result["apiAccessToken"],
-        "OrganizationId": result["sessionOrganizationId"],
-    }
-
-
 # Both environments, so that the poll covers the whole fleet; the floor reads the same.
 ENVIRONMENTS = ("production", "demo")
 STATUS_LISTS = (
@@ -143,16 +129,84 @@ STATUS_LISTS = (
 )
 
 
-async def download_and_parse(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
-    entries = 0
-    for path, params in STATUS_LISTS:
-        response = await client.get(path, params=params, headers=headers)
-        entries += len(json.loads(response.content)["statusList"])
-    return entries
+class Floor:
+    """The least a poll must do: download and decode the status lists, then the Agent
+    Metrics of their agents (batches of the client's size, as many in flight)."""
+
+    def __init__(self, client: httpx.AsyncClient, creds: dict[str, str]) -> None:
+        self.client = client
+        self.creds = creds
+        self.headers: dict[str, str] = {}
+        self.bearer = ""
+
+    async def login(self) -> None:
+        """Log in as the LivePerson client does: Login Service bearer, then CB sign-on."""
+        creds = self.creds
+        login = await self.client.post(
+            f"/api/account/{creds['accountId']}/login",
+            params={"v": "1.3"},
+            json={"username": creds["username"], "password": creds["password"]},
+        )
+        self.bearer = login.json()["bearer"]
+        sso = await self.client.get(
+            "/le-auth/sso/authenticate", headers={"Authorization": f"Bearer {self.bearer}"}
+        )
+        result = sso.json()["successResult"]
+        self.headers = {
+            "Authorization": result["apiAccessToken"],
+            "OrganizationId": result["sessionOrganizationId"],
+        }
+
+    async def status_lists(self) -> list[Any]:
+        entries: list[Any] = []
+        for path, params in STATUS_LISTS:
+            response = await self.client.get(path, params=params, headers=self.headers)
+            entries += json.loads(response.content)["statusList"]
+        return entries
+
+    async def agent_metrics(self, agent_ids: list[str]) -> int:
+        from chatops.sources.liveperson.agent_metrics import AGENT_BATCH, IN_FLIGHT, PAGE_LIMIT
+
+        path = f"/messaging_history/api/account/{self.creds['accountId']}/agent-view/status"
+        headers = {"Authorization": f"Bearer {self.bearer}"}
+        batches = iter(
+            agent_ids[start : start + AGENT_BATCH]
+            for start in range(0, len(agent_ids), AGENT_BATCH)
+        )
+        records = 0
+
+        async def reader() -> None:
+            nonlocal records
+            for batch in batches:
+                offset: int | None = 0
+                while offset is not None:
+                    response = await self.client.post(
+                        path,
+                        params={"limit": str(PAGE_LIMIT), "offset": str(offset)},
+                        json={"agentIds": batch},
+                        headers=headers,
+                    )
+                    data = json.loads(response.content)
+                    records += len(data["agentStatusRecords"])
+                    following = data["_metadata"].get("next")
+                    offset = offset + PAGE_LIMIT if following else None
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(IN_FLIGHT):
+                group.create_task(reader())
+        return records
+
+    async def download_and_parse(self) -> tuple[int, float]:
+        """The status lists' entries, and the seconds the Agent Metrics part took."""
+        entries = await self.status_lists()
+        started = time.perf_counter()
+        agent_ids = sorted({entry["lpUserId"] for entry in entries if entry.get("lpUserId")})
+        await self.agent_metrics(agent_ids)
+        return len(entries), time.perf_counter() - started
 
 
 async def run_scenario(
-    scenario: str, url: str, database_url: str, runs: int, change: int
+    scenario: str, url: str, database_url: str, runs: int, change: int, metrics: bool
 ) -> dict[str, Any]:
     from chatops.config import Secrets
     from chatops.domain import Environment
@@ -170,7 +224,10 @@ async def run_scenario(
     source = LivePersonSource(secrets, [Environment(e) for e in ENVIRONMENTS], timeout=120)
     engine = make_engine(database_url)
     split = SplitSource(source)
-    poller = Poller(split, make_session_factory(engine))
+    split_metrics = SplitMetrics(source.agent_metrics)
+    poller = Poller(
+        split, make_session_factory(engine), agent_metrics=split_metrics if metrics else None
+    )
     # The floor's client is set up like the LivePerson client's own.
     floor_client = httpx.AsyncClient(
         base_url=url,
@@ -178,12 +235,17 @@ async def run_scenario(
         headers={"Accept": "application/json"},
         follow_redirects=False,
     )
-    headers = await cb_headers(floor_client, creds)
+    floor_reader = Floor(floor_client, creds)
+    await floor_reader.login()
     changing = connectors_to_change(url, change) if scenario == "changed" else []
     polls: list[float] = []
     floors: list[float] = []
     fetches: list[float] = []
     rests: list[float] = []
+    metrics_reads: list[float] = []
+    poll_cpus: list[float] = []
+    floor_cpus: list[float] = []
+    floor_metrics: list[float] = []
     changes: list[int] = []
     bots = 0
     try:
@@ -204,24 +266,39 @@ async def run_scenario(
             if changing:
                 connected = not connected
                 set_server(url, changing, "CONNECTED" if connected else "NOT_CONNECTED")
-            await download_and_parse(floor_client, headers)  # the fake renders, untimed
+            await floor_reader.download_and_parse()  # the fake renders, untimed
             started = time.perf_counter()
-            bots = await download_and_parse(floor_client, headers)
+            cpu = time.process_time()
+            if metrics:
+                bots, metrics_part = await floor_reader.download_and_parse()
+                floor_metrics.append(metrics_part)
+            else:
+                bots = len(await floor_reader.status_lists())
             floors.append(time.perf_counter() - started)
+            floor_cpus.append(time.process_time() - cpu)
             started = time.perf_counter()
+            cpu = time.process_time()
             result = await poller.tick()
             polls.append(time.perf_counter() - started)
+            poll_cpus.append(time.process_time() - cpu)
             assert result is not None and result.ok, result
             changes.append(len(result.changes))
-            # The same again, in two timed halves: the LivePerson client's fetch, then a
-            # tick over what it fetched (diff and transaction: chatops's own share).
+            # The same again, timed in parts: the LivePerson client's fetch, its Agent
+            # Metrics read, then a tick over what they read (diff and transaction:
+            # chatops's own share).
             if changing:
                 connected = not connected
                 set_server(url, changing, "CONNECTED" if connected else "NOT_CONNECTED")
-            await download_and_parse(floor_client, headers)
+            await floor_reader.download_and_parse()
             started = time.perf_counter()
             split.prefetched = await source.fetch()
             fetches.append(time.perf_counter() - started)
+            if metrics:
+                started = time.perf_counter()
+                split_metrics.prefetched = await source.agent_metrics.read(
+                    split.prefetched, time.monotonic()
+                )
+                metrics_reads.append(time.perf_counter() - started)
             started = time.perf_counter()
             rest = await poller.tick()
             rests.append(time.perf_counter() - started)
@@ -237,12 +314,30 @@ async def run_scenario(
         "floor": floor,
         "fetch": statistics.median(fetches),
         "rest": statistics.median(rests),
+        "metrics": statistics.median(metrics_reads) if metrics else 0.0,
+        "floor_metrics": statistics.median(floor_metrics) if metrics else 0.0,
         "ratio": statistics.median(p / f for p, f in zip(polls, floors, strict=True)),
+        "cpu": statistics.median(poll_cpus),
+        "floor_cpu": statistics.median(floor_cpus),
         "bots": bots,
         "changed": changes,
         "first_tick": first_seconds,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+class SplitMetrics:
+    """The Agent Metrics reader, or once, the reading it already made (to time the rest)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.prefetched: Any = None
+
+    async def read(self, connectors: Any, started: float) -> Any:
+        if self.prefetched is not None:
+            reading, self.prefetched = self.prefetched, None
+            return reading
+        return await self.reader.read(connectors, started)
 
 
 class SplitSource:
@@ -278,12 +373,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(scenario: str, url: str, database_url: str, runs: int, change: int) -> dict[str, Any]:
+def worker(
+    scenario: str, url: str, database_url: str, runs: int, change: int, metrics: bool
+) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     completed = subprocess.run(
         [
             *(sys.executable, __file__, "--worker", scenario, "--url", url),
             *("--database-url", database_url, "--runs", str(runs), "--change", str(change)),
+            *(() if metrics else ("--without-metrics",)),
         ],
         env=env,
         capture_output=True,
@@ -303,6 +401,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connectors", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--without-metrics",
+        action="store_true",
+        help="poll without reading LivePerson's Agent Metrics (conversations.metrics: false)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -311,7 +414,14 @@ def main() -> int:
 
     if args.worker:
         result = asyncio.run(
-            run_scenario(args.worker, args.url, args.database_url, args.runs, args.change)
+            run_scenario(
+                args.worker,
+                args.url,
+                args.database_url,
+                args.runs,
+                args.change,
+                not args.without_metrics,
+            )
         )
         print(json.dumps(result))
         return 0
@@ -324,11 +434,12 @@ def main() -> int:
             database_url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
             asyncio.run(upgrade(database_url))
             change = round(args.connectors * CHANGED_SHARE)
+            metrics = not args.without_metrics
             # Make the toggled connectors' starting point known: connected.
             set_server(url, connectors_to_change(url, change), "CONNECTED")
-            baseline = worker("baseline", url, database_url, args.runs, change)
-            steady = worker("steady", url, database_url, args.runs, change)
-            changed = worker("changed", url, database_url, args.runs, change)
+            baseline = worker("baseline", url, database_url, args.runs, change, metrics)
+            steady = worker("steady", url, database_url, args.runs, change, metrics)
+            changed = worker("changed", url, database_url, args.runs, change, metrics)
     finally:
         fake.terminate()
         fake.wait(timeout=10)
@@ -342,11 +453,15 @@ def report(
         f"Poll of {connectors} connectors in the fake ({steady['bots']} entries in the polled"
         " lists), SQLite,"
     )
-    print(f"median of {len(changed['changed'])} runs; 2 cores: {os.cpu_count()} CPUs seen")
+    print(
+        f"median of {len(changed['changed'])} runs; {os.cpu_count()} CPUs seen; Agent Metrics"
+        f" {'read' if steady['floor_metrics'] or steady['metrics'] else 'not read'};"
+        f" load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    )
     print()
     header = (
         f"{'scenario':<22}{'poll':>9}{'floor':>9}{'ratio':>8}{'target':>8}{'peak RSS':>10}"
-        f"{'fetch':>9}{'rest':>8}"
+        f"{'fetch':>9}{'metrics':>9}{'rest':>8}{'floor AM':>10}{'CPU':>8}{'floor CPU':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -360,18 +475,23 @@ def report(
         print(
             f"{name:<22}{ms(row['poll']):>9}{ms(row['floor']):>9}"
             f"{row['ratio']:>7.2f}x{target:>7g}x{row['peak_rss_mb']:>7.0f} MB"
-            f"{ms(row['fetch']):>9}{ms(row['rest']):>8}  {'ok' if met else 'MISSED'}"
+            f"{ms(row['fetch']):>9}{ms(row['metrics']):>9}{ms(row['rest']):>8}"
+            f"{ms(row['floor_metrics']):>10}{ms(row['cpu']):>8}{ms(row['floor_cpu']):>11}"
+            f"  {'ok' if met else 'MISSED'}"
         )
     print(
         f"{'first poll (inserts)':<22}{ms(baseline['poll']):>9}{'':>9}{'':>8}{'':>8}"
-        f"{baseline['peak_rss_mb']:>7.0f} MB{'':>17}  (no target)"
+        f"{baseline['peak_rss_mb']:>7.0f} MB  (no target)"
     )
     print()
     print(f"Targets: steady <= {STEADY_TARGET:g}x floor, 1% changed <= {CHANGED_TARGET:g}x floor,")
     print(f"peak RSS <= {RSS_TARGET_MB:g} MB per poller process.")
     print("fetch: the LivePerson client's fetch alone (HTTP, JSON, building snapshots);")
-    print("rest: a tick given that fetch's snapshots (diff against the stored fleet, the")
-    print("      transaction): what chatops adds to the source client's work.")
+    print("metrics: the client's Agent Metrics read alone (batches and pages, JSON, records);")
+    print("rest: a tick given that fetch's snapshots and reading (diff against the stored")
+    print("      fleet, the transaction): what chatops adds to the source client's work.")
+    print("floor AM: the floor's Agent Metrics part; CPU, floor CPU: this process's CPU time")
+    print("      for the poll and for the floor (less dependent on the load than wall time).")
     print(
         f"A fresh process's first tick reads the stored fleet: "
         f"{steady['first_tick'] * 1000:.0f} ms (steady worker)."

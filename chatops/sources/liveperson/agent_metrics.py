@@ -49,6 +49,9 @@ AGENT_VIEW_PATH = "/messaging_history/api/account/{account}/agent-view/status"
 # unless asked for more; a server that pages by fewer is followed through its next links).
 AGENT_BATCH = 200
 PAGE_LIMIT = 100
+# Batches asked for at once: a few, not a burst (at 10,000 connectors, about 50 batches of
+# two pages each; one at a time they took 2.2-3.0 s against the fake).
+IN_FLIGHT = 4
 # A server whose pages never end stops here.
 MAX_PAGES = 200
 # Less time than this left of poll.timeout after the status lists: the API is not asked.
@@ -221,11 +224,25 @@ class AgentMetrics:
             )
         account = quote(self._auth.account, safe="")
         url = f"{endpoints.msghist}{AGENT_VIEW_PATH.format(account=account)}"
-        records: list[AgentRecord] = []
-        for start in range(0, len(agent_ids), AGENT_BATCH):
-            batch = agent_ids[start : start + AGENT_BATCH]
-            records += await self._batch(url, batch, deadline)
-        return records
+        batches = [
+            agent_ids[start : start + AGENT_BATCH]
+            for start in range(0, len(agent_ids), AGENT_BATCH)
+        ]
+        answers: list[list[AgentRecord]] = [[] for _ in batches]
+        following = iter(range(len(batches)))
+
+        async def reader() -> None:
+            for index in following:
+                answers[index] = await self._batch(url, batches[index], deadline)
+
+        # A failure of one reader cancels the others and raises from the group.
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(IN_FLIGHT, len(batches))):
+                    group.create_task(reader())
+        except ExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+        return [record for answer in answers for record in answer]
 
     async def _batch(self, url: str, batch: list[str], deadline: Deadline) -> list[AgentRecord]:
         """Every page of one batch's answer."""
