@@ -316,8 +316,8 @@ async def test_a_scoped_window_never_silences_a_bot_outside_its_authors_scope(
 
 
 def test_maintenance_messages_stay_within_slack_limits_however_long_the_lists() -> None:
-    from chatops.alerts.maintenance import (
-        WindowView,
+    from chatops.alerts.maintenance_views import WindowView
+    from chatops.alerts.render.maintenance_replies import (
         bot_note,
         created_reply,
         list_reply,

@@ -26,6 +26,21 @@ def scope_of(stored: str | None) -> Scope:
     return tuple(str(glob) for glob in json.loads(stored)) if stored is not None else None
 
 
+def target_problem(target: str, *, empty: str) -> str | None:
+    """What is wrong with the (stripped) target of a mute or a window, for the user; None
+    when nothing is. ``empty`` begins the answer to no target at all."""
+    if not target:
+        return f"{empty}: a name, an id or a glob such as `billing-*`."
+    if len(target) > MAX_TARGET:
+        return f"That target is longer than {MAX_TARGET} characters."
+    return None
+
+
+def clean_reason(reason: str | None) -> str | None:
+    """The reason given for a mute or a window, as stored: stripped, cut, None when blank."""
+    return reason.strip()[:MAX_REASON] if reason and reason.strip() else None
+
+
 @dataclass(frozen=True, slots=True)
 class ExceptionView:
     target: str

@@ -31,14 +31,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatops.alerts import render
 from chatops.alerts.mute_views import (
     MAX_MUTE,
-    MAX_REASON,
     MAX_TARGET,
     MuteResult,
     MuteView,
     Scope,
     UnmuteResult,
+    clean_reason,
     scope_json,
     scope_of,
+    target_problem,
 )
 from chatops.alerts.render.mute_replies import globs_text, mute_reply, mutes_reply, unmute_reply
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
@@ -108,15 +109,14 @@ async def mute(
     """Mute alerts for bots matching ``target_glob`` within ``scope`` (None: every bot) for
     ``duration`` (at most 30 days)."""
     target = target_glob.strip()
-    if not target:
-        raise MuteError("Say which bot to mute: a name, an id or a glob such as `billing-*`.")
-    if len(target) > MAX_TARGET:
-        raise MuteError(f"That target is longer than {MAX_TARGET} characters.")
+    problem = target_problem(target, empty="Say which bot to mute")
+    if problem is not None:
+        raise MuteError(problem)
     if duration <= timedelta(0):
         raise MuteError("A mute needs a duration longer than zero, e.g. `2h`.")
     if duration > MAX_MUTE:
         raise MuteError(f"A mute lasts at most {format_duration(MAX_MUTE)}.")
-    reason = reason.strip()[:MAX_REASON] if reason and reason.strip() else None
+    reason = clean_reason(reason)
     reach = Reach(target, scope)
     matching = sum(1 for bot in await matching_bots(sessions, target) if reach.reaches(facts(bot)))
     row = AlertMute(
@@ -208,6 +208,17 @@ async def list_mutes(sessions: SessionFactory, now: datetime) -> list[MuteView]:
 async def is_muted(sessions: SessionFactory, bot: BotFacts, now: datetime) -> bool:
     async with sessions() as session:
         return any(mute.silences(bot) for mute in await active_mutes(session, now))
+
+
+async def announce_now(announce: Callable[[], Awaitable[int]] | None, what: str) -> None:
+    """Tell the channels now of ``what`` was stored; a failure is logged, not raised (the
+    next upkeep tells them)."""
+    if announce is None:
+        return
+    try:
+        await announce()
+    except Exception:
+        log.exception("could not announce %s now; the next upkeep will", what)
 
 
 # -- the service the Slack surface holds (SlackServices.mutes) ---------------------------
@@ -335,13 +346,8 @@ class MuteService:
         ), f"matches bots outside the mute permission: {', '.join(scope)}"
 
     async def _announce(self) -> None:
-        if self.announce is None:
-            return
-        try:
-            await self.announce()
-        except Exception:
-            # The mute is stored; the periodic upkeep announces it if this attempt failed.
-            log.exception("could not announce a mute change now; the next upkeep will")
+        # The mute is stored; the periodic upkeep announces it if this attempt fails.
+        await announce_now(self.announce, "a mute change")
 
     async def audit(
         self,

@@ -48,7 +48,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.alerts import maintenance, mutes, upkeep
+from chatops.alerts import maintenance, maintenance_announce, mutes, upkeep
 from chatops.alerts.acks import AckService
 from chatops.alerts.mute_views import MuteResult, MuteView, UnmuteResult
 from chatops.alerts.planner import PollPlanner
@@ -190,7 +190,7 @@ class AlertService:
     ) -> None:
         # Windows first: one that ended alerts what it hid before the policy looks again.
         await maintenance.schedule_recurring(session, self.maintenance, now)
-        await maintenance.announce_windows(session, self.alerts, now, finish=True)
+        await maintenance_announce.announce_windows(session, self.alerts, now, finish=True)
         await self.planner(session, changes, poll, now)
         await upkeep.source_succeeded(session, now)
 
@@ -355,7 +355,7 @@ class AlertService:
                 written = await upkeep.announce_mutes(session, self.alerts, now)
                 written += await upkeep.write_reminders(session, self.alerts, now)
                 await maintenance.schedule_recurring(session, self.maintenance, now)
-                written += await maintenance.announce_windows(
+                written += await maintenance_announce.announce_windows(
                     session, self.alerts, now, finish=False
                 )
                 await session.commit()
@@ -379,7 +379,7 @@ class AlertService:
     async def announce_windows(self) -> int:
         """Announce the maintenance windows that began (their ends come with a poll)."""
         async with self.sessions() as session:
-            written = await maintenance.announce_windows(
+            written = await maintenance_announce.announce_windows(
                 session, self.alerts, self.clock(), finish=False
             )
             await session.commit()
