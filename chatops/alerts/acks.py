@@ -20,6 +20,12 @@ source's outage has the button too; it ends when polls succeed again (no unack).
 The permission (``ack``) is checked here, for the stored bot of the incident (for a
 digest, every open bot of it; for the status source, every bot: ``ack`` without globs); the
 button's value is never trusted.
+
+One module, over 500 lines, because it is one thing: ``AckService``, whose every path (a
+button, ``ack``, ``unack``) ends in the same bookkeeping (``_done``: audit row, counter,
+answer) and whose writes share one transaction shape (compare-and-set, audit, outbox row
+through ``_write``). The words of the alert's thread replies are
+``chatops.alerts.render.acknowledgements``; the SQL is ``chatops.store.acks``.
 """
 
 from __future__ import annotations
@@ -183,7 +189,37 @@ class AckService:
         bot, incident = found
         owner = owner_of(incident)
         assert incident.id is not None
-        if owner is None:
+        released = False
+        if owner is not None:
+            now = self.clock()
+            async with self.sessions() as session, session.begin():
+                released = await store.release(session, incident.id, owner.user_id)
+                if released:
+                    entry = await _audit(
+                        session,
+                        now,
+                        access,
+                        user_name,
+                        UNACK,
+                        bot.id,
+                        "ok",
+                        detail=f"released the acknowledgement by {owner.user_id}",
+                    )
+                    reply = render.released_reply(
+                        access.user_id,
+                        owner,
+                        None if incident.parent_id is None else render.bot_subject(bot),
+                        now,
+                    )
+                    update = await self._outage_message(session, incident, bot, None)
+                    self._write(session, incident, bot, reply, update, f"unack:{entry.id}", now)
+        if owner is None or not released:
+            # Nobody owned it (audited), or it was released or resolved meanwhile (not).
+            why = (
+                "is not acknowledged, so there is nothing to release"
+                if owner is None
+                else "was released or resolved meanwhile; nothing changed"
+            )
             return await self._done(
                 UNACK,
                 "not_acked",
@@ -191,47 +227,11 @@ class AckService:
                 access,
                 user_name,
                 "Not acknowledged",
-                f":information_source: The alert about {_name(bot)} is not acknowledged, so "
-                "there is nothing to release.",
+                f":information_source: The alert about {_name(bot)} {why}.",
+                audited=owner is None,
             )
-        now = self.clock()
-        async with self.sessions() as session, session.begin():
-            released = await store.release(session, incident.id, owner.user_id)
-            if released:
-                entry = await _audit(
-                    session,
-                    now,
-                    access,
-                    user_name,
-                    UNACK,
-                    bot.id,
-                    "ok",
-                    detail=f"released the acknowledgement by {owner.user_id}",
-                )
-                reply = render.released_reply(
-                    access.user_id,
-                    owner,
-                    None if incident.parent_id is None else render.bot_subject(bot),
-                    now,
-                )
-                update = await self._outage_message(session, incident, bot, None)
-                self._write(session, incident, bot, reply, update, f"unack:{entry.id}", now)
-        if not released:
-            return await self._done(
-                UNACK,
-                "not_acked",
-                bot.id,
-                access,
-                user_name,
-                "Not acknowledged",
-                f":information_source: The alert about {_name(bot)} was released or resolved "
-                "meanwhile; nothing changed.",
-                audited=False,
-            )
-        self._count(UNACK, "ok")
-        self._wake()
-        return _answer(
-            "ok",
+        return self._succeeded(
+            UNACK,
             "Acknowledgement released",
             f":raised_hand: You released the acknowledgement of {_name(bot)} (by "
             f"{mention(owner.user_id)} since {date_token(owner.since)}): reminders resume.",
@@ -269,10 +269,8 @@ class AckService:
             return self._duplicate()
         if not taken:
             return await self._not_taken(incident.id, _name(bot), access)
-        self._count(ACK, "ok")
-        self._wake()
-        return _answer(
-            "ok",
+        return self._succeeded(
+            ACK,
             "Acknowledged",
             f":eyes: You acknowledged the alert about {_name(bot)}: its message says so and "
             f"no reminders go out while it is yours. `/botstatus unack "
@@ -343,26 +341,14 @@ class AckService:
                     original = await store.opening_post(session, incident)
                     update = render.owned(original, owner) if original is not None else None
                     reply = render.acknowledged_reply(owner, subject)
-                    add_row(
-                        session,
-                        new_row(
-                            kind=ACK,
-                            channel=incident.channel,
-                            dedupe_key=f"ack:{entry.id}",
-                            body=payload(post=reply, in_thread=True, update=update),
-                            now=now,
-                            incident_id=incident.id,
-                        ),
-                    )
+                    self._write(session, incident, None, reply, update, f"ack:{entry.id}", now)
         except IntegrityError:
             return self._duplicate()
         what = "this digest" if digest else "the status source"
         if not taken:
             return await self._not_taken(incident.id, what, access)
-        self._count(ACK, "ok")
-        self._wake()
-        return _answer(
-            "ok",
+        return self._succeeded(
+            ACK,
             "Acknowledged",
             f":eyes: You acknowledged {what}: no reminders go out for it while it is yours.",
         )
@@ -390,14 +376,14 @@ class AckService:
         self,
         session: AsyncSession,
         incident: AlertIncident,
-        bot: Bot,
+        bot: Bot | None,
         reply: JSONDict,
         update: JSONDict | None,
         key: str,
         now: datetime,
     ) -> None:
-        """The outbox row: the outage's message edited and a reply in its thread (a bot of a
-        digest: the reply in the digest's thread)."""
+        """The outbox row: the alert's message edited and a reply in its thread (a bot of a
+        digest: the reply in the digest's thread; a digest or the status source: no bot)."""
         add_row(
             session,
             new_row(
@@ -407,7 +393,7 @@ class AckService:
                 body=payload(post=reply, in_thread=True, update=update),
                 now=now,
                 incident_id=incident.parent_id or incident.id,
-                bot_id=bot.id,
+                bot_id=bot.id if bot is not None else None,
             ),
         )
 
@@ -543,6 +529,12 @@ class AckService:
                 )
         self._count(action, outcome)
         return _answer(outcome, fallback, text)
+
+    def _succeeded(self, action: str, fallback: str, text: str) -> AckResult:
+        """An ack or unack that took effect: counted, the relay woken, answered."""
+        self._count(action, "ok")
+        self._wake()
+        return _answer("ok", fallback, text)
 
     def _count(self, action: str, outcome: str) -> None:
         self.metrics.actions.labels(action, outcome).inc()
