@@ -180,7 +180,7 @@ async def test_a_recurring_window_follows_london_time_across_the_spring_change(
     )
     try:
         await rig.poll()
-        listed = text_of(await service(rig).list_reply())
+        listed = text_of(await service(rig).list_reply(ALICE))
         assert "billing-*" in listed and "(recurring)" in listed
         clock.advance(timedelta(hours=1, minutes=59))  # 00:59 UTC, 01:59 GMT: not yet
         down(fake_lp, bot)
@@ -228,7 +228,7 @@ async def test_cancelling_a_window_ends_it_and_its_end_is_announced(
     assert (
         "cancelled by <@U0BOB>" in fake_slack.fake.messages(BILLING)[1]["blocks"][0]["text"]["text"]
     )
-    assert "No maintenance window" in text_of(await service(rig).list_reply())
+    assert "No maintenance window" in text_of(await service(rig).list_reply(ALICE))
 
 
 async def test_a_window_to_come_is_listed_and_its_cancel_announces_nothing(
@@ -237,7 +237,7 @@ async def test_a_window_to_come_is_listed_and_its_cancel_announces_nothing(
     await rig.poll()
     start = (rig.clock() + timedelta(days=1)).astimezone(LONDON).strftime("%Y-%m-%dT%H:%M")
     await service(rig).create_reply(Window("billing-*", start), ALICE, "alice", LONDON)
-    assert "billing-*" in text_of(await service(rig).list_reply())
+    assert "billing-*" in text_of(await service(rig).list_reply(ALICE))
     assert "will not happen" in text_of(await service(rig).cancel_reply(1, ALICE, "alice"))
     rig.clock.advance(timedelta(days=1, hours=2))
     await rig.polls(2)

@@ -43,6 +43,7 @@ from chatops.alerts.render.maintenance_replies import (
     created_reply,
     list_reply,
 )
+from chatops.alerts.visibility import Visibility
 from chatops.blockkit.text import code, date_token, plural
 from chatops.config import MaintenanceConfig
 from chatops.domain.durations import format_duration
@@ -275,9 +276,12 @@ class MaintenanceService:
             await self._announce()
         return created_reply(view, now)
 
-    async def list_reply(self) -> JSONDict:
+    async def list_reply(self, access: Access) -> JSONDict:
+        """The windows in force and to come that ``access`` may see."""
         now = self.clock()
-        return list_reply(await list_windows(self.sessions, now), now)
+        seen = await Visibility.of(self.sessions, access)
+        views = [view.seen(seen) for view in await list_windows(self.sessions, now)]
+        return list_reply([view for view in views if view is not None], now)
 
     async def cancel_reply(self, window_id: int, access: Access, user_name: str | None) -> JSONDict:
         user_id = access.user_id
@@ -313,28 +317,34 @@ class MaintenanceService:
         await self._announce()
         return cancelled_reply(view, now)
 
-    async def notes(self, bots: Sequence[Bot]) -> dict[str, str]:
-        """What each of these bots' details say of the window it is in (by bot id)."""
-        async with self.sessions() as session:
-            windows = await store.in_force(session, self.clock())
+    async def notes(self, bots: Sequence[Bot], access: Access) -> dict[str, str]:
+        """What each of these bots' details say of the window it is in (by bot id), as
+        ``access`` may see it."""
         found: dict[str, str] = {}
-        for window in windows:
-            for bot in reached(window, bots):
-                found.setdefault(bot.id, bot_note(WindowView.of(window)))
+        for view, covered in await self._reaching(bots, access):
+            for bot in covered:
+                found.setdefault(bot.id, bot_note(view))
         return found
 
-    async def lines(self, bots: Sequence[Bot]) -> list[str]:
+    async def lines(self, bots: Sequence[Bot], access: Access) -> list[str]:
         """One line per window in force that covers some of ``bots``, for the Home tab."""
+        return [
+            f"{code(view.target, 100)} ({plural(len(covered), 'bot')}): {bot_note(view)}"
+            for view, covered in await self._reaching(bots, access)
+        ]
+
+    async def _reaching(
+        self, bots: Sequence[Bot], access: Access
+    ) -> list[tuple[WindowView, list[Bot]]]:
+        """The windows in force that reach some of ``bots``, as ``access`` sees them."""
         async with self.sessions() as session:
             windows = await store.in_force(session, self.clock())
-        lines = []
-        for window in windows:
-            covered = len(reached(window, bots))
-            if covered:
-                view = WindowView.of(window)
-                count = plural(covered, "bot")
-                lines.append(f"{code(view.target, 100)} ({count}): {bot_note(view)}")
-        return lines
+        found = [(window, covered) for window in windows if (covered := reached(window, bots))]
+        if not found:
+            return []
+        seen = await Visibility.of(self.sessions, access)
+        views = [(WindowView.of(window).seen(seen), covered) for window, covered in found]
+        return [(view, covered) for view, covered in views if view is not None]
 
     async def _announce(self) -> None:
         # The window is stored; the next upkeep or poll announces it if this attempt fails.

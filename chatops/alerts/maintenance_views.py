@@ -3,14 +3,16 @@ read from a ``maintenance_window`` row, and the listed bots it silences (``reach
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
 from chatops.alerts.mute_views import Scope, scope_of
 from chatops.alerts.mutes import window_mutes
 from chatops.alerts.routing import facts
+from chatops.alerts.visibility import Visibility
 from chatops.blockkit.text import mention
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import Bot
@@ -30,6 +32,8 @@ class WindowView:
     timezone: str
     recurring: bool
     scope: Scope = None
+    # The bots or globs it names (``target`` is how they read together).
+    targets: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: MaintenanceWindow) -> WindowView:
@@ -44,6 +48,21 @@ class WindowView:
             row.timezone,
             row.schedule_key is not None,
             scope_of(row.scope),
+            tuple(str(target) for target in json.loads(row.bots)),
+        )
+
+    def seen(self, seen: Visibility) -> WindowView | None:
+        """What of this window one person may see (chatops.alerts.visibility); None: nothing."""
+        named = self.targets or (self.target,)
+        targets = seen.targets(named, self.scope, self.created_by)
+        if not targets:
+            return None
+        return replace(
+            self,
+            target=self.target if len(targets) == len(named) else ", ".join(targets),
+            targets=targets,
+            reason=seen.text(self.reason),
+            scope=seen.scope(self.scope, self.created_by),
         )
 
     def in_force(self, now: datetime) -> bool:

@@ -43,6 +43,7 @@ from chatops.alerts.mute_views import (
 )
 from chatops.alerts.render.mute_replies import globs_text, mute_reply, mutes_reply, unmute_reply
 from chatops.alerts.routing import ActiveMute, BotFacts, Reach, facts, matches_target
+from chatops.alerts.visibility import Visibility
 from chatops.blockkit.text import code
 from chatops.domain.durations import format_duration
 from chatops.domain.globs import is_glob
@@ -319,7 +320,10 @@ class MuteService:
         return unmute_reply(result)
 
     async def list_reply(self, access: Access) -> JSONDict:
-        return mutes_reply(await list_mutes(self.sessions, self.clock()), self.clock())
+        """The active mutes ``access`` may see (chatops.alerts.visibility)."""
+        now = self.clock()
+        seen = await Visibility.of(self.sessions, access)
+        return mutes_reply(seen.mutes(await list_mutes(self.sessions, now)), now)
 
     async def refusal(
         self, target: str, access: Access, verb: str, *, doing: str | None = None

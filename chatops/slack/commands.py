@@ -89,7 +89,7 @@ async def _maintenance(
         )
     result: dict[str, Any]
     if isinstance(command, grammar.MaintenanceList):
-        result = await windows.list_reply()
+        result = await windows.list_reply(access)
     elif isinstance(command, grammar.MaintenanceCancel):
         result = await windows.cancel_reply(command.window_id, access, user_name)
     else:

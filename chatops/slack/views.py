@@ -60,11 +60,11 @@ RENDERED_SCOPES = 64
 class MaintenanceNotes(Protocol):
     """What the maintenance windows in force say of bots (the alerts' MaintenanceService)."""
 
-    async def notes(self, bots: Sequence[Bot]) -> dict[str, str]:
-        """A line per bot id in a window, for its details."""
+    async def notes(self, bots: Sequence[Bot], access: Access) -> dict[str, str]:
+        """A line per bot id in a window, for its details, as ``access`` may see it."""
         ...
 
-    async def lines(self, bots: Sequence[Bot]) -> list[str]:
+    async def lines(self, bots: Sequence[Bot], access: Access) -> list[str]:
         """A line per window in force that covers some of ``bots``, for the Home tab."""
         ...
 
@@ -290,7 +290,7 @@ class Views:
             conversations = await conversations_for(
                 session, [bot.id for bot in shown], self.conversations
             )
-        notes = await self.maintenance.notes(bots) if self.maintenance and bots else {}
+        notes = await self.maintenance.notes(bots, access) if self.maintenance and bots else {}
         return blocks.bot_details(
             cards(bots, fleet.connectors, conversations),
             now,
@@ -346,7 +346,7 @@ class Views:
         )
         counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(bots))
         agents = fleet.agents(environment=environment) if visible is None else fleet.agents(bots)
-        maintenance = await self.maintenance.lines(bots) if self.maintenance else []
+        maintenance = await self.maintenance.lines(bots, access) if self.maintenance else []
         return blocks.home_view(
             bots[: blocks.HOME_MAX_BOTS],
             counts,
