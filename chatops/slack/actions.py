@@ -299,7 +299,8 @@ async def _follow(
     )
 
 
-Handler = Callable[
+Handler = Callable[[dict[str, Any], Access, AsyncRespond, AsyncWebClient], Awaitable[None]]
+ActionHandler = Callable[
     [SlackServices, Action, dict[str, Any], Access, AsyncRespond, AsyncWebClient],
     Awaitable[None],
 ]
@@ -308,8 +309,8 @@ Listener = Callable[
 ]
 
 
-def _listener(services: SlackServices, action: Action, handle: Handler) -> Listener:
-    """A Bolt listener for one action kind: ack at once, then ``handle`` it."""
+def _acked(handle: Handler) -> Listener:
+    """A Bolt listener: ack at once, then ``handle`` the click as the clicking user."""
 
     async def listener(
         ack: AsyncAck,
@@ -319,9 +320,20 @@ def _listener(services: SlackServices, action: Action, handle: Handler) -> Liste
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        await handle(services, action, body, access_of(context), respond, client)
+        await handle(body, access_of(context), respond, client)
 
     return listener
+
+
+def _listener(services: SlackServices, action: Action, handle: ActionHandler) -> Listener:
+    """The listener of one Start, Stop or Restart button kind."""
+
+    async def run(
+        body: dict[str, Any], access: Access, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await handle(services, action, body, access, respond, client)
+
+    return _acked(run)
 
 
 def _need(action: Action) -> NeedOf:
@@ -351,13 +363,15 @@ async def _button_view(
     access: Access,
     accepted: UnionType,
     only: str,
-) -> tuple[dict[str, Any], bool]:
-    """The view a Share or paging click asks for, as the clicking user sees it, and True;
-    a refusal and False when the button carries any other command."""
+    respond: AsyncRespond,
+) -> dict[str, Any] | None:
+    """The view a Share or paging click asks for, as the clicking user sees it; None once a
+    refusal is answered, when the button carries any other command."""
     command = grammar.parse(_action_value(body))
     if not isinstance(command, accepted):
-        return blocks.refusal(only), False
-    return await services.views.reply(command, access), True
+        await respond(response_type="ephemeral", replace_original=False, **blocks.refusal(only))
+        return None
+    return await services.views.reply(command, access)
 
 
 _NAVIGATION = {blocks.ACTION_SHARE, blocks.ACTION_PAGE_PREVIOUS, blocks.ACTION_PAGE_NEXT}
@@ -382,40 +396,32 @@ def register(guard: Guard, services: SlackServices) -> None:
     for action, action_id in blocks.CONNECTOR_ACTIONS.items():
         guard.action(action_id, _need(action))(_listener(services, action, _connector_action))
 
-    @guard.action(blocks.ACTION_RESTART_BOTS, _need("restart"))
     async def restart_bots(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+        body: dict[str, Any], access: Access, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        await ack()
-        await _restart_bots(services, body, access_of(context), respond)
+        await _restart_bots(services, body, access, respond)
 
-    @guard.action(blocks.ACTION_SHARE, Need("view"))
     async def share(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+        body: dict[str, Any], access: Access, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        await ack()
-        access = access_of(context)
-        message, ok = await _button_view(services, body, access, blocks.Shared, _SHARE_ONLY)
-        if not ok:
-            await respond(response_type="ephemeral", replace_original=False, **message)
+        message = await _button_view(services, body, access, blocks.Shared, _SHARE_ONLY, respond)
+        if message is None:
             return
         shared = without_navigation(message)
         shared["text"] = f"<@{access.user_id}> shared: {shared.get('text', '')}"[:3000]
         await respond(response_type="in_channel", replace_original=False, **shared)
 
     async def page(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+        body: dict[str, Any], access: Access, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        await ack()
-        access = access_of(context)
-        message, ok = await _button_view(services, body, access, blocks.Paged, _PAGE_ONLY)
-        if not ok:
-            await respond(response_type="ephemeral", replace_original=False, **message)
-            return
-        await respond(replace_original=True, **message)
+        message = await _button_view(services, body, access, blocks.Paged, _PAGE_ONLY, respond)
+        if message is not None:
+            await respond(replace_original=True, **message)
 
-    guard.action(blocks.ACTION_PAGE_PREVIOUS, Need("view"))(page)
-    guard.action(blocks.ACTION_PAGE_NEXT, Need("view"))(page)
+    guard.action(blocks.ACTION_RESTART_BOTS, _need("restart"))(_acked(restart_bots))
+    guard.action(blocks.ACTION_SHARE, Need("view"))(_acked(share))
+    guard.action(blocks.ACTION_PAGE_PREVIOUS, Need("view"))(_acked(page))
+    guard.action(blocks.ACTION_PAGE_NEXT, Need("view"))(_acked(page))
 
     @guard.action(blocks.ACTION_HOME_ENVIRONMENT, Need("view"))
     async def home_environment(
