@@ -110,6 +110,12 @@ def test_maintenance_windows_details_and_home_name_no_bot_outside_the_persons_vi
     assert "*#2*" in listed and "while … is down" in listed
     assert "*#1*" not in listed and faq not in listed and "faq" not in listed
 
+    # Cancelling a window of bots bob may not view reads as cancelling no window at all.
+    refused = _said(app, "bob", "maintenance cancel 1")
+    assert refused.replace("#1", "#7") == _said(app, "bob", "maintenance cancel 7")
+    assert faq not in refused and "faq upgrade" not in refused
+    assert "*#1*" in _said(app, "alice", "maintenance")
+
     details = _said(app, "bob", billing)
     assert "In maintenance until" in details and "while … is down" in details
     assert faq not in details

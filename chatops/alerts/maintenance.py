@@ -146,6 +146,17 @@ async def in_force(sessions: SessionFactory, now: datetime) -> list[WindowView]:
 class OutOfScope(Exception):
     """The person's mute scope does not cover every bot the window can silence."""
 
+    def __init__(self, view: WindowView) -> None:
+        super().__init__(view.target)
+        self.view = view
+
+
+def no_such_window(window_id: int) -> str:
+    return (
+        f"No maintenance window #{window_id} is in force or to come. "
+        "`/botstatus maintenance` lists them."
+    )
+
 
 async def cancel(
     sessions: SessionFactory, window_id: int, user_id: str, now: datetime, *, scope: Scope = None
@@ -155,14 +166,11 @@ async def cancel(
         rows = {row.id: row for row in await store.current_and_coming(session, now)}
         row = rows.get(window_id)
         if row is None:
-            raise WindowError(
-                f"No maintenance window #{window_id} is in force or to come. "
-                "`/botstatus maintenance` lists them."
-            )
+            raise WindowError(no_such_window(window_id))
         bots = await listed_bots(session)
         targets = [str(target) for target in json.loads(row.bots)]
         if not all(reach_within(t, scope_of(row.scope), scope, bots) for t in targets):
-            raise OutOfScope(row.target)
+            raise OutOfScope(WindowView.of(row))
         view = WindowView.of(row)
         if not await store.cancel(session, window_id, user_id, now):
             raise WindowError(f"Maintenance window #{window_id} has just ended.")
@@ -307,8 +315,12 @@ class MaintenanceService:
         except OutOfScope as exc:
             why = "covers bots outside the mute permission"
             await self.mutes.audit("maintenance_cancel", target, user_id, user_name, "refused", why)
+            shown = exc.view.seen(await Visibility.of(self.sessions, access))
+            if shown is None:  # a window of bots one may not view reads as no window at all
+                unknown = no_such_window(window_id)
+                return render.reply("No maintenance window was cancelled", f":warning: {unknown}")
             text = (
-                f":no_entry: Window {target} ({code(str(exc), 200)}) covers bots your *mute* "
+                f":no_entry: Window {target} ({code(shown.target, 200)}) covers bots your *mute* "
                 "permission does not. Nothing was done: ask its author, or someone whose "
                 "permission covers them."
             )
