@@ -18,6 +18,9 @@ results, in the poll's transaction):
 
 The order in which the bots come in changes nothing: bots are observed and planned in the
 order of their ids.
+
+One cohesive thing, hence its length: the two steps share the state rows and decisions
+they pass along, and every rule of what a decision becomes is here, next to the others.
 """
 
 from __future__ import annotations
