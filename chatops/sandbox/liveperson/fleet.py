@@ -9,13 +9,17 @@ their body names; for a PCS bot that is the Survey Connector, so every PCS bot c
 Thread-safe: the HTTP handlers run in uvicorn's thread while tests change the fleet from
 theirs. Status lists are serialised once per change of the fleet (and once per 5-minute
 ``ccLastCheck`` bucket), so a list of 10,000 entries is served from memory.
+
+How an entry or record looks is ``chatops.sandbox.liveperson.records``. The rest stays one
+module, a little over 500 lines, because it is one thing: the fleet's state behind one
+lock; reading, changing and settling it (starts that finish, flaps that advance) all take
+that lock and share the version that invalidates the serialised lists.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
 import random
 import threading
 import uuid
@@ -33,6 +37,12 @@ from chatops.sandbox.liveperson.model import (
     Connector,
     Listing,
     Refused,
+)
+from chatops.sandbox.liveperson.records import (
+    agent_record,
+    check_bucket,
+    platform_record,
+    status_entry,
 )
 
 Select = Callable[[Bot, Listing], bool]
@@ -52,11 +62,6 @@ class _Cached:
     version: int
     check_bucket: int
     entries: list[bytes] = field(repr=False)
-
-
-def _check_bucket(now: float) -> int:
-    """The connector checks in with Conversational Cloud every 5 minutes."""
-    return math.floor(now / 300)
 
 
 def _unique(connectors: Iterable[Connector]) -> list[Connector]:
@@ -162,7 +167,7 @@ class Fleet:
             self._settle(now)
             ordered = sorted(self._bots.values(), key=lambda bot: bot.pcs)
             return [
-                self._render(bot, listing, now)
+                status_entry(bot, listing, self.account_id, now)
                 for bot in ordered
                 for listing in bot.listings
                 for _ in range(2 if listing.repeated else 1)
@@ -181,16 +186,15 @@ class Fleet:
                         if any(select(bot, listing) for listing in bot.listings)
                     }
                 )
-            bucket = _check_bucket(now)
+            bucket = check_bucket(now)
             cached = self._cache.get(key)
             if cached is None or cached.version != self._version or cached.check_bucket != bucket:
                 entries: list[bytes] = []
                 for bot in self._bots.values():
                     for listing in bot.listings:
                         if select(bot, listing):
-                            entry = json.dumps(
-                                self._render(bot, listing, now), separators=(",", ":")
-                            ).encode()
+                            listed = status_entry(bot, listing, self.account_id, now)
+                            entry = json.dumps(listed, separators=(",", ":")).encode()
                             entries += [entry, entry] if listing.repeated else [entry]
                 cached = self._cache[key] = _Cached(self._version, bucket, entries)
             ordered = self._shuffled(cached.entries)
@@ -202,7 +206,8 @@ class Fleet:
             now = self.clock()
             self._settle(now)
             bot = self._bot_or_refuse(bot_id)
-            return self._shuffled([self._render(bot, item, now) for item in bot.listings])
+            account = self.account_id
+            return self._shuffled([status_entry(bot, item, account, now) for item in bot.listings])
 
     def logged_in_agents(self) -> list[tuple[str, str, str]]:
         """``(lpUserId, lpAccountUser, agent status)`` of every connector logged in to
@@ -236,7 +241,7 @@ class Fleet:
             bot = self._bot(bot_id)
             return [
                 {
-                    **self._render(bot, listing, now, hide=False),
+                    **status_entry(bot, listing, self.account_id, now, hide=False),
                     "starts": listing.connector.starts,
                     "stops": listing.connector.stops,
                     "hiddenFields": sorted(listing.hidden),
@@ -250,7 +255,7 @@ class Fleet:
         """The fleet as the bot platform lists it (every bot has its name there)."""
         with self.lock:
             self._settle(self.clock())
-            return [self._platform_record(bot) for bot in self._bots.values()]
+            return [platform_record(bot, self._organization_id) for bot in self._bots.values()]
 
     def groups(self) -> list[JSONDict]:
         with self.lock:
@@ -270,7 +275,7 @@ class Fleet:
                 raise Refused(404, f"Bot group {group_id} not found")
             self._settle(self.clock())
             records = [
-                self._platform_record(bot)
+                platform_record(bot, self._organization_id)
                 for bot in self._bots.values()
                 if group_id is None or bot.group_id == group_id
             ]
@@ -284,7 +289,7 @@ class Fleet:
             bot = self._bots.get(bot_id)
             if bot is None:
                 raise Refused(404, f"No connector for chatBotId {bot_id}")
-            return self._shuffled([self._agent(bot, c) for c in bot.connectors])
+            return self._shuffled([agent_record(bot, c, self.account_id) for c in bot.connectors])
 
     # ------------------------------------------------------------------ changing
 
@@ -511,57 +516,3 @@ class Fleet:
                 connector.fields["updateTime"] = self._now_ms()
             flap.next_index += 1
             self._changed()
-
-    def _render(self, bot: Bot, listing: Listing, now: float, *, hide: bool = True) -> JSONDict:
-        connector = listing.connector
-        entry: JSONDict = {
-            "botId": bot.bot_id,
-            "botName": listing.name or bot.name,
-            "appName": f"{bot.bot_id}:::{self.account_id}:::{connector.user}",
-        }
-        # Values are strings, numbers and one-level objects: copying those is a deep copy.
-        for source in (bot.fields, connector.fields):
-            entry.update({k: dict(v) if isinstance(v, dict) else v for k, v in source.items()})
-        entry["ccLastCheck"] = _check_bucket(now) * 300_000
-        if connector.pcs:
-            running = connector.is_online()
-            entry["pm2Info"] = {"status": "online" if running else "stopped", "restarts": 0}
-        if hide:
-            for name in listing.hidden:
-                entry.pop(name, None)
-        return entry
-
-    def _platform_record(self, bot: Bot) -> JSONDict:
-        connectors = bot.connectors
-        active = sum(1 for connector in connectors if connector.is_online())
-        return {
-            "botId": bot.bot_id,
-            "botName": bot.name,
-            "botType": "POST_SURVEY_BOT" if bot.pcs else "CUSTOMER_FACING_BOT",
-            "channel": "CHAT" if bot.chat else "MESSAGING",
-            "botVersion": bot.fields.get("botVersion"),
-            "organizationId": self._organization_id,
-            "botGroupId": bot.group_id,
-            "numberOfActiveAgents": active,
-            "numberOfInactiveAgents": len(connectors) - active,
-            "createdAt": min(c.fields.get("createTime", 0) for c in connectors),
-            "updatedAt": max(c.fields.get("updateTime", 0) for c in connectors),
-        }
-
-    def _agent(self, bot: Bot, connector: Connector) -> JSONDict:
-        fields = connector.fields
-        return {
-            "lpAccountId": self.account_id,
-            "lpAccountUser": connector.user,
-            "lpUserId": fields.get("lpUserId"),
-            "type": fields.get("type"),
-            "botId": bot.bot_id,
-            "serverName": fields.get("serverName"),
-            "deploymentEnvironment": fields.get("environment"),
-            "configurations": {"lpUserRole": "AGENT"},
-            "lastManualOperation": fields.get("lastManualOperation"),
-            "manualOperationTs": fields.get("manualOperationTs"),
-            "manualOperationPerformedByName": fields.get("manualOperationPerformedByName"),
-            "createTime": fields.get("createTime"),
-            "updateTime": fields.get("updateTime"),
-        }
