@@ -36,7 +36,7 @@ class Visibility:
     user_id: str
     # None: the person may view every bot; else the listed bots they may view.
     visible: tuple[BotFacts, ...] | None
-    # Names and ids of the listed bots they may not view, longest first.
+    # Names and ids of the listed bots they may not view, case folded, longest first.
     hidden: tuple[str, ...] = ()
 
     @classmethod
@@ -47,7 +47,7 @@ class Visibility:
             bots = [facts(bot) for bot in await listed_bots(session)]
         visible = tuple(bot for bot in bots if access.can("view", bot.name))
         hidden = {
-            word
+            word.casefold()
             for bot in bots
             if not access.can("view", bot.name)
             for word in (bot.name, bot.bot_id)
@@ -77,7 +77,12 @@ class Visibility:
         """``text`` with the name (or id) of every bot the person may not view hidden."""
         if not text or not self.hidden:
             return text
-        names = "|".join(re.escape(word) for word in self.hidden)
+        # A substring test per name first: a pattern of thousands of names costs 0.3 s.
+        folded = text.casefold()
+        named = [word for word in self.hidden if word in folded]
+        if not named:
+            return text
+        names = "|".join(re.escape(word) for word in named)
         return re.sub(rf"(?<![\w-])(?:{names})(?![\w-])", HIDDEN, text, flags=re.IGNORECASE)
 
     def mutes(self, views: Sequence[MuteView]) -> list[MuteView]:
