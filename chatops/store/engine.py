@@ -67,9 +67,15 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError)
 
 
-def describe_database_error(exc: BaseException) -> str:
-    """The driver's own first line, without SQLAlchemy's statement, parameters and link."""
+def driver_words(exc: BaseException) -> tuple[BaseException, str]:
+    """The driver's exception under SQLAlchemy's wrapper, and its own first line (without
+    SQLAlchemy's statement, parameters and background link)."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
         exc = exc.orig
-    text = str(exc).strip().split("\n", 1)[0]
+    return exc, str(exc).strip().split("\n", 1)[0]
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """The driver's exception type and its own first line, for logs and readiness."""
+    exc, text = driver_words(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from chatops.config import Settings
-from chatops.store.engine import is_sqlite
+from chatops.store.engine import driver_words, is_sqlite
 from chatops.store.leases import advisory_lock_key
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -123,13 +123,9 @@ def _open_engine(url: str) -> AsyncEngine:
 
 
 def _driver_message(exc: BaseException) -> str:
-    """The driver's own words, without SQLAlchemy's statement dump and background link."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    if isinstance(exc, sa_exc.SQLAlchemyError):
-        return str(exc).split("\n", 1)[0]
-    message = str(exc).strip() or type(exc).__name__
-    return message.split("\n", 1)[0]
+    """The driver's own first line (its exception type when it says nothing)."""
+    exc, text = driver_words(exc)
+    return text or type(exc).__name__
 
 
 def _unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
