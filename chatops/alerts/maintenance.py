@@ -249,15 +249,16 @@ class MaintenanceService:
         zone: ZoneInfo,
     ) -> JSONDict:
         user_id = access.user_id
-        refused = await self.mutes.refusal(
-            command.target, access, "set maintenance for", doing="set maintenance windows"
+        refused = await self.mutes.refused(
+            "maintenance",
+            command.target,
+            access,
+            user_name,
+            "set maintenance for",
+            doing="set maintenance windows",
         )
         if refused is not None:
-            reply, why = refused
-            await self.mutes.audit(
-                "maintenance", command.target, user_id, user_name, "refused", why
-            )
-            return reply
+            return refused
         now = self.clock()
         try:
             view = await create(

@@ -268,11 +268,9 @@ class MuteService:
     async def mute_reply(
         self, command: MuteCommand, access: Access, user_id: str, user_name: str | None
     ) -> JSONDict:
-        refused = await self.refusal(command.target, access, "mute")
+        refused = await self.refused("mute", command.target, access, user_name, "mute")
         if refused is not None:
-            reply, why = refused
-            await self.audit("mute", command.target, user_id, user_name, "refused", why)
-            return reply
+            return refused
         now = self.clock()
         try:
             result = await mute(
@@ -297,11 +295,9 @@ class MuteService:
     async def unmute_reply(
         self, command: UnmuteCommand, access: Access, user_id: str, user_name: str | None
     ) -> JSONDict:
-        refused = await self.refusal(command.target, access, "unmute")
+        refused = await self.refused("unmute", command.target, access, user_name, "unmute")
         if refused is not None:
-            reply, why = refused
-            await self.audit("unmute", command.target, user_id, user_name, "refused", why)
-            return reply
+            return refused
         result = await unmute(
             self.sessions, command.target, user_id, self.clock(), scope=access.scope("mute")
         )
@@ -324,6 +320,25 @@ class MuteService:
         now = self.clock()
         seen = await Visibility.of(self.sessions, access)
         return mutes_reply(seen.mutes(await list_mutes(self.sessions, now)), now)
+
+    async def refused(
+        self,
+        action: str,
+        target: str,
+        access: Access,
+        user_name: str | None,
+        verb: str,
+        *,
+        doing: str | None = None,
+    ) -> JSONDict | None:
+        """The refusal, audited as ``action``, when ``access`` may not (un)mute ``target``
+        (``refusal``); None when it may."""
+        refused = await self.refusal(target, access, verb, doing=doing)
+        if refused is None:
+            return None
+        reply, why = refused
+        await self.audit(action, target, access.user_id, user_name, "refused", why)
+        return reply
 
     async def refusal(
         self, target: str, access: Access, verb: str, *, doing: str | None = None
