@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -248,30 +248,25 @@ class AckService:
         click_id: str,
     ) -> AckResult:
         assert incident.id is not None
-        now = self.clock()
-        owner = Owner(access.user_id, now)
-        try:
-            async with self.sessions() as session, session.begin():
-                taken = await store.take(session, incident.id, access.user_id, now)
-                if taken:
-                    entry = await _audit(
-                        session, now, access, user_name, ACK, bot.id, "ok", click_id=click_id
-                    )
-                    current = await get_incident(session, incident.id, fresh=True)
-                    assert current is not None
-                    in_digest = current.parent_id is not None
-                    reply = render.acknowledged_reply(
-                        owner, render.bot_subject(bot) if in_digest else None
-                    )
-                    update = await self._outage_message(session, current, bot, owner)
-                    self._write(session, current, bot, reply, update, f"ack:{entry.id}", now)
-        except IntegrityError:
-            return self._duplicate()
-        if not taken:
-            return await self._not_taken(incident.id, _name(bot), access)
-        return self._succeeded(
-            ACK,
-            "Acknowledged",
+        incident_id = incident.id
+
+        async def write(session: AsyncSession, owner: Owner) -> None:
+            now = owner.since
+            entry = await _audit(
+                session, now, access, user_name, ACK, bot.id, "ok", click_id=click_id
+            )
+            current = await get_incident(session, incident_id, fresh=True)
+            assert current is not None
+            in_digest = current.parent_id is not None
+            reply = render.acknowledged_reply(owner, render.bot_subject(bot) if in_digest else None)
+            update = await self._outage_message(session, current, bot, owner)
+            self._write(session, current, bot, reply, update, f"ack:{entry.id}", now)
+
+        return await self._take(
+            incident_id,
+            access,
+            _name(bot),
+            write,
             f":eyes: You acknowledged the alert about {_name(bot)}: its message says so and "
             f"no reminders go out while it is yours. `/botstatus unack "
             f"{escape_within(bot.name, 150)}` releases it.",
@@ -316,42 +311,62 @@ class AckService:
                 ":information_source: Every bot of this digest is resolved; nothing to "
                 "acknowledge.",
             )
-        now = self.clock()
-        owner = Owner(access.user_id, now)
-        try:
-            async with self.sessions() as session, session.begin():
-                taken = await store.take(session, incident.id, access.user_id, now)
-                if taken:
-                    subject, detail = None, None
-                    if digest:
-                        ids = await store.take_children(session, incident.id, access.user_id, now)
-                        count = f"{len(ids):,} open bot{'' if len(ids) == 1 else 's'}"
-                        subject, detail = f"the {count} of this digest", f"{count} of the digest"
-                    entry = await _audit(
-                        session,
-                        now,
-                        access,
-                        user_name,
-                        ACK,
-                        target,
-                        "ok",
-                        detail=detail,
-                        click_id=click_id,
-                    )
-                    original = await store.opening_post(session, incident)
-                    update = render.owned(original, owner) if original is not None else None
-                    reply = render.acknowledged_reply(owner, subject)
-                    self._write(session, incident, None, reply, update, f"ack:{entry.id}", now)
-        except IntegrityError:
-            return self._duplicate()
+        incident_id = incident.id
+
+        async def write(session: AsyncSession, owner: Owner) -> None:
+            now = owner.since
+            subject, detail = None, None
+            if digest:
+                ids = await store.take_children(session, incident_id, access.user_id, now)
+                count = f"{len(ids):,} open bot{'' if len(ids) == 1 else 's'}"
+                subject, detail = f"the {count} of this digest", f"{count} of the digest"
+            entry = await _audit(
+                session,
+                now,
+                access,
+                user_name,
+                ACK,
+                target,
+                "ok",
+                detail=detail,
+                click_id=click_id,
+            )
+            original = await store.opening_post(session, incident)
+            update = render.owned(original, owner) if original is not None else None
+            reply = render.acknowledged_reply(owner, subject)
+            self._write(session, incident, None, reply, update, f"ack:{entry.id}", now)
+
         what = "this digest" if digest else "the status source"
-        if not taken:
-            return await self._not_taken(incident.id, what, access)
-        return self._succeeded(
-            ACK,
-            "Acknowledged",
+        return await self._take(
+            incident_id,
+            access,
+            what,
+            write,
             f":eyes: You acknowledged {what}: no reminders go out for it while it is yours.",
         )
+
+    async def _take(
+        self,
+        incident_id: int,
+        access: Access,
+        subject: str,
+        write: Callable[[AsyncSession, Owner], Awaitable[None]],
+        acknowledged: str,
+    ) -> AckResult:
+        """Take the incident for ``access`` by compare-and-set and ``write`` its audit and
+        outbox rows in that transaction. Answered ``acknowledged`` when taken, else why not:
+        someone owns it, it ended (``_not_taken``), or this click was handled before."""
+        owner = Owner(access.user_id, self.clock())
+        try:
+            async with self.sessions() as session, session.begin():
+                taken = await store.take(session, incident_id, access.user_id, owner.since)
+                if taken:
+                    await write(session, owner)
+        except IntegrityError:
+            return self._duplicate()
+        if not taken:
+            return await self._not_taken(incident_id, subject, access)
+        return self._succeeded(ACK, "Acknowledged", acknowledged)
 
     async def _outage_message(
         self,
