@@ -49,7 +49,7 @@ def agent_metrics_verdict(reading: MetricsReading, where: str | None) -> tuple[V
 async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
 
     results: list[tuple[Verdict, str, str]] = []
-    secrets = settings.secrets
+    env = settings.env
     app = settings.app
     where = str(settings.config_file) if settings.config_file else "built-in defaults"
     results.append((True, "config", f"{where}; {len(app.permissions)} permission rule(s)"))
@@ -59,20 +59,20 @@ async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
         results.append((None, "alerts", "no alerts.channel: channel alerts are off"))
 
     try:
-        revision = await current_revision(secrets.database_url)
+        revision = await current_revision(env.database_url)
         head = head_revision()
         verdict = revision == head
-        detail = f"{safe_url(secrets.database_url)} at revision {revision or 'none'}"
+        detail = f"{safe_url(env.database_url)} at revision {revision or 'none'}"
         if not verdict:
             detail += f" (latest is {head}: run `chatops db upgrade`)"
         results.append((verdict, "database", detail))
     except DatabaseUnavailable as exc:
         results.append((False, "database", str(exc)))
 
-    if secrets.slack_bot_token is None:
+    if env.slack_bot_token is None:
         results.append((False, "slack", "SLACK_BOT_TOKEN is not set"))
     else:
-        client = slack_client(secrets.slack_bot_token.get_secret_value(), secrets.slack_api_url)
+        client = slack_client(env.slack_bot_token.get_secret_value(), env.slack_api_url)
         try:
             auth = await client.auth_test()
             results.append(
@@ -82,8 +82,8 @@ async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
             error = exc.response.get("error", "unknown error")
             results.append((False, "slack", f"auth.test failed: {error}"))
         except OSError as exc:
-            results.append((False, "slack", f"cannot reach {secrets.slack_api_url}: {exc}"))
-    if secrets.slack_signing_secret is None and secrets.slack_app_token is None:
+            results.append((False, "slack", f"cannot reach {env.slack_api_url}: {exc}"))
+    if env.slack_signing_secret is None and env.slack_app_token is None:
         results.append((False, "slack", "set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN"))
 
     try:

@@ -232,7 +232,7 @@ class AppConfig(_Strict):
     maintenance: tuple[MaintenanceConfig, ...] = ()
 
 
-class Secrets(BaseModel):
+class EnvSettings(BaseModel):
     """Credentials and endpoints from the environment."""
 
     model_config = ConfigDict(frozen=True)
@@ -256,7 +256,7 @@ class Secrets(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    secrets: Secrets
+    env: EnvSettings
     app: AppConfig
     config_file: Path | None = None
 
@@ -293,14 +293,14 @@ def _env_value(environ: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def load_secrets(environ: Mapping[str, str] | None = None) -> Secrets:
+def load_env_settings(environ: Mapping[str, str] | None = None) -> EnvSettings:
     environ = os.environ if environ is None else environ
     values = {
         field: value
         for field, name in _ENV_NAMES.items()
         if (value := _env_value(environ, name)) is not None
     }
-    return Secrets(**values)
+    return EnvSettings(**values)
 
 
 def _format_errors(source: str, exc: ValidationError) -> str:
@@ -349,7 +349,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     path = config_path(config_file, environ)
     try:
-        secrets = load_secrets(environ)
+        env = load_env_settings(environ)
     except ValidationError as exc:
         raise ConfigError(_format_errors("environment", exc)) from None
-    return Settings(secrets=secrets, app=load_app_config(path), config_file=path)
+    return Settings(env=env, app=load_app_config(path), config_file=path)

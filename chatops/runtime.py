@@ -213,7 +213,7 @@ class Runtime:
             self.metrics.last_successful_poll.set((last.finished_at or last.started_at).timestamp())
 
     async def start(self) -> None:
-        await prepare_database(self.settings.secrets.database_url)
+        await prepare_database(self.settings.env.database_url)
         self.scheduler = build_scheduler(
             [("poll", self._scheduled_poll, self.settings.app.poll.interval)]
         )
@@ -252,7 +252,7 @@ class Runtime:
         await self.start()
         socket_mode = None
         try:
-            if self.settings.secrets.slack_app_token is not None:
+            if self.settings.env.slack_app_token is not None:
                 socket_mode = await self._connect_socket_mode()
             yield
         finally:
@@ -265,7 +265,7 @@ class Runtime:
 
         The HTTP server still runs, for /healthz, /readyz and /metrics (and SIGTERM).
         """
-        token = self.settings.secrets.slack_app_token
+        token = self.settings.env.slack_app_token
         assert token is not None
         handler = AsyncSocketModeHandler(self.bolt, token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -293,12 +293,12 @@ class Runtime:
     @property
     def bolt(self) -> AsyncApp:
         if self._bolt is None:
-            secrets = self.settings.secrets
+            env = self.settings.env
             # Socket Mode requests carry no signature (Slack authenticates the WebSocket);
             # Bolt skips verification for them, so the secret is needed in HTTP mode only.
             signing_secret = (
-                secrets.slack_signing_secret.get_secret_value()
-                if secrets.slack_signing_secret is not None
+                env.slack_signing_secret.get_secret_value()
+                if env.slack_signing_secret is not None
                 else ""
             )
             self._bolt = create_app(
@@ -310,7 +310,7 @@ class Runtime:
         return self._bolt
 
     def web_app(self) -> Starlette:
-        socket_mode = self.settings.secrets.slack_app_token is not None
+        socket_mode = self.settings.env.slack_app_token is not None
         parts = WebParts(
             bolt=None if socket_mode else self.bolt,
             metrics=self.metrics,
@@ -344,7 +344,7 @@ def alert_service(
         # The relay's own client has no retry handlers on purpose: it schedules retries
         # itself (Retry-After, backoff) instead of sleeping while it holds a claimed row.
         slack_token=slack_token,
-        slack_api_url=settings.secrets.slack_api_url,
+        slack_api_url=settings.env.slack_api_url,
         clock=clock,
         is_leader=is_leader,
         conversations=settings.app.conversations.limits(),
@@ -393,14 +393,14 @@ def build_runtime(
     source: StatusSource | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
-    secrets = settings.secrets
+    env = settings.env
     if source is None:
         source = LivePersonSource.from_settings(settings)
-    engine = make_engine(secrets.database_url)
+    engine = make_engine(env.database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
     client = slack_client(
-        _secret(secrets.slack_bot_token, "SLACK_BOT_TOKEN"), secrets.slack_api_url, metrics
+        _secret(env.slack_bot_token, "SLACK_BOT_TOKEN"), env.slack_api_url, metrics
     )
     permissions = PermissionResolver(
         settings.app.permissions, client, contact=settings.app.permissions_contact
@@ -431,7 +431,7 @@ def build_runtime(
         settings,
         sessions,
         metrics,
-        slack_token=_secret(secrets.slack_bot_token, "SLACK_BOT_TOKEN"),
+        slack_token=_secret(env.slack_bot_token, "SLACK_BOT_TOKEN"),
         clock=clock,
         is_leader=leads,
     )

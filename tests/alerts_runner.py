@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 
 from chatops.alerts import AlertService
-from chatops.config import AlertsConfig, MaintenanceConfig, PollConfig, Route, Secrets
+from chatops.config import AlertsConfig, EnvSettings, MaintenanceConfig, PollConfig, Route
 from chatops.domain import Environment
 from chatops.domain.conversations import ConversationLimits
 from chatops.metrics import Metrics
@@ -47,8 +47,8 @@ def alerts_config(**overrides: object) -> AlertsConfig:
     return AlertsConfig.model_validate(values)
 
 
-def lp_secrets(lp_url: str, *, account: str, username: str, password: str) -> Secrets:
-    return Secrets(
+def lp_secrets(lp_url: str, *, account: str, username: str, password: str) -> EnvSettings:
+    return EnvSettings(
         lp_account_id=account,
         lp_username=username,
         lp_password=SecretStr(password),
@@ -118,7 +118,7 @@ class AlertRig:
 
 def build_rig(
     database_url: str,
-    secrets: Secrets,
+    env: EnvSettings,
     slack_api_url: str,
     slack_token: str,
     *,
@@ -139,7 +139,7 @@ def build_rig(
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     metrics = Metrics()
-    source = LivePersonSource(secrets, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
+    source = LivePersonSource(env, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
     service = AlertService(
         sessions,
         metrics,
@@ -169,12 +169,12 @@ def build_rig(
 async def _run(args: argparse.Namespace) -> None:
     url = f"sqlite+aiosqlite:///{args.database}"
     await upgrade(url)
-    secrets = lp_secrets(
+    env = lp_secrets(
         args.lp_url, account=args.account, username=args.username, password=args.password
     )
     rig = build_rig(
         url,
-        secrets,
+        env,
         args.slack_url,
         args.slack_token,
         alerts=alerts_config(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chatops.config import Secrets
+from chatops.config import EnvSettings
 from chatops.domain import Environment, Snapshot
 from chatops.domain.conversations import ConnectorMetricsState, MetricsOutcome, MetricsReading
 from chatops.sandbox.liveperson import RunningServer
@@ -43,9 +43,9 @@ ALL = (Environment.PRODUCTION, Environment.DEMO)
 def source_for(make_source: MakeSource) -> MakeSource:  # noqa: F811
     """``make_source`` of both environments, whose retries record their waits."""
 
-    def make(secrets: Secrets, **kwargs: Any) -> LivePersonSource:
+    def make(env: EnvSettings, **kwargs: Any) -> LivePersonSource:
         kwargs.setdefault("sleep", RecordedSleeps())
-        return make_source(secrets, ALL, **kwargs)
+        return make_source(env, ALL, **kwargs)
 
     return make
 

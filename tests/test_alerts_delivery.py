@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from chatops.alerts import outbox_summary
-from chatops.config import Secrets
+from chatops.config import EnvSettings
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import FakeSlack
 from chatops.sandbox.slack import RunningServer as SlackServer
@@ -26,7 +26,7 @@ from tests.waiting import PATIENCE
 
 @pytest.fixture
 async def rig(
-    sqlite_url: str, lp_secrets: Secrets, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_slack: SlackServer
 ) -> AsyncIterator[AlertRig]:
     rig = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
     yield rig
@@ -77,7 +77,7 @@ BREAKAGES: dict[str, Callable[[FakeSlack], None]] = {
 async def test_a_permanent_error_keeps_the_alert_dead_says_what_to_fix_and_the_rest_flow(
     error: str,
     sqlite_url: str,
-    lp_secrets: Secrets,
+    lp_secrets: EnvSettings,
     fake_lp: LPServer,
     fake_slack: SlackServer,
     caplog: pytest.LogCaptureFixture,
@@ -133,7 +133,7 @@ async def test_a_revoked_token_is_dead_with_a_line_that_says_to_reinstall(
 
 
 def six_down_one_channel_rig(
-    sqlite_url: str, lp_secrets: Secrets, fake_slack: SlackServer, post_interval: float
+    sqlite_url: str, lp_secrets: EnvSettings, fake_slack: SlackServer, post_interval: float
 ) -> AlertRig:
     """Every alert to ALERTS (no digest for six), paced at ``post_interval``."""
     return build_rig(
@@ -147,7 +147,7 @@ def six_down_one_channel_rig(
 
 
 async def test_a_channel_gets_a_burst_of_three_then_waits_for_its_interval(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     rig = six_down_one_channel_rig(sqlite_url, lp_secrets, fake_slack, post_interval=3600)
     try:
@@ -163,7 +163,7 @@ async def test_a_channel_gets_a_burst_of_three_then_waits_for_its_interval(
 
 
 async def test_messages_to_one_channel_are_paced_after_a_short_burst(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     rig = six_down_one_channel_rig(sqlite_url, lp_secrets, fake_slack, post_interval=0.3)
     try:
@@ -229,7 +229,7 @@ async def test_server_errors_are_retried_with_backoff_until_delivered(
 
 
 async def test_a_network_error_leaves_the_alert_pending_with_growing_backoff(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     unreachable = "http://127.0.0.1:9/api/"
     # 10 s, then 20 s (each within 20 %): far more than a pass takes, even on a busy machine.
@@ -285,7 +285,7 @@ def failed_attempts(detail: str) -> int:
 
 @pytest.mark.postgres
 async def test_a_relay_that_cannot_reach_the_database_at_start_keeps_trying_and_then_delivers(
-    postgres_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    postgres_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     with proxied(postgres_url) as (proxy, url):
         rig = build_rig(url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chatops.config import Secrets
+from chatops.config import EnvSettings
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from tests import fleet
@@ -23,7 +23,7 @@ def healthy_bots(fake_lp: LPServer, prefix: str = "") -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def rig(
-    database_url: str, lp_secrets: Secrets, fake_slack: SlackServer
+    database_url: str, lp_secrets: EnvSettings, fake_slack: SlackServer
 ) -> AsyncIterator[AlertRig]:
     rig = build_rig(database_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
     yield rig

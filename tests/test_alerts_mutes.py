@@ -19,7 +19,7 @@ from chatops.alerts import (
     unmute_reply,
 )
 from chatops.blockkit.limits import violations
-from chatops.config import PermissionRule, Secrets
+from chatops.config import EnvSettings, PermissionRule
 from chatops.permissions import Access
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
@@ -30,7 +30,7 @@ from tests.test_alerts_flow import healthy_bots
 
 @pytest.fixture
 async def rig(
-    database_url: str, lp_secrets: Secrets, fake_slack: SlackServer
+    database_url: str, lp_secrets: EnvSettings, fake_slack: SlackServer
 ) -> AsyncIterator[AlertRig]:
     rig = build_rig(database_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
     yield rig

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from chatops.config import Secrets
+from chatops.config import EnvSettings
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.engine import make_engine
@@ -50,7 +50,7 @@ async def confirmed_outage(rig: AlertRig, fake_lp: LPServer) -> dict[str, Any]:
 
 
 async def test_a_restart_alerts_nothing_already_alerted(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
     bot = await confirmed_outage(first, fake_lp)
@@ -66,7 +66,7 @@ async def test_a_restart_alerts_nothing_already_alerted(
 
 
 async def test_a_change_made_while_the_app_was_down_alerts_once(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     bot = healthy_bots(fake_lp, "billing")[0]
     first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
@@ -83,7 +83,7 @@ async def test_a_change_made_while_the_app_was_down_alerts_once(
 
 
 async def test_a_clean_shutdown_in_the_middle_of_a_delivery_finishes_it_and_nothing_is_sent_twice(
-    sqlite_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    sqlite_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     first = build_rig(sqlite_url, lp_secrets, fake_slack.fake.base_url, fake_slack.fake.bot_token)
     bot = await confirmed_outage(first, fake_lp)

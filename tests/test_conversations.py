@@ -314,7 +314,7 @@ def test_details_show_nothing_of_conversations_when_they_are_off(
 
 def settings_for(fake_lp: LPServer, tmp_path: Path, **conversations: Any) -> Settings:
     return Settings(
-        secrets=secrets_for(fake_lp, database_url=f"sqlite+aiosqlite:///{tmp_path / 'check.db'}"),
+        env=secrets_for(fake_lp, database_url=f"sqlite+aiosqlite:///{tmp_path / 'check.db'}"),
         app=AppConfig(conversations=ConversationsConfig(**conversations)),
     )
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from chatops.config import AppConfig, ConfigError, PollConfig, Secrets, Settings
+from chatops.config import AppConfig, ConfigError, EnvSettings, PollConfig, Settings
 from chatops.domain import (
     BotKind,
     Channel,
@@ -77,11 +77,11 @@ async def make_source() -> AsyncIterator[MakeSource]:
     sources: list[LivePersonSource] = []
 
     def make(
-        secrets: Secrets,
+        env: EnvSettings,
         environments: Sequence[Environment] = (Environment.PRODUCTION,),
         **kwargs: Any,
     ) -> LivePersonSource:
-        source = LivePersonSource(secrets, environments, **kwargs)
+        source = LivePersonSource(env, environments, **kwargs)
         sources.append(source)
         return source
 
@@ -136,7 +136,7 @@ def free_port() -> int:
 
 
 async def test_it_fetches_every_production_bot_through_the_whole_auth_chain(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     snapshots = await make_source(lp_secrets).fetch()
 
@@ -150,7 +150,7 @@ async def test_it_fetches_every_production_bot_through_the_whole_auth_chain(
 
 
 async def test_it_reads_every_field_of_a_status_entry_into_the_snapshot(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     entry = custom_bot(fake_lp, type="messaging", environment="PRODUCTION")
     fake_lp.fake.set_fields(
@@ -189,7 +189,7 @@ async def test_it_reads_every_field_of_a_status_entry_into_the_snapshot(
 
 
 async def test_it_reads_the_demo_bots_from_the_staging_list(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets, [Environment.PRODUCTION, Environment.DEMO])
 
@@ -204,7 +204,7 @@ async def test_it_reads_the_demo_bots_from_the_staging_list(
 
 
 async def test_it_marks_pcs_bots_and_reads_their_bot_server_from_bc_socket_status(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     survey = pcs_bots(fake_lp)[0]
     fake_lp.fake.set_fields(survey["botId"], bcSocketStatus="NOT_CONNECTED")
@@ -230,10 +230,10 @@ async def test_it_logs_in_with_an_app_key_set(
 async def test_it_names_the_app_key_when_the_app_key_login_is_refused(
     fake_lp: RunningServer, make_source: MakeSource
 ) -> None:
-    secrets = secrets_for(fake_lp, app_key=True, lp_secret=SecretStr("not-the-secret"))
+    env = secrets_for(fake_lp, app_key=True, lp_secret=SecretStr("not-the-secret"))
 
     with pytest.raises(SourceError) as failure:
-        await make_source(secrets).fetch()
+        await make_source(env).fetch()
 
     assert str(failure.value) == (
         "LivePerson login failed for account 12345678: wrong user name, app key or secret"
@@ -247,8 +247,8 @@ async def test_it_finds_the_services_through_csds_when_no_api_url_is_set(
     fake_lp: RunningServer, make_source: MakeSource
 ) -> None:
     dns = LoopbackDNS(fake_lp.url)
-    secrets = secrets_for(fake_lp, lp_api_url=None, lp_csds_url=fake_lp.url)
-    source = make_source(secrets, transport=dns)
+    env = secrets_for(fake_lp, lp_api_url=None, lp_csds_url=fake_lp.url)
+    source = make_source(env, transport=dns)
 
     await source.fetch()
     await source.fetch()
@@ -271,10 +271,10 @@ async def test_it_finds_the_services_through_csds_when_no_api_url_is_set(
 async def test_it_reports_an_account_that_csds_does_not_know(
     fake_lp: RunningServer, make_source: MakeSource
 ) -> None:
-    secrets = secrets_for(fake_lp, lp_account_id="99999", lp_api_url=None, lp_csds_url=fake_lp.url)
+    env = secrets_for(fake_lp, lp_account_id="99999", lp_api_url=None, lp_csds_url=fake_lp.url)
 
     with pytest.raises(SourceError) as failure:
-        await make_source(secrets, transport=LoopbackDNS(fake_lp.url)).fetch()
+        await make_source(env, transport=LoopbackDNS(fake_lp.url)).fetch()
 
     assert str(failure.value) == (
         f"LivePerson's domain service (CSDS) at {fake_lp.url} does not know account 99999"
@@ -287,7 +287,7 @@ async def test_it_reports_an_account_that_csds_does_not_know(
 
 
 async def test_it_logs_in_again_once_when_the_tokens_expire(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets)
     first = await source.fetch()
@@ -316,7 +316,7 @@ async def test_it_logs_in_again_when_the_token_lifetime_has_passed(
 
 
 async def test_concurrent_calls_that_meet_an_expired_session_share_one_new_login(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets)
     await source.fetch()
@@ -329,7 +329,7 @@ async def test_concurrent_calls_that_meet_an_expired_session_share_one_new_login
 
 
 async def test_it_gives_up_when_the_session_is_refused_again_after_a_new_login(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=401, times=-1, path=PRODUCTION_LIST)
     sleeps = RecordedSleeps()
@@ -350,7 +350,7 @@ async def test_it_gives_up_when_the_session_is_refused_again_after_a_new_login(
 @pytest.mark.parametrize(("retry_after", "expected_wait"), [(3, 3.0), (0, 1.0), (None, 1.0)])
 async def test_it_waits_at_least_a_second_or_the_retry_after_after_a_429(
     fake_lp: RunningServer,
-    lp_secrets: Secrets,
+    lp_secrets: EnvSettings,
     make_source: MakeSource,
     retry_after: int | None,
     expected_wait: float,
@@ -367,7 +367,7 @@ async def test_it_waits_at_least_a_second_or_the_retry_after_after_a_429(
 
 
 async def test_it_reports_a_rate_limit_that_outlasts_the_retries(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=429, retry_after=2, times=-1, path=PRODUCTION_LIST)
     sleeps = RecordedSleeps()
@@ -384,7 +384,7 @@ async def test_it_reports_a_rate_limit_that_outlasts_the_retries(
 
 
 async def test_it_retries_a_5xx_with_the_retry_waits_and_then_succeeds(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=503, times=2, path=PRODUCTION_LIST)
     sleeps = RecordedSleeps()
@@ -397,7 +397,7 @@ async def test_it_retries_a_5xx_with_the_retry_waits_and_then_succeeds(
 
 
 async def test_it_reports_a_5xx_as_transient_once_the_retries_run_out(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=503, times=-1, path=PRODUCTION_LIST)
     sleeps = RecordedSleeps()
@@ -414,7 +414,7 @@ async def test_it_reports_a_5xx_as_transient_once_the_retries_run_out(
 
 
 async def test_it_does_not_retry_other_4xx(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=400, times=-1, path=PRODUCTION_LIST)
     sleeps = RecordedSleeps()
@@ -431,7 +431,7 @@ async def test_it_does_not_retry_other_4xx(
 
 
 async def test_it_names_the_missing_permission_on_a_403(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=403, times=-1, path=PRODUCTION_LIST)
 
@@ -446,7 +446,7 @@ async def test_it_names_the_missing_permission_on_a_403(
 
 
 async def test_it_retries_a_request_that_timed_out(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     # The first answer comes long after the client gave up; the retry is answered at once.
     fake_lp.fake.add_fault("latency", seconds=30, path=PRODUCTION_LIST)
@@ -460,7 +460,7 @@ async def test_it_retries_a_request_that_timed_out(
 
 
 async def test_it_reports_a_timeout_as_transient(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("latency", seconds=30, times=-1, path=PRODUCTION_LIST)
     source = make_source(
@@ -477,7 +477,7 @@ async def test_it_reports_a_timeout_as_transient(
 
 
 async def test_it_does_not_start_a_retry_that_cannot_finish_before_the_deadline(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=502, times=-1, path=PRODUCTION_LIST)
     sleeps = RecordedSleeps()
@@ -491,7 +491,7 @@ async def test_it_does_not_start_a_retry_that_cannot_finish_before_the_deadline(
 
 
 async def test_the_whole_fetch_ends_at_its_deadline_whatever_is_in_progress(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("status", status=503, times=-1, path=PRODUCTION_LIST)
 
@@ -515,7 +515,7 @@ async def test_the_whole_fetch_ends_at_its_deadline_whatever_is_in_progress(
 
 
 async def test_it_reports_malformed_json(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("malformed", path=PRODUCTION_LIST)
 
@@ -533,7 +533,7 @@ async def test_it_reports_malformed_json(
 )
 async def test_it_reports_an_html_page_instead_of_json(
     fake_lp: RunningServer,
-    lp_secrets: Secrets,
+    lp_secrets: EnvSettings,
     make_source: MakeSource,
     status: int,
     suffix: str,
@@ -551,7 +551,7 @@ async def test_it_reports_an_html_page_instead_of_json(
 
 
 async def test_it_fails_the_whole_fetch_when_the_status_list_is_missing(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("missing_field", field="statusList", path=PRODUCTION_LIST)
 
@@ -565,7 +565,7 @@ async def test_it_fails_the_whole_fetch_when_the_status_list_is_missing(
 
 
 async def test_it_shows_a_missing_status_field_as_unknown_and_says_it_is_missing(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("missing_field", field="nodeStatus", path=PRODUCTION_LIST)
 
@@ -579,7 +579,7 @@ async def test_it_shows_a_missing_status_field_as_unknown_and_says_it_is_missing
 
 async def test_it_skips_entries_without_a_bot_id_and_says_how_many(
     fake_lp: RunningServer,
-    lp_secrets: Secrets,
+    lp_secrets: EnvSettings,
     make_source: MakeSource,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -594,7 +594,7 @@ async def test_it_skips_entries_without_a_bot_id_and_says_how_many(
 
 
 async def test_it_keeps_an_unknown_spelling_raw_and_shows_it_as_unknown(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     entry = custom_bot(fake_lp, environment="PRODUCTION")
     fake_lp.fake.set_fields(entry["botId"], nodeStatus="WARMING_UP", cbSocketStatus="half-open")
@@ -606,7 +606,7 @@ async def test_it_keeps_an_unknown_spelling_raw_and_shows_it_as_unknown(
 
 
 async def test_it_understands_every_spelling_the_fake_fleet_uses(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     snapshots = await make_source(lp_secrets, [Environment.PRODUCTION, Environment.DEMO]).fetch()
 
@@ -623,11 +623,11 @@ async def test_it_understands_every_spelling_the_fake_fleet_uses(
 async def test_it_refuses_a_wrong_password_permanently_without_repeating_it(
     fake_lp: RunningServer, make_source: MakeSource
 ) -> None:
-    secrets = secrets_for(fake_lp, lp_password=SecretStr("hunter2-wrong"))
+    env = secrets_for(fake_lp, lp_password=SecretStr("hunter2-wrong"))
     sleeps = RecordedSleeps()
 
     with pytest.raises(SourceError) as failure:
-        await make_source(secrets, sleep=sleeps).fetch()
+        await make_source(env, sleep=sleeps).fetch()
 
     assert str(failure.value) == (
         "LivePerson login failed for account 12345678: wrong user name or password (HTTP 401)"
@@ -652,7 +652,7 @@ async def test_it_reports_an_unknown_account_at_login(
 
 async def test_it_reports_an_unreachable_host_as_transient(make_source: MakeSource) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    secrets = Secrets(
+    env = EnvSettings(
         lp_account_id="12345678",
         lp_username="chatops",
         lp_password=SecretStr("sandbox"),
@@ -661,7 +661,7 @@ async def test_it_reports_an_unreachable_host_as_transient(make_source: MakeSour
     sleeps = RecordedSleeps()
 
     with pytest.raises(SourceError) as failure:
-        await make_source(secrets, sleep=sleeps).fetch()
+        await make_source(env, sleep=sleeps).fetch()
 
     assert (
         str(failure.value) == f"cannot reach LivePerson at {url}: connection refused (4 attempts)"
@@ -671,7 +671,7 @@ async def test_it_reports_an_unreachable_host_as_transient(make_source: MakeSour
 
 
 async def test_it_reports_a_connection_dropped_mid_response(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     fake_lp.fake.add_fault("reset", times=-1, path=PRODUCTION_LIST)
 
@@ -689,7 +689,7 @@ async def test_it_reports_a_connection_dropped_mid_response(
 
 
 async def test_it_takes_names_from_the_bot_platform_when_the_status_list_lacks_them(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets, [Environment.PRODUCTION, Environment.DEMO])
     nameless = [key_of(e) for e in fake_lp.fake.bots() if "botName" not in e]
@@ -704,7 +704,7 @@ async def test_it_takes_names_from_the_bot_platform_when_the_status_list_lacks_t
 
 
 async def test_it_takes_the_channel_from_the_bot_platform_when_the_entry_lacks_its_type(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     chat = custom_bot(fake_lp, type="chat", environment="PRODUCTION")
     fake_lp.fake.set_fields(chat["botId"], type=None)
@@ -715,7 +715,7 @@ async def test_it_takes_the_channel_from_the_bot_platform_when_the_entry_lacks_i
 
 
 async def test_it_reads_the_bot_platform_again_only_for_bots_it_has_not_seen(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets, [Environment.PRODUCTION, Environment.DEMO])
     await source.fetch()
@@ -736,7 +736,7 @@ async def test_it_reads_the_bot_platform_again_only_for_bots_it_has_not_seen(
 
 async def test_it_keeps_polling_with_bot_user_names_when_the_bot_platform_fails(
     fake_lp: RunningServer,
-    lp_secrets: Secrets,
+    lp_secrets: EnvSettings,
     make_source: MakeSource,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -757,7 +757,7 @@ async def test_it_keeps_polling_with_bot_user_names_when_the_bot_platform_fails(
 
 
 async def test_it_stops_a_bot_and_the_next_fetch_shows_who_stopped_it(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets)
     entry = custom_bot(fake_lp, environment="PRODUCTION")
@@ -776,7 +776,7 @@ async def test_it_stops_a_bot_and_the_next_fetch_shows_who_stopped_it(
 
 
 async def test_a_started_bot_is_ready_at_once_and_online_after_the_start_delay(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets)
     entry = custom_bot(fake_lp, environment="PRODUCTION")
@@ -802,7 +802,7 @@ async def test_a_started_bot_is_ready_at_once_and_online_after_the_start_delay(
 
 
 async def test_starting_or_stopping_one_pcs_bot_acts_on_every_pcs_bot(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets)
     surveys = [e["botId"] for e in pcs_bots(fake_lp)]
@@ -823,7 +823,7 @@ async def test_starting_or_stopping_one_pcs_bot_acts_on_every_pcs_bot(
 
 
 async def test_it_looks_up_the_bot_user_of_a_bot_no_fetch_has_listed(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     entry = custom_bot(fake_lp)
 
@@ -835,7 +835,7 @@ async def test_it_looks_up_the_bot_user_of_a_bot_no_fetch_has_listed(
 
 @pytest.mark.parametrize("fetched_first", [False, True])
 async def test_it_raises_unknown_bot_for_an_id_the_source_does_not_know(
-    lp_secrets: Secrets, make_source: MakeSource, fetched_first: bool
+    lp_secrets: EnvSettings, make_source: MakeSource, fetched_first: bool
 ) -> None:
     source = make_source(lp_secrets)
     if fetched_first:
@@ -849,7 +849,7 @@ async def test_it_raises_unknown_bot_for_an_id_the_source_does_not_know(
 
 
 async def test_it_repeats_a_stop_once_after_logging_in_again(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets)
     entry = custom_bot(fake_lp)
@@ -864,7 +864,7 @@ async def test_it_repeats_a_stop_once_after_logging_in_again(
 
 
 async def test_it_does_not_send_a_start_twice_when_the_first_timed_out(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     source = make_source(lp_secrets, request_timeout=0.2, sleep=RecordedSleeps())
     entry = custom_bot(fake_lp)
@@ -965,7 +965,7 @@ async def test_no_credential_or_token_reaches_the_logs_or_the_errors(
 
 
 async def test_check_says_what_it_reached(
-    fake_lp: RunningServer, lp_secrets: Secrets, make_source: MakeSource
+    fake_lp: RunningServer, lp_secrets: EnvSettings, make_source: MakeSource
 ) -> None:
     production = [e for e in fake_lp.fake.bots() if e["environment"] == "PRODUCTION"]
 
@@ -979,10 +979,10 @@ async def test_check_says_what_it_reached(
 
 
 async def test_from_settings_polls_the_configured_environments(
-    fake_lp: RunningServer, lp_secrets: Secrets
+    fake_lp: RunningServer, lp_secrets: EnvSettings
 ) -> None:
     settings = Settings(
-        secrets=lp_secrets,
+        env=lp_secrets,
         app=AppConfig(
             poll=PollConfig(environments=(Environment.DEMO,), timeout=timedelta(seconds=5))
         ),
@@ -1017,6 +1017,6 @@ def test_it_refuses_incomplete_settings_with_a_clear_message(
     values: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigError) as failure:
-        LivePersonSource(Secrets(**values), [Environment.PRODUCTION])
+        LivePersonSource(EnvSettings(**values), [Environment.PRODUCTION])
 
     assert message in str(failure.value)

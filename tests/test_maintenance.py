@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from chatops.alerts.maintenance import MaintenanceService
 from chatops.blockkit.limits import violations
-from chatops.config import MaintenanceConfig, PermissionRule, Secrets
+from chatops.config import EnvSettings, MaintenanceConfig, PermissionRule
 from chatops.domain.maintenance import time_zone
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
@@ -125,7 +125,7 @@ async def test_a_bot_alerted_before_the_window_is_not_alerted_again_at_its_end(
 
 
 async def test_a_restart_during_a_window_announces_nothing_twice_and_still_ends_it(
-    database_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    database_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     bot = healthy_bots(fake_lp, "billing")[0]
     clock = ManualClock.real_time()
@@ -155,7 +155,7 @@ async def test_a_restart_during_a_window_announces_nothing_twice_and_still_ends_
 
 
 async def test_a_recurring_window_follows_london_time_across_the_spring_change(
-    database_url: str, lp_secrets: Secrets, fake_lp: LPServer, fake_slack: SlackServer
+    database_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
 ) -> None:
     bot = healthy_bots(fake_lp, "billing")[0]
     clock = ManualClock.real_time()

@@ -12,7 +12,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from chatops.config import AppConfig, Secrets, Settings
+from chatops.config import AppConfig, EnvSettings, Settings
 from chatops.store.migrate import (
     DatabaseUnavailable,
     SchemaOutOfDate,
@@ -44,7 +44,7 @@ def _differences(connection: Connection) -> list[object]:
 
 
 def _settings(url: str) -> Settings:
-    return Settings(secrets=Secrets(database_url=url), app=AppConfig())
+    return Settings(env=EnvSettings(database_url=url), app=AppConfig())
 
 
 async def test_the_migrations_build_exactly_the_schema_of_the_models(

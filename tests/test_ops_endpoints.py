@@ -212,10 +212,10 @@ async def test_socket_mode_serves_no_slack_events_path_and_keeps_the_probes(
     fake_lp: LPServer, fake_slack: SlackServer, sqlite_url: str
 ) -> None:
     settings = app_settings(fake_lp, fake_slack, sqlite_url)
-    secrets = settings.secrets.model_copy(
+    env = settings.env.model_copy(
         update={"slack_app_token": SecretStr("xapp-1-A0-1-socket"), "slack_signing_secret": None}
     )
-    runtime = build_runtime(settings.model_copy(update={"secrets": secrets}))
+    runtime = build_runtime(settings.model_copy(update={"env": env}))
     body = urlencode({"command": "/botstatus", "text": "", "user_id": "U0ALICE"}).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     try:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.config import Secrets
+from chatops.config import EnvSettings
 from chatops.domain import BotChange, Environment, parse_connector, parse_server
 from chatops.domain.status import ConnectorStatus, Server
 from chatops.monitor.poll import Poller, PollResult
@@ -32,13 +32,13 @@ from tests.fixtures.liveperson import secrets_for
 from tests.waiting import PATIENCE, await_until
 
 
-def make_source(secrets: Secrets) -> LivePersonSource:
+def make_source(env: EnvSettings) -> LivePersonSource:
     # No waits between retries: a failing fake fails the poll at once.
-    return LivePersonSource(secrets, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
+    return LivePersonSource(env, [Environment.PRODUCTION], timeout=PATIENCE, retry_waits=())
 
 
 @pytest.fixture
-async def source(lp_secrets: Secrets) -> AsyncIterator[LivePersonSource]:
+async def source(lp_secrets: EnvSettings) -> AsyncIterator[LivePersonSource]:
     source = make_source(lp_secrets)
     yield source
     await source.aclose()
@@ -468,7 +468,7 @@ async def test_on_postgres_the_advisory_lock_lets_one_tick_poll_at_a_time(
 
 @pytest.mark.postgres
 async def test_on_postgres_concurrent_ticks_store_each_change_once(
-    fake_lp: RunningServer, lp_secrets: Secrets, postgres_url: str
+    fake_lp: RunningServer, lp_secrets: EnvSettings, postgres_url: str
 ) -> None:
     engine = make_engine(postgres_url)
     sessions = make_session_factory(engine)

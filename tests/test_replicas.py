@@ -26,7 +26,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from chatops.config import Secrets
+from chatops.config import EnvSettings
 from chatops.domain import Environment
 from chatops.monitor.poll import Poller
 from chatops.sandbox.liveperson import RunningServer as LPServer
@@ -68,7 +68,7 @@ async def pg_sessions(postgres_url: str) -> AsyncIterator[SessionFactory]:
 
 @pytest.fixture
 async def make_poller(
-    lp_secrets: Secrets, pg_sessions: SessionFactory
+    lp_secrets: EnvSettings, pg_sessions: SessionFactory
 ) -> AsyncIterator[Callable[[str, timedelta], Poller]]:
     sources: list[LivePersonSource] = []
 

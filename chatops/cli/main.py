@@ -25,7 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     # Whatever a library might log, these exact values never reach a log line.
     register_secrets(
         value.get_secret_value()
-        for value in settings.secrets.__dict__.values()
+        for value in settings.env.__dict__.values()
         if isinstance(value, SecretStr)
     )
     return settings

@@ -44,7 +44,7 @@ async def poll_command(settings: Settings) -> int:
         source = LivePersonSource.from_settings(settings)
     except ConfigError as exc:
         return _fail("poll", str(exc), code=2)
-    url = settings.secrets.database_url
+    url = settings.env.database_url
     try:
         await prepare_database(url)
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:
@@ -56,7 +56,7 @@ async def poll_command(settings: Settings) -> int:
     # The service's own poll: the alert policy and the outbox in the poll's transaction.
     # This process never relays (it needs no Slack token): `chatops serve` delivers the
     # alerts it queues, at once if it runs, else when it starts.
-    token = settings.secrets.slack_bot_token
+    token = settings.env.slack_bot_token
     alerts = alert_service(
         settings, sessions, Metrics(), slack_token=token.get_secret_value() if token else ""
     )
@@ -167,7 +167,7 @@ def metrics_words(reading: MetricsReading) -> str:
 
 async def status_command(settings: Settings, query: str) -> int:
     """A table of stored status, problems first; QUERY narrows it to matching bots."""
-    url = settings.secrets.database_url
+    url = settings.env.database_url
     try:
         await prepare_database(url)
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:

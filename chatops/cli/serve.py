@@ -19,11 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def missing_slack_settings(settings: Settings) -> list[str]:
-    secrets = settings.secrets
+    env = settings.env
     missing = []
-    if secrets.slack_bot_token is None:
+    if env.slack_bot_token is None:
         missing.append("SLACK_BOT_TOKEN")
-    if secrets.slack_signing_secret is None and secrets.slack_app_token is None:
+    if env.slack_signing_secret is None and env.slack_app_token is None:
         missing.append("SLACK_SIGNING_SECRET")
     return missing
 
@@ -56,7 +56,7 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     # Migrate (SQLite) or refuse (an out-of-date PostgreSQL schema) before binding the port,
     # with a message instead of uvicorn's startup traceback.
     try:
-        asyncio.run(prepare_database(settings.secrets.database_url))
+        asyncio.run(prepare_database(settings.env.database_url))
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:
         print(f"chatops serve: {exc}", file=sys.stderr)
         return 1

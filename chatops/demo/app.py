@@ -30,10 +30,10 @@ from chatops import config
 from chatops.config import (
     AlertsConfig,
     AppConfig,
+    EnvSettings,
     HeartbeatConfig,
     PermissionRule,
     PollConfig,
-    Secrets,
     Settings,
 )
 from chatops.demo.scenario import Scenario, ScenarioTiming
@@ -115,7 +115,7 @@ def demo_settings(
     options: DemoOptions,
 ) -> Settings:
     """Settings pointing at the fakes; nothing is read from the environment or a file."""
-    secrets = Secrets(
+    env = EnvSettings(
         slack_bot_token=SecretStr(fake_slack.bot_token),
         slack_signing_secret=SecretStr(fake_slack.signing_secret),
         slack_api_url=fake_slack.base_url,
@@ -125,7 +125,7 @@ def demo_settings(
         lp_password=SecretStr(fake_lp.password),
         lp_api_url=base_url + FAKE_LIVEPERSON_PATH,
     )
-    return Settings(secrets=secrets, app=demo_config(options, base_url))
+    return Settings(env=env, app=demo_config(options, base_url))
 
 
 @dataclass

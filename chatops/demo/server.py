@@ -155,7 +155,7 @@ def run_demo(
         # Fake as they are, the demo's credentials are kept out of its log like real ones.
         register_secrets(
             value.get_secret_value()
-            for value in demo.runtime.settings.secrets.__dict__.values()
+            for value in demo.runtime.settings.env.__dict__.values()
             if isinstance(value, SecretStr)
         )
 

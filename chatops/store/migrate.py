@@ -219,7 +219,7 @@ async def prepare_database(url: str) -> None:
 
 def upgrade_command(settings: Settings) -> int:
     """``chatops db upgrade``: print the revision before and after; exit 1 on failure."""
-    url = settings.secrets.database_url
+    url = settings.env.database_url
     try:
         before, after = asyncio.run(_upgrade(url))
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:

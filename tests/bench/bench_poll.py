@@ -208,20 +208,20 @@ class Floor:
 async def run_scenario(
     scenario: str, url: str, database_url: str, runs: int, change: int, metrics: bool
 ) -> dict[str, Any]:
-    from chatops.config import Secrets
+    from chatops.config import EnvSettings
     from chatops.domain import Environment
     from chatops.monitor.poll import Poller
     from chatops.sources.liveperson import DEFAULT_REQUEST_TIMEOUT, LivePersonSource
     from chatops.store.engine import make_engine, make_session_factory
 
     creds = credentials(url)
-    secrets = Secrets(
+    env = EnvSettings(
         lp_api_url=url,
         lp_account_id=creds["accountId"],
         lp_username=creds["username"],
         lp_password=creds["password"],
     )
-    source = LivePersonSource(secrets, [Environment(e) for e in ENVIRONMENTS], timeout=120)
+    source = LivePersonSource(env, [Environment(e) for e in ENVIRONMENTS], timeout=120)
     engine = make_engine(database_url)
     split = SplitSource(source)
     split_metrics = SplitMetrics(source.agent_metrics)

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from chatops.config import ConfigError, Secrets
+from chatops.config import ConfigError, EnvSettings
 from chatops.sources.base import SourceError
 from chatops.sources.liveperson.parse import text
 from chatops.sources.liveperson.transport import (
@@ -73,13 +73,13 @@ class CBSession:
 class Auth:
     """The account's endpoints and its Conversation Builder session, obtained when needed."""
 
-    def __init__(self, secrets: Secrets, transport: Transport) -> None:
-        self.account = require_account(secrets)
-        self._credentials = credentials(secrets)
+    def __init__(self, env: EnvSettings, transport: Transport) -> None:
+        self.account = require_account(env)
+        self._credentials = credentials(env)
         self.uses_app_key = "appKey" in self._credentials
-        self.username = secrets.lp_username or ""
-        self._api_url = base_url(secrets.lp_api_url, "LP_API_URL") if secrets.lp_api_url else None
-        self._csds_url = base_url(secrets.lp_csds_url, "LP_CSDS_URL")
+        self.username = env.lp_username or ""
+        self._api_url = base_url(env.lp_api_url, "LP_API_URL") if env.lp_api_url else None
+        self._csds_url = base_url(env.lp_csds_url, "LP_CSDS_URL")
         self._transport = transport
         transport.hide(*(value for key, value in self._credentials.items() if key != "username"))
         self.endpoints: Endpoints | None = None
@@ -261,8 +261,8 @@ class Auth:
 # ------------------------------------------------------------------ settings
 
 
-def require_account(secrets: Secrets) -> str:
-    account = (secrets.lp_account_id or "").strip()
+def require_account(env: EnvSettings) -> str:
+    account = (env.lp_account_id or "").strip()
     if not account:
         raise ConfigError("LP_ACCOUNT_ID is not set: the LivePerson account (site) id is needed")
     if not all(c.isalnum() or c in "-_" for c in account):
@@ -270,24 +270,24 @@ def require_account(secrets: Secrets) -> str:
     return account
 
 
-def credentials(secrets: Secrets) -> dict[str, str]:
+def credentials(env: EnvSettings) -> dict[str, str]:
     """The Login Service's body: a user name and password, or an app key set."""
-    if not secrets.lp_username:
+    if not env.lp_username:
         raise ConfigError("LP_USERNAME is not set: the LivePerson user to log in as")
-    if secrets.lp_password is not None and secrets.lp_password.get_secret_value():
+    if env.lp_password is not None and env.lp_password.get_secret_value():
         return {
-            "username": secrets.lp_username,
-            "password": secrets.lp_password.get_secret_value(),
+            "username": env.lp_username,
+            "password": env.lp_password.get_secret_value(),
         }
     app_key_set = {
-        "appKey": secrets.lp_app_key,
-        "secret": secrets.lp_secret,
-        "accessToken": secrets.lp_access_token,
-        "accessTokenSecret": secrets.lp_access_token_secret,
+        "appKey": env.lp_app_key,
+        "secret": env.lp_secret,
+        "accessToken": env.lp_access_token,
+        "accessTokenSecret": env.lp_access_token_secret,
     }
     missing = [name for name, value in app_key_set.items() if value is None]
     if missing and len(missing) < len(app_key_set):
-        env = {
+        variables = {
             "appKey": "LP_APP_KEY",
             "secret": "LP_SECRET",
             "accessToken": "LP_ACCESS_TOKEN",
@@ -295,14 +295,14 @@ def credentials(secrets: Secrets) -> dict[str, str]:
         }
         raise ConfigError(
             "the LivePerson app key set is incomplete: also set "
-            + ", ".join(env[name] for name in missing)
+            + ", ".join(variables[name] for name in missing)
         )
     if missing:
         raise ConfigError(
             "no LivePerson credentials: set LP_PASSWORD, or LP_APP_KEY, LP_SECRET,"
             " LP_ACCESS_TOKEN and LP_ACCESS_TOKEN_SECRET"
         )
-    result = {"username": secrets.lp_username}
+    result = {"username": env.lp_username}
     for name, value in app_key_set.items():
         assert value is not None
         result[name] = value.get_secret_value()

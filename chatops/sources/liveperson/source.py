@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from chatops.config import ConfigError, Secrets, Settings
+from chatops.config import ConfigError, EnvSettings, Settings
 from chatops.domain import ConnectorKey, Environment, Snapshot
 from chatops.jsontypes import JSONDict
 from chatops.pacing import Pacer
@@ -69,7 +69,7 @@ class LivePersonSource:
 
     def __init__(
         self,
-        secrets: Secrets,
+        env: EnvSettings,
         environments: Sequence[Environment],
         *,
         timeout: float = DEFAULT_TIMEOUT,
@@ -80,13 +80,13 @@ class LivePersonSource:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transport = Transport(
-            username=secrets.lp_username or "",
+            username=env.lp_username or "",
             retry_waits=retry_waits,
             request_timeout=request_timeout,
             transport=transport,
             sleep=sleep,
         )
-        self._auth = Auth(secrets, self._transport)
+        self._auth = Auth(env, self._transport)
         self._account = self._auth.account
         if not environments:
             raise ConfigError("poll.environments is empty: list at least one (production, demo)")
@@ -114,7 +114,7 @@ class LivePersonSource:
     def from_settings(cls, settings: Settings) -> LivePersonSource:
         poll = settings.app.poll
         return cls(
-            settings.secrets,
+            settings.env,
             poll.environments,
             timeout=poll.timeout.total_seconds(),
         )
