@@ -11,8 +11,10 @@ until someone owns them (``Owner``); then a line under the headline says who, an
 when.
 
 One module per kind of message: ``one_bot``, ``digests``, ``source_outage``,
-``mute_notices``, ``mute_replies``, ``acknowledgements``; ``pieces`` holds what they are made
-of. This package re-exports what its callers use, so they read ``render.problem(...)``.
+``mute_notices``, ``mute_replies``, ``maintenance_replies``, ``acknowledgements``; ``pieces``
+holds what they are made of. This package re-exports what its callers use, so they read
+``render.problem(...)`` (``maintenance_replies`` is imported by name: it needs
+``chatops.alerts.maintenance_views``, which needs this package).
 """
 
 from __future__ import annotations
