@@ -23,7 +23,7 @@ from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import AuditEntry, utcnow
-from tests.alerts_runner import BILLING, AlertRig, build_rig
+from tests.alerts_runner import BILLING, AlertRig, alerts_config, build_rig
 from tests.clock import ManualClock
 from tests.test_alerts_flow import healthy_bots
 from tests.test_alerts_mutes import ALICE, BOB, access, rig, texts
@@ -355,3 +355,44 @@ def test_maintenance_messages_stay_within_slack_limits_however_long_the_lists() 
     assert "and 19 more" in json.dumps(messages[0])
     assert "and 80 more" in json.dumps(messages[3])
     assert len(bot_note(views[0])) < 600
+
+
+async def test_the_alerts_a_window_held_back_become_one_digest_past_digest_after(
+    database_url: str, lp_secrets: EnvSettings, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    like = healthy_bots(fake_lp, "billing")[0]["botId"]
+    for n in (1, 2):
+        fake_lp.fake.add_bot(f"billing-extra-{n}", like=like)
+    bots = healthy_bots(fake_lp, "billing")
+    assert len(bots) == 4
+    slack = (fake_slack.fake.base_url, fake_slack.fake.bot_token)
+    rig = build_rig(database_url, lp_secrets, *slack, alerts=alerts_config(digest_after=2))
+    try:
+        await rig.poll()
+        await service(rig).create_reply(Window("billing-*"), ALICE, "alice", LONDON)
+        for bot in bots:
+            down(fake_lp, bot)
+        await rig.polls(3)
+        rig.clock.advance(timedelta(hours=1, minutes=1))
+        await rig.polls(2)
+        await rig.deliver_all()
+        messages = fake_slack.fake.messages(BILLING)
+        assert [m["text"] for m in messages[:2]] == [
+            "Maintenance of billing-* began",
+            "Maintenance of billing-* ended",
+        ]
+        assert len(messages) == 3, [m["text"] for m in messages]
+        assert messages[2]["text"].startswith("4 bot alerts")
+        digest = json.dumps(messages[2]["blocks"])
+        assert all(bot["botName"] in digest for bot in bots)
+        assert "Acknowledge" in digest
+
+        # Each bot's outage is open, as after any digest: a recovery replies in its thread.
+        up(fake_lp, bots[0])
+        await rig.polls(3)
+        await rig.deliver_all()
+        assert len(fake_slack.fake.messages(BILLING)) == 3
+        replies = fake_slack.fake.thread(BILLING, messages[2]["ts"])
+        assert any(bots[0]["botName"] in reply["text"] for reply in replies[1:])
+    finally:
+        await rig.aclose()

@@ -5,8 +5,9 @@ each start and each end with a compare-and-set, so each is one message per chann
 the number of replicas or restarts. The end runs in the poll's transaction only, before the
 planner: a bot that went down during the window and whose outage the policy confirmed
 meanwhile (its incident was never opened, being muted) gets its alert now, once, with an
-incident a later recovery resolves; the end message lists the bots still not OK and those
-that came back.
+incident a later recovery resolves, grouped into digests as a poll's alerts are
+(``outbox_rows.write_plan``); the end message lists the bots still not OK and those that
+came back.
 """
 
 from __future__ import annotations
@@ -15,42 +16,48 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
 from chatops.alerts.maintenance_views import WindowView, reached
 from chatops.alerts.mutes import active_mutes
-from chatops.alerts.outbox_rows import new_row, payload
+from chatops.alerts.outbox_rows import write_plan
+from chatops.alerts.plan import Item, Plan
 from chatops.alerts.render import maintenance_replies
 from chatops.alerts.routing import channels_for, facts, is_muted, route_for
 from chatops.alerts.upkeep import post_in_channels
 from chatops.blockkit.text import escape_within
 from chatops.config import AlertsConfig
-from chatops.domain import BotAlertState, BotKind, Health
+from chatops.domain import BotAlertState, BotKind, Decision, DecisionKind, Health
 from chatops.store import maintenance as store
 from chatops.store.alert_models import AlertIncident
-from chatops.store.alert_state import state_rows
+from chatops.store.alert_state import StateRow, state_rows
 from chatops.store.bots import cards_by_id, count_pcs_bots, listed_bots
 from chatops.store.cards import BotCard
-from chatops.store.incidents import add_incidents, incidents_by_id
+from chatops.store.incidents import incidents_by_id
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import Bot
-from chatops.store.outbox import add_rows
 
 log = logging.getLogger(__name__)
 
 
 async def announce_windows(
-    session: AsyncSession, alerts: AlertsConfig, now: datetime, *, finish: bool
+    session: AsyncSession, alerts: AlertsConfig, now: datetime, *, poll_id: int | None = None
 ) -> int:
-    """Announce the windows that began; with ``finish``, end the windows that are over (the
-    poll's transaction, before the planner). Returns how many outbox rows were written."""
+    """Announce the windows that began; with ``poll_id``, end the windows that are over (that
+    poll's transaction, before the planner). Returns how many outbox rows were written.
+
+    The alerts the ended windows held back go through the poll's digest grouping
+    (``outbox_rows.write_plan``): more than ``alerts.digest_after`` for one channel are one
+    digest, whichever windows they come from."""
     due = await store.to_announce(session, now)
     if not due:
         return 0
     bots = await listed_bots(session)
     written = 0
+    held_back = Plan()
     for window in due:
         assert window.id is not None
         over = window.cancelled_at is not None or window.ends_at <= now
@@ -70,11 +77,18 @@ async def announce_windows(
             written += post_in_channels(
                 session, channels, "maintenance", f"maintenance:{window.id}:start", message, now
             )
-        if not (finish and over):
+        if poll_id is None or not over:
             continue
         if not await store.claim_end(session, window.id, now):
             continue
-        written += await _finish(session, alerts, window, silenced, channels, now)
+        written += await _finish(session, alerts, window, silenced, channels, now, held_back)
+    if poll_id is not None and held_back.items:
+        written += await write_plan(
+            session, held_back, poll_id=poll_id, digest_after=alerts.digest_after, now=now
+        )
+        for item in held_back.items:
+            assert item.opens is not None and item.opens.id is not None
+            await store.link_incident(session, item.bot.id, item.opens.id)
     return written
 
 
@@ -94,8 +108,10 @@ async def _finish(
     silenced: Sequence[Bot],
     channels: Sequence[str],
     now: datetime,
+    held_back: Plan,
 ) -> int:
-    """Alert each bot the window hid an outage of; tell the channels the window ended."""
+    """Tell the channels the window ended; add to ``held_back`` the alert of each bot the
+    window hid an outage of (written after every window's end, grouped as a poll's are)."""
     assert window.id is not None
     ids = [bot.id for bot in silenced]
     states = await state_rows(session, ids)
@@ -114,7 +130,7 @@ async def _finish(
     )
     trouble: list[tuple[str, Health, bool]] = []
     fine: list[str] = []
-    to_alert: list[tuple[BotCard, str, BotAlertState]] = []
+    to_alert: list[tuple[BotCard, StateRow, str, BotAlertState]] = []
     for bot in sorted(silenced, key=lambda bot: bot.name.casefold()):
         health = render.health_of(bot.health)
         if not health.is_problem:
@@ -133,10 +149,10 @@ async def _finish(
             and not is_muted(facts(bot), still_silenced)
         )
         channel = route_for(facts(bot), alerts, health) if hidden else None
-        if state is None or card is None or channel is None:
+        if stored is None or state is None or card is None or channel is None:
             trouble.append((bot.name, health, False))
             continue
-        to_alert.append((card, channel, state))
+        to_alert.append((card, stored, channel, state))
         trouble.append((bot.name, health, True))
     view = WindowView.of(window)
     cancelled_by = window.cancelled_by if window.cancelled_at is not None else None
@@ -145,9 +161,8 @@ async def _finish(
     written = post_in_channels(
         session, channels, "maintenance", f"maintenance:{window.id}:end", message, now
     )
-    for card, channel, state in to_alert:
-        await _alert_hidden(session, window, card, channel, state, pcs, now)
-        written += 1
+    for card, row, channel, state in to_alert:
+        held_back.items.append(_held_back(window, card, row, channel, state, pcs, now))
     log.info(
         "maintenance window %d (%s) ended: %d bots alerted, %d fine again",
         window.id,
@@ -158,15 +173,15 @@ async def _finish(
     return written
 
 
-async def _alert_hidden(
-    session: AsyncSession,
+def _held_back(
     window: MaintenanceWindow,
     card: BotCard,
+    row: StateRow,
     channel: str,
     state: BotAlertState,
     pcs: int,
     now: datetime,
-) -> None:
+) -> Item:
     """The alert the window held back: an outage the policy confirmed while it was muted,
     with the incident its recovery will resolve."""
     announced = state.announced
@@ -183,18 +198,7 @@ async def _alert_hidden(
         since=since,
         opened_at=now,
     )
-    await add_incidents(session, [incident])
     note = f"Not OK when the maintenance of {escape_within(window.target, 100)} ended."
-    message = render.problem(card, announced, since, pcs_count=pcs, note=note)
-    row = new_row(
-        kind="problem",
-        channel=channel,
-        dedupe_key=f"maintenance:{window.id}:bot:{card.id}",
-        body=payload(post=message),
-        now=now,
-        incident_id=incident.id,
-        bot_id=card.id,
-    )
-    await add_rows(session, [(row, [incident])])
-    assert incident.id is not None
-    await store.link_incident(session, card.id, incident.id)
+    message = partial(render.problem, card, announced, since, pcs_count=pcs, note=note)
+    decision = Decision(DecisionKind.PROBLEM, Health.OK, announced, now, since)
+    return Item(card, row, decision, channel, "problem", announced, opens=incident, message=message)

@@ -190,7 +190,7 @@ class AlertService:
     ) -> None:
         # Windows first: one that ended alerts what it hid before the policy looks again.
         await maintenance.schedule_recurring(session, self.maintenance, now)
-        await maintenance_announce.announce_windows(session, self.alerts, now, finish=True)
+        await maintenance_announce.announce_windows(session, self.alerts, now, poll_id=poll.id)
         await self.planner(session, changes, poll, now)
         await upkeep.source_succeeded(session, now)
 
@@ -355,9 +355,7 @@ class AlertService:
                 written = await upkeep.announce_mutes(session, self.alerts, now)
                 written += await upkeep.write_reminders(session, self.alerts, now)
                 await maintenance.schedule_recurring(session, self.maintenance, now)
-                written += await maintenance_announce.announce_windows(
-                    session, self.alerts, now, finish=False
-                )
+                written += await maintenance_announce.announce_windows(session, self.alerts, now)
                 await session.commit()
             written += await self.check_source()
         except IntegrityError:
@@ -380,7 +378,7 @@ class AlertService:
         """Announce the maintenance windows that began (their ends come with a poll)."""
         async with self.sessions() as session:
             written = await maintenance_announce.announce_windows(
-                session, self.alerts, self.clock(), finish=False
+                session, self.alerts, self.clock()
             )
             await session.commit()
         if written:
