@@ -14,7 +14,12 @@ from chatops.domain import Environment, Snapshot
 from chatops.domain.conversations import ConnectorMetricsState, MetricsOutcome, MetricsReading
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sources import LivePersonSource
-from chatops.sources.liveperson.agent_metrics import AGENT_BATCH, PAGE_LIMIT, REFUSED_RETRY
+from chatops.sources.liveperson.agent_metrics import (
+    AGENT_BATCH,
+    IN_FLIGHT,
+    PAGE_LIMIT,
+    REFUSED_RETRY,
+)
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.test_liveperson_client import (  # noqa: F401 (make_source: a fixture)
     LoopbackDNS,
@@ -117,6 +122,27 @@ async def test_it_asks_in_batches_of_agents_and_follows_the_pages(
     # Several batches are in flight at once: their pages interleave.
     assert sorted(offsets) == sorted(expected)
     assert PAGE_LIMIT in offsets, "some batch had a second page"
+    assert {agent.agent_id for agent in reading.agents.values()} == logged_in
+
+
+async def test_a_few_batches_are_asked_for_at_once_never_more(
+    make_fake_lp: MakeFakeLP, source_for: MakeSource
+) -> None:
+    server = make_fake_lp(bots=500)
+    source = source_for(secrets_for(server))
+    snapshots = await source.fetch()
+    server.fake.clear_requests()
+    # Every answer waits, so that the requests sent together meet in the fake.
+    server.fake.add_fault("latency", seconds=0.3, times=-1, path="agent-view")
+
+    reading = await source.agent_metrics.read(snapshots, time.monotonic())
+
+    assert reading.outcome is MetricsOutcome.OK
+    agent_ids = {e["lpUserId"] for e in server.fake.bots()}
+    assert math.ceil(len(agent_ids) / AGENT_BATCH) > IN_FLIGHT
+    in_flight = [r["in_flight"] for r in agent_requests(server)]
+    assert max(in_flight) == IN_FLIGHT
+    logged_in = {r["agentId"] for r in server.fake.agent_records()}
     assert {agent.agent_id for agent in reading.agents.values()} == logged_in
 
 

@@ -67,6 +67,8 @@ class RequestRecord:
     time: float
     # The JSON body of a PUT (start and stop name their connector there); None otherwise.
     body: Any = None
+    # Requests to the same path being answered when this one arrived, this one included.
+    in_flight: int = 1
 
     def as_json(self) -> JSONDict:
         return asdict(self)
@@ -80,6 +82,7 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests: deque[RequestRecord] = deque(maxlen=10_000)
+        self._in_flight: dict[str, int] = {}
 
     def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
@@ -112,9 +115,30 @@ class Faults:
                 return fault
         return None
 
-    def record(self, method: str, path: str, query: str, status: int, body: Any = None) -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        body: Any = None,
+        in_flight: int = 1,
+    ) -> None:
         with self._lock:
-            self._requests.append(RequestRecord(method, path, query, status, self.clock(), body))
+            self._requests.append(
+                RequestRecord(method, path, query, status, self.clock(), body, in_flight)
+            )
+
+    def arrived(self, path: str) -> int:
+        """Count a request to ``path`` in; how many to it are in flight now, this one too."""
+        with self._lock:
+            count = self._in_flight.get(path, 0) + 1
+            self._in_flight[path] = count
+            return count
+
+    def answered(self, path: str) -> None:
+        with self._lock:
+            self._in_flight[path] -= 1
 
     def requests(self) -> list[JSONDict]:
         with self._lock:
@@ -172,9 +196,12 @@ class FaultsAndLog:
             # finds its request in /_sandbox/requests.
             if message["type"] == "http.response.start" and not recorded:
                 recorded = True
-                self.faults.record(scope["method"], path, query, int(message["status"]), body())
+                self.faults.record(
+                    scope["method"], path, query, int(message["status"]), body(), in_flight
+                )
             await send(message)
 
+        in_flight = self.faults.arrived(path)
         fault = self.faults.take(f"{path}?{query}" if query else path)
         try:
             if fault is None:
@@ -182,8 +209,9 @@ class FaultsAndLog:
             else:
                 await self._inject(fault, scope, reading_receive, recording_send)
         finally:
+            self.faults.answered(path)
             if not recorded:  # no answer at all (status 0)
-                self.faults.record(scope["method"], path, query, 0, body())
+                self.faults.record(scope["method"], path, query, 0, body(), in_flight)
 
     async def _inject(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.kind == "latency":
