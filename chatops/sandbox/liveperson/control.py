@@ -13,7 +13,7 @@ with 400 (bad input) or 404 (no such bot or connector).
 | ``GET|POST|DELETE /_sandbox/faults`` | queue faults (see faults.py) |
 | ``POST /_sandbox/expire-tokens`` | every session ends |
 | ``GET|POST /_sandbox/fleet`` | ``{bots|connectors, seed, messy, duplicates}``: rebuild |
-| ``GET|DELETE /_sandbox/requests`` | the API requests seen, each with ``in_flight`` (to its path, on arrival) |
+| ``GET|DELETE /_sandbox/requests`` | the API requests seen, each with ``in_flight`` |
 | ``GET /_sandbox/credentials`` | what to log in with |
 | ``POST /_sandbox/conversations`` | ``{lpAccountUser, count}``: pin open conversations |
 """
