@@ -292,12 +292,18 @@ PLAN_CASES = [
         [],
     ),
     PlanCase(
-        "a new outage supersedes one left open by a mute",
+        "a new outage while one is still open continues it",
         decision(DecisionKind.PROBLEM, Health.DOWN),
         False,
         True,
-        [("problem", "bot", False)],
-        "superseded",
+        [("problem", None, True)],
+    ),
+    PlanCase(
+        "a new muted outage while one is still open leaves it open, silently",
+        decision(DecisionKind.PROBLEM, Health.DOWN),
+        True,
+        True,
+        [],
     ),
     PlanCase(
         "a change of an announced outage follows it up",
@@ -390,6 +396,23 @@ def test_a_muted_change_still_records_the_new_health_of_the_open_outage() -> Non
     plan_alerts([(card("b1"), row, change_)], Facts({1: outage}, frozenset({"b1"})), ALERTS, T0)
 
     assert outage.health == "stopped"
+
+
+def test_a_new_outage_while_an_acknowledged_one_is_open_keeps_its_owner() -> None:
+    row = stored_row("b1", Health.OK, incident_id=1)
+    outage = incident(1)
+    outage.acked_by, outage.acked_at = "U0ALICE", T0
+    again = decision(DecisionKind.PROBLEM, Health.DOWN)
+
+    plan = plan_alerts([(card("b1"), row, again)], Facts({1: outage}), ALERTS, T0)
+
+    (item,) = plan.items
+    assert item.follows is outage and item.opens is None
+    assert outage.closed_at is None and row.incident_id == 1
+    assert outage.acked_by == "U0ALICE"
+    assert item.reply is not None and item.update is not None
+    assert "<@U0ALICE>: you acknowledged it" in json.dumps(item.reply())
+    assert "Acknowledged by <@U0ALICE>" in json.dumps(item.update())
 
 
 def test_a_notice_names_the_person_who_clicked_in_slack() -> None:

@@ -11,8 +11,9 @@ results, in the poll's transaction):
    a flapping bot, a manual notice) or a follow-up in an existing message's thread
    (changed, recovered, closed by hand), which also edits that message. Muted bots produce
    no item, except that a recovery or a manual operation still closes an open incident and
-   edits its message. An acknowledged incident (chatops.alerts.acks) keeps its owner through
-   an escalation, whose reply mentions them, and its resolved message still names them.
+   edits its message. An outage while one is still open continues it. An acknowledged
+   incident (chatops.alerts.acks) keeps its owner through an escalation, whose reply
+   mentions them, and its resolved message still names them.
    The incidents it opens are new ``AlertIncident`` objects without ids;
    those it closes or changes are the given ones, changed in memory.
 
@@ -310,12 +311,13 @@ class _Planning:
         muted: bool,
     ) -> None:
         kind = decision.kind
-        if kind is DecisionKind.PROBLEM:
-            if incident is not None:  # left open by a muted outage: the new one replaces it
-                self._close(row, incident, "superseded")
+        if kind is DecisionKind.PROBLEM and incident is None:
             if not muted:
                 self._open(bot, row, decision)
-        elif kind is DecisionKind.PROBLEM_CHANGED:
+        elif kind in (DecisionKind.PROBLEM, DecisionKind.PROBLEM_CHANGED):
+            # An outage while one is still open (the policy lost track of it: a state
+            # started afresh) continues that incident, as a change does: its message is
+            # edited and its owner kept, rather than left red beside a second alert.
             if incident is None:
                 if not muted:  # its outage was muted when it began: this is news now
                     self._open(bot, row, decision)

@@ -107,8 +107,9 @@ def changed_reply(
     bot: BotCard, health: Health, was: Health, since: datetime, owner: Owner | None = None
 ) -> JSONDict:
     """A change within an outage (Degraded to Down); the owner, if any, keeps it and is told."""
+    before = "again" if was is health else f"(was {was.label})"
     text = (
-        f"{health.emoji} {pieces.bold_name(bot)} is now *{health.label}* (was {was.label}) "
+        f"{health.emoji} {pieces.bold_name(bot)} is now *{health.label}* {before} "
         f"since {date_token(since)}."
     )
     which = pieces.concerned(bot)
