@@ -19,8 +19,10 @@ from playwright.sync_api import Locator, Page, Request, expect
 from slack_sdk import WebClient
 
 from chatops.alerts import render as alerts
+from chatops.alerts.maintenance_views import WindowView
 from chatops.alerts.mute_views import ExceptionView, MuteResult, MuteView, UnmuteResult
 from chatops.alerts.render import DigestItem
+from chatops.alerts.render import maintenance_replies as windows
 from chatops.blockkit import controls
 from chatops.demo import DemoThread
 from chatops.domain import Environment, Health
@@ -462,6 +464,30 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         (ExceptionView("survey-nps-1", "U0BOB"),),
     )
     wide = MuteView(2, "*", None, "U0ALICE", now, now + timedelta(days=1))
+    window = WindowView(
+        7,
+        "faq-*",
+        "weekly deploy",
+        "U0ALICE",
+        now - timedelta(minutes=30),
+        now + timedelta(hours=2),
+        "Europe/London",
+        False,
+        ("faq-*",),
+        ("faq-*",),
+    )
+    recurring = WindowView(
+        8,
+        "billing-*",
+        None,
+        "config",
+        now + timedelta(days=2),
+        now + timedelta(days=2, hours=2),
+        "UTC",
+        True,
+        None,
+        ("billing-*",),
+    )
     messages = [
         blocks.summary(counts, problems, age, now, total=len(bots), agents=agents),
         blocks.summary({Health.OK: 3}, [], timedelta(hours=2), now, total=3, stale_after=age),
@@ -593,6 +619,22 @@ async def renderer_outputs(demo: DemoThread) -> tuple[list[dict[str, Any]], list
         alerts.acknowledged_reply(owner, alerts.bot_subject(online)),
         alerts.released_reply("U0BOB", owner, None, now),
         alerts.released_reply("U0ALICE", owner, alerts.bot_subject(online), now),
+        windows.window_started(window, 5),
+        windows.window_ended(
+            window,
+            now,
+            None,
+            [("faq-bot-9", Health.DOWN, True), ("faq-bot-2", Health.AWAY, False)],
+            [],
+        ),
+        windows.window_ended(window, now, "U0ALICE", [], ["faq-bot-3", "faq-bot-4"]),
+        windows.window_ended(recurring, now, None, [], []),
+        windows.created_reply(window, now),
+        windows.created_reply(recurring, now - timedelta(days=1)),
+        windows.list_reply([window, recurring], now),
+        windows.list_reply([], now),
+        windows.cancelled_reply(window, now),
+        windows.cancelled_reply(recurring, now - timedelta(days=1)),
     ]
     views = [
         blocks.home_view(bots, counts, Environment.PRODUCTION, age, now, agents=agents),
@@ -620,7 +662,11 @@ def test_every_renderer_has_a_case_below() -> None:
         and not name.startswith("_")
         and inspect.signature(function).return_annotation == "JSONDict"
     }
-    source = inspect.getsource(renderer_outputs).replace("alerts.", "render.")
+    source = (
+        inspect.getsource(renderer_outputs)
+        .replace("alerts.", "render.")
+        .replace("windows.", "render.")
+    )
     called = set(re.findall(r"\b((?:blocks|render)\.\w+)\(", source))
 
     assert builders - ELEMENT_BUILDERS - called == set(), "render these in renderer_outputs too"
