@@ -1,4 +1,5 @@
-"""One typed Settings object: secrets from the environment, behaviour from one YAML file.
+"""One typed Settings object: credentials and endpoints from the environment
+(``EnvSettings``), behaviour from one YAML file (``AppConfig``).
 
 Secrets only ever come from the environment, or from a file named by ``NAME_FILE``.
 Every YAML key has a default; an unknown key is an error that names it.
