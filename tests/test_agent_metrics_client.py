@@ -354,3 +354,67 @@ async def test_connectors_without_an_agent_id_are_not_asked_for(
     assert reading.outcome is MetricsOutcome.OK
     assert not reading.asked
     assert agent_requests(fake_lp) == []
+
+
+# -- answers gone wrong: the counts read are still those of the agents asked for ---------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # Each record is followed by one of an agent nobody asked for, same login name, 998.
+        "foreign",
+        # Every record again at the end of the page, with 997: the first record counts.
+        "duplicate",
+    ],
+)
+async def test_only_the_first_record_of_each_agent_asked_for_counts(
+    fake_lp: RunningServer, source_for: MakeSource, fault: str
+) -> None:
+    source = source_for(secrets_for(fake_lp))
+    await source.fetch()
+    counts = listed_counts(fake_lp)
+    fake_lp.fake.add_fault("agent_records", field=fault, times=-1, path="agent-view")
+
+    _, reading = await read(source)
+
+    assert reading.outcome is MetricsOutcome.OK
+    assert {agent.agent_id for agent in reading.agents.values()} == {
+        r["agentId"] for r in fake_lp.fake.agent_records()
+    }
+    for key, agent in reading.agents.items():
+        assert agent.open_conversations == counts[key[1]]
+
+
+async def test_counts_no_agent_can_have_read_unknown_and_the_read_goes_on(
+    fake_lp: RunningServer, source_for: MakeSource
+) -> None:
+    source = source_for(secrets_for(fake_lp))
+    await source.fetch()
+    # Negative, 10**20, 1e300, twenty digits, Infinity, in turn.
+    fake_lp.fake.add_fault("agent_records", field="counts", times=-1, path="agent-view")
+
+    _, reading = await read(source)
+
+    assert reading.outcome is MetricsOutcome.OK
+    assert len(reading.agents) >= 5
+    for agent in reading.agents.values():
+        assert agent.open_conversations is None
+        assert agent.load is None
+
+
+async def test_a_page_whose_next_is_itself_is_read_once(
+    fake_lp: RunningServer, source_for: MakeSource
+) -> None:
+    source = source_for(secrets_for(fake_lp))
+    await source.fetch()
+    fake_lp.fake.clear_requests()
+    fake_lp.fake.add_fault("agent_records", field="next_self", times=-1, path="agent-view")
+
+    _, reading = await read(source)
+
+    assert reading.outcome is MetricsOutcome.OK
+    assert len(agent_requests(fake_lp)) == 1
+    assert {agent.agent_id for agent in reading.agents.values()} == {
+        r["agentId"] for r in fake_lp.fake.agent_records()
+    }

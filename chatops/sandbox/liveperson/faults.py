@@ -2,7 +2,8 @@
 
 A queued fault hits the next matching API request (by a substring of its path and query):
 latency, an HTTP status (with Retry-After), malformed JSON, an nginx HTML page, a field
-missing from the answer, or a connection dropped mid-response. Every API request is
+missing from the answer, an Agent Metrics answer gone wrong (``AGENT_RECORD_FAULTS``), or a
+connection dropped mid-response. Every API request is
 recorded with its answer's status (0: none); the control API (``/_sandbox``) is neither
 faulted nor recorded.
 """
@@ -15,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -23,7 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatops.sandbox.jsontypes import JSONDict
 from chatops.sandbox.liveperson.model import CONTROL
 
-FAULT_KINDS = ("latency", "status", "malformed", "html", "missing_field", "reset")
+FAULT_KINDS = ("latency", "status", "malformed", "html", "missing_field", "reset", "agent_records")
+# What an ``agent_records`` fault does to an Agent Metrics answer (its ``field``): list an
+# agent nobody asked for under a listed agent's login name, list every record twice (the
+# second with other counts), send counts no agent can have, point ``next`` at the page
+# itself.
+AGENT_RECORD_FAULTS = ("foreign", "duplicate", "counts", "next_self")
+# The counts of a ``counts`` fault, in turn: negative, past any integer column, not finite.
+HOSTILE_COUNTS: tuple[object, ...] = (-5, 10**20, 1e300, "99999999999999999999", float("inf"))
 
 REASONS = {
     400: "Bad Request",
@@ -87,6 +96,11 @@ class Faults:
     def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; kinds: {', '.join(FAULT_KINDS)}")
+        if fault.kind == "agent_records" and fault.field not in AGENT_RECORD_FAULTS:
+            raise ValueError(
+                f"unknown agent_records fault {fault.field!r}; "
+                f"fields: {', '.join(AGENT_RECORD_FAULTS)}"
+            )
         if fault.times == 0 or fault.times < -1:
             raise ValueError("times must be a positive count, or -1 for until cleared")
         if fault.status is not None and not 100 <= fault.status <= 599:
@@ -251,7 +265,9 @@ class FaultsAndLog:
                 scope, receive, send
             )
         elif fault.kind == "missing_field":
-            await self._without_field(fault.field, scope, receive, send)
+            await self._rewritten(partial(_without_field, fault.field), scope, receive, send)
+        elif fault.kind == "agent_records":
+            await self._rewritten(partial(_agent_records, fault.field), scope, receive, send)
         elif fault.kind == "reset":
             # Promise a body, send a little of it, and return: uvicorn closes the socket and
             # the client sees the connection drop mid-response.
@@ -269,9 +285,10 @@ class FaultsAndLog:
                 {"type": "http.response.body", "body": b'{"statusList":[', "more_body": True}
             )
 
-    async def _without_field(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve the real response with ``name`` removed from the first status-list entry
-        (or from the top level when the response has no such entry or ``name`` is statusList)."""
+    async def _rewritten(
+        self, change: Callable[[Any], None], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Serve the real response as ``change`` alters its JSON in place."""
         start: Message = {}
         chunks: list[bytes] = []
 
@@ -289,12 +306,7 @@ class FaultsAndLog:
         except ValueError:
             data = None
         if isinstance(data, dict):
-            entries = data.get("statusList")
-            if name != "statusList" and isinstance(entries, list) and entries:
-                if isinstance(entries[0], dict):
-                    entries[0].pop(name, None)
-            else:
-                data.pop(name, None)
+            change(data)
             body = json.dumps(data, separators=(",", ":")).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
@@ -302,3 +314,42 @@ class FaultsAndLog:
             {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _without_field(name: str, data: JSONDict) -> None:
+    """``name`` removed from the first status-list entry (or from the top level when the
+    response has no such entry or ``name`` is statusList)."""
+    entries = data.get("statusList")
+    if name != "statusList" and isinstance(entries, list) and entries:
+        if isinstance(entries[0], dict):
+            entries[0].pop(name, None)
+    else:
+        data.pop(name, None)
+
+
+def _agent_records(how: str, data: JSONDict) -> None:
+    """An Agent Metrics answer gone wrong (``AGENT_RECORD_FAULTS``)."""
+    records = data.get("agentStatusRecords")
+    metadata = data.get("_metadata")
+    if not isinstance(records, list) or not isinstance(metadata, dict):
+        return
+    if how == "foreign":
+        records[:] = [
+            record
+            for listed in records
+            for record in (listed, {**listed, "agentId": f"foreign-{listed['agentId']}"})
+        ]
+        for record in records[1::2]:
+            record["openAssignedConversations"] = 998
+    elif how == "duplicate":
+        records[:] = [
+            *records,
+            *({**record, "openAssignedConversations": 997} for record in records),
+        ]
+    elif how == "counts":
+        for n, record in enumerate(records):
+            count = HOSTILE_COUNTS[n % len(HOSTILE_COUNTS)]
+            record["openAssignedConversations"] = count
+            record["load"] = count
+    elif how == "next_self":
+        metadata["next"] = {**metadata["self"], "rel": "next"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ PAGE_LIMIT = 100
 IN_FLIGHT = 4
 # A server whose pages never end stops here.
 MAX_PAGES = 200
+# A count above this is no agent's (LivePerson allows 999 conversations per agent): unknown.
+MAX_COUNT = 1_000_000
 # Less time than this left of poll.timeout after the status lists: the API is not asked.
 MIN_BUDGET = 0.5
 # After a refusal (401/403), ask again this much later.
@@ -180,13 +183,16 @@ class AgentMetrics:
         for key_list in asked.values():
             for key in key_list:
                 by_login.setdefault(key[1], []).append(key)
+        # An agent listed twice counts once, with its first record; a record of an agent
+        # not asked for is matched by login name (a re-created user) only to a connector
+        # whose own agent is not listed.
         for record in records:
-            keys_of = asked.get(record.agent_id)
-            if keys_of is None and record.login_name:
-                # Matched by login name when the id is not one asked for (a re-created user).
-                keys_of = by_login.get(record.login_name)
-            for key in keys_of or ():
-                agents[key] = record
+            for key in asked.get(record.agent_id, ()):
+                agents.setdefault(key, record)
+        for record in records:
+            if record.agent_id not in asked and record.login_name:
+                for key in by_login.get(record.login_name, ()):
+                    agents.setdefault(key, record)
         every = frozenset(key for key_list in asked.values() for key in key_list)
         return MetricsReading(MetricsOutcome.OK, None, agents, every)
 
@@ -309,16 +315,18 @@ class AgentMetrics:
 
 
 def _count(value: Any) -> int | None:
-    """A count LivePerson may send as a number or as digits; None when it is neither."""
+    """A count LivePerson may send as a number or as digits; None when it is neither, or
+    negative, or more than any agent can have (``MAX_COUNT``)."""
+    count: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value >= 0:
-        return round(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+        count = value
+    elif isinstance(value, float) and math.isfinite(value):
+        count = round(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+        count = int(value.strip())
+    return count if count is not None and 0 <= count <= MAX_COUNT else None
 
 
 def _record(item: Any) -> AgentRecord | None:
