@@ -59,8 +59,8 @@ async def test_a_drop_for_two_polls_alerts_once_and_recovery_edits_and_replies(
     assert "Down" in messages[0]["text"]
     assert fake_slack.fake.messages(ALERTS) == []
     actions = [b for b in messages[0]["blocks"] if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions[0]["elements"]] == ["bot_stop"]
-    assert actions[0]["elements"][0]["value"] == bot["botId"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["bot_stop", "bot_restart"]
+    assert [e["value"] for e in actions[0]["elements"]] == [bot["botId"]] * 2
 
     fake_lp.fake.set_fields(bot["botId"], cbSocketStatus="CONNECTED")
     await rig.polls(2)

@@ -126,7 +126,7 @@ def test_every_alert_message_fits_slack_and_pings_nobody(
         assert not pings(message)
 
 
-def test_an_outage_message_has_start_or_stop_as_the_bot_allows() -> None:
+def test_an_outage_message_has_start_stop_and_restart_as_the_bot_allows() -> None:
     online = render.problem(bot(connector="Online"), Health.DOWN, NOW)
     stopped = render.problem(bot(connector="Stopped"), Health.STOPPED, NOW)
     not_connected = render.problem(bot(connector="Not Connected"), Health.DOWN, NOW)
@@ -139,18 +139,26 @@ def test_an_outage_message_has_start_or_stop_as_the_bot_allows() -> None:
             for element in block["elements"]
         ]
 
-    assert buttons(online) == ["bot_stop"]
+    assert buttons(online) == ["bot_stop", "bot_restart"]
     assert buttons(stopped) == ["bot_start"]
-    assert buttons(not_connected) == ["bot_start", "bot_stop"]
-    (stop,) = [e for b in online["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert stop["value"] == bot().id
+    assert buttons(not_connected) == ["bot_start", "bot_stop", "bot_restart"]
+    (stop, restart) = [e for b in online["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert stop["value"] == restart["value"] == bot().id
     assert stop["confirm"]["confirm"]["text"] == "Stop"
+    # The Restart of a bot's details: its confirm dialog says what stops, then starts.
+    assert restart["text"]["text"] == "Restart"
+    assert restart["confirm"]["title"]["text"].startswith("Restart ")
+    assert restart["confirm"]["confirm"]["text"] == "Restart"
+    assert "stops, then starts" in restart["confirm"]["text"]["text"]
 
 
-def test_a_pcs_stop_button_names_the_shared_connector_and_the_survey_bots() -> None:
+def test_a_pcs_stop_or_restart_button_names_the_shared_connector_and_the_survey_bots() -> None:
     message = render.problem(bot("survey-1", kind="pcs"), Health.DOWN, NOW, pcs_count=12)
-    (stop,) = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    (stop, restart) = [
+        e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
     assert "all 12 survey bots" in stop["confirm"]["text"]["text"]
+    assert "all 12 survey bots will restart" in restart["confirm"]["text"]["text"]
 
 
 @pytest.mark.parametrize("size", [6, 2000, 10_000])

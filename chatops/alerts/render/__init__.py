@@ -3,9 +3,10 @@
 Each function returns ``{"text": fallback, "blocks": [...]}`` inside Slack's limits whatever
 the input (names are escaped and cut, lists are capped with an "and N more" line); that is
 checked by ``chatops.blockkit.limits`` here and in tests/test_alerts_render.py. Escaping,
-dates, statuses and the Start/Stop buttons come from ``chatops.blockkit``, so an alert
-looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``/``bot_stop``
-and the Slack surface re-checks the clicking user's permission. Outages, digests and the
+dates, statuses and the Start/Stop/Restart buttons come from ``chatops.blockkit``, so an
+alert looks and acts like ``/botstatus``: the buttons carry action ids ``bot_start``,
+``bot_stop`` and ``bot_restart`` and the Slack surface re-checks the clicking user's
+permissions. Outages, digests and the
 status source's outage carry an *Acknowledge* button beside their headline (``ack_button``)
 until someone owns them (``Owner``); then a line under the headline says who, and since
 when.

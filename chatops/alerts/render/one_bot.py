@@ -31,7 +31,7 @@ def problem(
     owner: Owner | None = None,
 ) -> JSONDict:
     """The message of an outage: health, since when, the connectors concerned and their
-    statuses, Start/Stop; Acknowledge until ``owner`` owns it, then who does."""
+    statuses, Start/Stop/Restart; Acknowledge until ``owner`` owns it, then who does."""
     headline = (
         f"{health.emoji} {pieces.bold_name(bot)} is *{health.label}* since {date_token(since)}"
     )

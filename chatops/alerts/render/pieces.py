@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from chatops.blockkit.controls import ACTION_ACK, ack_button, start_button, stop_button
+from chatops.blockkit.controls import ACTION_ACK, ack_button, bot_buttons
 from chatops.blockkit.kit import pack
 from chatops.blockkit.limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, violations
 from chatops.blockkit.rows import status_text
@@ -244,13 +244,10 @@ def about_line(bot: Bot | BotCard) -> str:
 
 
 def action_buttons(card: BotCard, pcs_count: int) -> list[JSONDict]:
-    """Start when a connector is not Online, Stop when one is not stopped (whole bot)."""
-    buttons = []
-    statuses = {c.connector for c in card.connectors}
-    if statuses - {"Online"}:
-        buttons.append(start_button(card, pcs_count=pcs_count))
-    if statuses - {"Stopped", "Ready to Start"}:
-        buttons.append(stop_button(card, pcs_count=pcs_count))
+    """Start when a connector is not Online; Stop and Restart when one is not stopped (whole
+    bot, each behind the confirm dialog of a bot's details). An alert is seen by the whole
+    channel, so it carries every one that makes sense: the click re-checks permissions."""
+    buttons = bot_buttons(card, can_start=True, can_stop=True, pcs_count=pcs_count)
     return [{"type": "actions", "elements": buttons}] if buttons else []
 
 
