@@ -528,3 +528,35 @@ def test_the_status_source_alert_is_acknowledged_by_someone_whose_ack_covers_eve
         ("U0BOB", "status source", "refused"),
         ("U0ALICE", "status source", "ok"),
     ]
+
+
+# -- maintenance windows ----------------------------------------------------------------------
+
+
+def test_ack_within_a_maintenance_window_keeps_its_owner_and_says_why_there_is_no_alert(
+    app: AppUnderTest, clock: ManualClock
+) -> None:
+    alerted, held = fleet.healthy_bots(app.lp.fake, "billing")[:2]
+    held_id, held_name = str(held["botId"]), str(held["botName"])
+    alerted_id, name, alert = down_bot(app)
+    assert alerted_id == str(alerted["botId"])
+    command(app, "alice", f"ack {name}")
+    owned(app, alert)
+    assert "Maintenance window *#1*" in command(app, "alice", "maintenance billing-* now 1h")
+    fail(app, held_id)
+    # The outage the window holds back has no alert yet: said so, nothing acknowledged.
+    answer = command(app, "alice", f"ack {held_name}")
+    assert "has no open alert" in answer and "maintenance window" in answer
+    assert "already acknowledged" in command(app, "alice", f"ack {name}")
+
+    clock.advance(timedelta(hours=1, minutes=1))
+    app.poll()
+    quiet(app)
+    # The alert acknowledged before the window is not sent again and keeps its owner.
+    assert [m["text"] for m in app.fake_slack.messages(ALERTS)].count(f"{name} is Down") == 1
+    assert OWNED_BY_ALICE in shown(app, alert)
+    # The one the window held back comes now, and can be acknowledged like any other.
+    late = alert_about(app, f"{held_name} is Down")
+    assert has_ack_button(late)
+    command(app, "alice", f"ack {held_name}")
+    owned(app, late)

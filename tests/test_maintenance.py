@@ -396,3 +396,29 @@ async def test_the_alerts_a_window_held_back_become_one_digest_past_digest_after
         assert any(bots[0]["botName"] in reply["text"] for reply in replies[1:])
     finally:
         await rig.aclose()
+
+
+async def test_a_window_that_ends_while_liveperson_is_unreachable_ends_at_the_first_poll_back(
+    rig: AlertRig, fake_lp: LPServer, fake_slack: SlackServer
+) -> None:
+    bot = healthy_bots(fake_lp, "billing")[0]
+    await rig.poll()
+    await service(rig).create_reply(Window("billing-*"), ALICE, "alice", LONDON)
+    down(fake_lp, bot)
+    await rig.polls(3)
+    fake_lp.fake.add_fault("status", status=503, times=-1)
+    rig.clock.advance(timedelta(hours=1, minutes=1))
+    results = await rig.polls(3)
+    assert not any(result.ok for result in results)
+    await rig.service.tick_reminders_and_mutes()
+    await rig.deliver_all()
+    assert texts(fake_slack, BILLING) == ["Maintenance of billing-* began"]
+
+    fake_lp.fake.clear_faults()
+    await rig.polls(2)
+    await rig.deliver_all()
+    assert texts(fake_slack, BILLING) == [
+        "Maintenance of billing-* began",
+        "Maintenance of billing-* ended",
+        f"{bot['botName']} is Down",
+    ]

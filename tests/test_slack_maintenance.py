@@ -143,3 +143,25 @@ async def test_a_time_zone_slack_gives_that_is_unknown_reads_times_in_utc(
         assert (await zones.zone(client, "U0ALICE")).key == "UTC"
         assert (await zones.zone(client, "U0BOB")).key == "Europe/London"
         assert (await zones.zone(client, "U0NOBODY")).key == "UTC"
+
+
+def test_a_window_cancelled_twice_ends_once_and_the_second_cancel_is_told_so(
+    app: AppUnderTest,
+) -> None:
+    reply_text(app.users["alice"].command("maintenance billing-* now 1h deploy"))
+    first = reply_text(app.users["alice"].command("maintenance cancel 1"))
+    again = reply_text(app.users["alice"].command("maintenance cancel 1"))
+    assert "ended now" in first
+    assert "No maintenance window #1 is in force or to come" in again
+    (window,) = stored(app)
+    assert window.cancelled_by == "U0ALICE"
+    app.poll()
+    app.fake_slack.wait_for(lambda: app.unfinished_alerts() == 0, what="the relay is done")
+    assert [m["text"] for m in app.fake_slack.messages("C0BILLING")] == [
+        "Maintenance of billing-* began",
+        "Maintenance of billing-* ended",
+    ]
+    assert [row for row in audit(app) if row[1] == "maintenance_cancel"] == [
+        ("U0ALICE", "maintenance_cancel", "ok"),
+        ("U0ALICE", "maintenance_cancel", "invalid"),
+    ]

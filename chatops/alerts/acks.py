@@ -41,7 +41,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatops.alerts import render
+from chatops.alerts.mutes import active_mutes
 from chatops.alerts.outbox_rows import new_row, payload
+from chatops.alerts.routing import facts, is_muted
 from chatops.blockkit.text import code, date_token, escape_within, mention
 from chatops.domain import BotKind
 from chatops.domain.conversations import ConversationLimits
@@ -451,6 +453,11 @@ class AckService:
                 bot for bot in await store.bots_named(session, name) if access.visible(bot.name)
             ]
             incident = await store.open_outage(session, bots[0].id) if len(bots) == 1 else None
+            silenced = (
+                len(bots) == 1
+                and incident is None
+                and is_muted(facts(bots[0]), await active_mutes(session, self.clock()))
+            )
         shown = code(name, 150)
         if not bots:
             return await self._done(
@@ -479,6 +486,14 @@ class AckService:
             return refused
         if incident is None:
             what = "acknowledge" if action == ACK else "release"
+            health = render.health_of(bot.health)
+            why = f"it is {health.label}"
+            if silenced and health.is_problem:
+                # Down without an alert: a mute or a window holds it back (said, not hidden).
+                why += (
+                    ", and a mute or maintenance window silences its alerts: "
+                    "`/botstatus mutes`, `/botstatus maintenance`"
+                )
             return await self._done(
                 action,
                 "no_incident",
@@ -486,8 +501,8 @@ class AckService:
                 access,
                 user_name,
                 "No open alert",
-                f":information_source: {_name(bot)} has no open alert "
-                f"(it is {render.health_of(bot.health).label}), so there is nothing to {what}.",
+                f":information_source: {_name(bot)} has no open alert ({why}), so there is "
+                f"nothing to {what}.",
             )
         return bot, incident
 
