@@ -13,6 +13,8 @@ import yaml
 from slack_sdk.web.async_base_client import AsyncBaseClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from chatops.slack import grammar
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "manifest.yml"
 # The schema published at https://www.schemastore.org/slack-app-manifest.json, kept beside the
@@ -79,6 +81,19 @@ def test_the_slash_command_is_botstatus_on_the_events_path(manifest: dict[str, A
     assert command["command"] == "/botstatus"
     assert command["url"].startswith("https://")
     assert command["url"].endswith(EVENTS_PATH)
+
+
+def test_the_usage_hint_lists_every_form_within_slacks_limit(manifest: dict[str, Any]) -> None:
+    [command] = manifest["features"]["slash_commands"]
+    hint = command["usage_hint"]
+    schema = json.loads(SCHEMA.read_text())
+    limit = schema["properties"]["features"]["properties"]["slash_commands"]["items"]["properties"][
+        "usage_hint"
+    ]["maxLength"]
+
+    forms = [form.strip() for form in hint.removeprefix("[").removesuffix("]").split(" | ")]
+    assert sorted(forms) == sorted(["maintenance", *(f for f in grammar.USAGE.values() if f)])
+    assert len(hint) <= limit
 
 
 def test_interactivity_and_app_home_opened_are_on(manifest: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pydantic import SecretStr
 
 from chatops import __version__
-from chatops.config import ConfigError, Settings, load_settings
+from chatops.config import DEFAULT_CONFIG_FILE, ConfigError, Settings, load_settings
 from chatops.logs import configure_logging, json_logs_wanted, register_secrets
 
 
@@ -84,6 +84,13 @@ def _cmd_sandbox_liveperson(args: argparse.Namespace) -> int:
     )
 
 
+# Where the YAML file is looked for without --config (chatops.config.config_path).
+CONFIG_HELP = (
+    f"YAML config file (default: $CHATOPS_CONFIG, else {DEFAULT_CONFIG_FILE} in the current "
+    "directory if present; without one, the defaults)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatops", description="LivePerson Bots Status in Slack.")
     parser.add_argument("--version", action="version", version=f"chatops {__version__}")
@@ -96,29 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     serve = sub.add_parser("serve", help="production: HTTP on /slack/events, or Socket Mode")
-    serve.add_argument("--config", help="YAML config file (default: $CHATOPS_CONFIG)")
+    serve.add_argument("--config", help=CONFIG_HELP)
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000)
     serve.set_defaults(func=_cmd_serve)
 
     poll = sub.add_parser("poll", help="poll the status source")
     poll.add_argument("--once", action="store_true", help="one poll, print the transitions")
-    poll.add_argument("--config")
+    poll.add_argument("--config", help=CONFIG_HELP)
     poll.set_defaults(func=_cmd_poll)
 
     status = sub.add_parser("status", help="terminal table of stored status")
     status.add_argument("query", nargs="*", help="bot name, id or glob")
-    status.add_argument("--config")
+    status.add_argument("--config", help=CONFIG_HELP)
     status.set_defaults(func=_cmd_status)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply migrations")
-    upgrade.add_argument("--config")
+    upgrade.add_argument("--config", help=CONFIG_HELP)
     upgrade.set_defaults(func=_cmd_db)
 
     check = sub.add_parser("check-config", help="validate config, try Slack and LivePerson")
-    check.add_argument("--config")
+    check.add_argument("--config", help=CONFIG_HELP)
     check.set_defaults(func=_cmd_check_config)
 
     sandbox = sub.add_parser("sandbox", help="run a fake outside service alone")
