@@ -26,10 +26,13 @@ from chatops.domain.conversations import (
     MetricsOutcome,
     MetricsReading,
 )
+from chatops.pacing import Pacer
 from chatops.store.models import PollRun
 from chatops.store.tables import AGENT_METRICS, POLL_RUN, chunks
 
 _ERROR = 2000
+# Rows per executemany.
+WRITE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,10 @@ class AgentMetricsRows:
         connection = await session.connection()
         stored = await self._stored(session)
         wanted: dict[ConnectorKey, _Values] = {}
+        # 10,000 connectors take tens of ms: the replies get a turn of the loop every few.
+        pacer = Pacer()
         for key, snapshot in snapshots.items():
+            await pacer.pace()
             old = stored.get(key)
             state = reading.state_of(key)
             agent = reading.agents.get(key)
@@ -107,14 +113,16 @@ class AgentMetricsRows:
             wanted[key] = values
         changed = [(key, values) for key, values in wanted.items() if stored.get(key) != values]
         gone = [key for key in stored if key not in wanted]
-        # Rows the table has are updated, others inserted: each one executemany of one
-        # statement (the copy of the table says which, and it was checked above).
+        # Rows the table has are updated, others inserted (the copy of the table says which,
+        # and it was checked above): executemany of one statement, WRITE_BATCH rows at a
+        # time, so that binding thousands of rows in the database's worker thread does not
+        # hold the GIL (and the replies) for long at once.
         updates = [_params(key, values, now, poll.id) for key, values in changed if key in stored]
         inserts = [_row(key, values, now, poll.id) for key, values in changed if key not in stored]
-        if updates:
-            await connection.execute(_UPDATE, updates)
-        if inserts:
-            await connection.execute(AGENT_METRICS.insert(), inserts)
+        for part in chunks(updates, WRITE_BATCH):
+            await connection.execute(_UPDATE, list(part))
+        for part in chunks(inserts, WRITE_BATCH):
+            await connection.execute(AGENT_METRICS.insert(), list(part))
         for keys in chunks(gone):
             await connection.execute(
                 AGENT_METRICS.delete().where(
