@@ -418,3 +418,20 @@ async def test_a_page_whose_next_is_itself_is_read_once(
     assert {agent.agent_id for agent in reading.agents.values()} == {
         r["agentId"] for r in fake_lp.fake.agent_records()
     }
+
+
+async def test_next_links_past_the_last_page_end_at_the_first_empty_page(
+    fake_lp: RunningServer, source_for: MakeSource
+) -> None:
+    source = source_for(secrets_for(fake_lp))
+    await source.fetch()
+    fake_lp.fake.clear_requests()
+    fake_lp.fake.add_fault("agent_records", field="next_forever", times=-1, path="agent-view")
+
+    _, reading = await read(source)
+
+    assert reading.outcome is MetricsOutcome.OK
+    assert len(agent_requests(fake_lp)) == 2
+    assert {agent.agent_id for agent in reading.agents.values()} == {
+        r["agentId"] for r in fake_lp.fake.agent_records()
+    }

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,8 +30,8 @@ FAULT_KINDS = ("latency", "status", "malformed", "html", "missing_field", "reset
 # What an ``agent_records`` fault does to an Agent Metrics answer (its ``field``): list an
 # agent nobody asked for under a listed agent's login name, list every record twice (the
 # second with other counts), send counts no agent can have, point ``next`` at the page
-# itself.
-AGENT_RECORD_FAULTS = ("foreign", "duplicate", "counts", "next_self")
+# itself, or point it past the last page, again and again.
+AGENT_RECORD_FAULTS = ("foreign", "duplicate", "counts", "next_self", "next_forever")
 # The counts of a ``counts`` fault, in turn: negative, past any integer column, not finite.
 HOSTILE_COUNTS: tuple[object, ...] = (-5, 10**20, 1e300, "99999999999999999999", float("inf"))
 
@@ -353,3 +354,11 @@ def _agent_records(how: str, data: JSONDict) -> None:
             record["load"] = count
     elif how == "next_self":
         metadata["next"] = {**metadata["self"], "rel": "next"}
+    elif how == "next_forever":
+        href = str(metadata["self"]["href"])
+        query = parse_qs(urlsplit(href).query)
+        at = int(query["offset"][0]) + int(query["limit"][0])
+        following = (
+            f"{href.partition('?')[0]}?{urlencode({'limit': query['limit'][0], 'offset': at})}"
+        )
+        metadata["next"] = {"rel": "next", "href": following}

@@ -267,7 +267,8 @@ class AgentMetrics:
             data = self._transport.json(call, response)
             page, following = self._page(call, response, data)
             records += page
-            if following is None or following <= offset:
+            # No next page, a next that does not move forward, or an empty page: the end.
+            if following is None or following <= offset or not page:
                 return records
             offset = following
         logger.warning("LivePerson's Agent Metrics answer had more than %d pages", MAX_PAGES)
