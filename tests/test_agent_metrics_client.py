@@ -403,35 +403,27 @@ async def test_counts_no_agent_can_have_read_unknown_and_the_read_goes_on(
         assert agent.load is None
 
 
-async def test_a_page_whose_next_is_itself_is_read_once(
-    fake_lp: RunningServer, source_for: MakeSource
+@pytest.mark.parametrize(
+    ("fault", "requests"),
+    [
+        # next points at the page itself: read once.
+        ("next_self", 1),
+        # next points past the last page, again and again: the first empty page ends it.
+        ("next_forever", 2),
+    ],
+)
+async def test_pages_that_would_never_end_are_read_once_each(
+    fake_lp: RunningServer, source_for: MakeSource, fault: str, requests: int
 ) -> None:
     source = source_for(secrets_for(fake_lp))
     await source.fetch()
     fake_lp.fake.clear_requests()
-    fake_lp.fake.add_fault("agent_records", field="next_self", times=-1, path="agent-view")
+    fake_lp.fake.add_fault("agent_records", field=fault, times=-1, path="agent-view")
 
     _, reading = await read(source)
 
     assert reading.outcome is MetricsOutcome.OK
-    assert len(agent_requests(fake_lp)) == 1
-    assert {agent.agent_id for agent in reading.agents.values()} == {
-        r["agentId"] for r in fake_lp.fake.agent_records()
-    }
-
-
-async def test_next_links_past_the_last_page_end_at_the_first_empty_page(
-    fake_lp: RunningServer, source_for: MakeSource
-) -> None:
-    source = source_for(secrets_for(fake_lp))
-    await source.fetch()
-    fake_lp.fake.clear_requests()
-    fake_lp.fake.add_fault("agent_records", field="next_forever", times=-1, path="agent-view")
-
-    _, reading = await read(source)
-
-    assert reading.outcome is MetricsOutcome.OK
-    assert len(agent_requests(fake_lp)) == 2
+    assert len(agent_requests(fake_lp)) == requests
     assert {agent.agent_id for agent in reading.agents.values()} == {
         r["agentId"] for r in fake_lp.fake.agent_records()
     }
