@@ -313,6 +313,14 @@ async def test_a_scoped_window_never_silences_a_bot_outside_its_authors_scope(
     await rig.deliver_all()
     alerted = [m["text"] for m in fake_slack.fake.messages("C0ALERTS")]
     assert "bilingual-bot-1 is Down" in alerted
+    # Its end neither names the stranger nor alerts it again.
+    rig.clock.advance(timedelta(hours=1, minutes=1))
+    await rig.polls(2)
+    await rig.deliver_all()
+    assert texts(fake_slack, BILLING) == ["Maintenance of bil* began", "Maintenance of bil* ended"]
+    assert "bilingual" not in json.dumps(fake_slack.fake.messages(BILLING))
+    alerted = [m["text"] for m in fake_slack.fake.messages("C0ALERTS")]
+    assert alerted.count("bilingual-bot-1 is Down") == 1
 
 
 def test_maintenance_messages_stay_within_slack_limits_however_long_the_lists() -> None:
