@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatops.pacing import Pacer
 from chatops.store.models import Bot, Connector
 from chatops.store.polls import LastPoll, last_success
 from chatops.store.tables import BOT, CONNECTOR
@@ -65,24 +66,23 @@ class FleetRows:
         poll = await last_success(session)
         if self._loaded and poll == self._poll:
             return Loaded(poll, self._bots, self._connectors, changed=False, full=False)
-        bot_versions = {
-            bot_id: version
-            for bot_id, version in await _rows(session, sa.select(BOT.c.id, BOT.c.version), BOT)
-        }
-        connector_versions = {
-            (bot_id, user): version
-            for bot_id, user, version in await _rows(
-                session,
-                sa.select(CONNECTOR.c.bot_id, CONNECTOR.c.bot_user, CONNECTOR.c.version),
-                CONNECTOR,
-            )
-        }
+        pacer = Pacer()
+        bot_versions: dict[str, int] = {}
+        for bot_id, version in await _rows(session, sa.select(BOT.c.id, BOT.c.version), BOT):
+            await pacer.pace()
+            bot_versions[bot_id] = version
+        connector_versions: dict[ConnectorKey, int] = {}
+        changed_connectors: set[str] = set()
+        for bot_id, user, version in await _rows(
+            session,
+            sa.select(CONNECTOR.c.bot_id, CONNECTOR.c.bot_user, CONNECTOR.c.version),
+            CONNECTOR,
+        ):
+            await pacer.pace()
+            connector_versions[bot_id, user] = version
+            if self._connector_versions.get((bot_id, user)) != version:
+                changed_connectors.add(bot_id)
         changed_bots = [b for b, v in bot_versions.items() if self._bot_versions.get(b) != v]
-        changed_connectors = {
-            key[0]
-            for key, version in connector_versions.items()
-            if self._connector_versions.get(key) != version
-        }
         changed_connectors.update(
             key[0] for key in self._connector_versions.keys() - connector_versions.keys()
         )
