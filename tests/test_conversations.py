@@ -33,12 +33,13 @@ from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sources.liveperson import LivePersonSource
 from chatops.sources.liveperson.parse import entry_health
+from chatops.store.agent_metrics import WRITE_BATCH
 from chatops.store.cards import BotCard
 from chatops.store.engine import SessionFactory
 from chatops.store.tables import AGENT_METRICS, OUTBOX
 from tests.alerts_runner import ALERTS, BILLING, AlertRig, build_rig
 from tests.fixtures.app import AppUnderTest, app_settings, start_app
-from tests.fixtures.liveperson import secrets_for
+from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.test_blocks import NOW, details, make_bot, within_limits
 
 
@@ -94,19 +95,26 @@ async def outbox_rows(rig: AlertRig) -> int:
         )
 
 
-async def stored_counts(rig: AlertRig) -> dict[tuple[str, str], tuple[str, int | None, int | None]]:
-    async with rig.sessions() as session:
+async def agent_metrics_rows(
+    sessions: SessionFactory, *columns: sa.Column[Any]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The stored ``agent_metrics`` rows: ``columns`` by (bot id, bot user)."""
+    async with sessions() as session:
         connection = await session.connection()
         result = await connection.execute(
-            sa.select(
-                AGENT_METRICS.c.bot_id,
-                AGENT_METRICS.c.bot_user,
-                AGENT_METRICS.c.state,
-                AGENT_METRICS.c.open_conversations,
-                AGENT_METRICS.c.before_drop,
-            )
+            sa.select(AGENT_METRICS.c.bot_id, AGENT_METRICS.c.bot_user, *columns)
         )
-        return {(row[0], row[1]): (row[2], row[3], row[4]) for row in result}
+        return {(row[0], row[1]): tuple(row[2:]) for row in result}
+
+
+async def stored_counts(rig: AlertRig) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """(state, open conversations, before drop) by connector."""
+    return await agent_metrics_rows(
+        rig.sessions,
+        AGENT_METRICS.c.state,
+        AGENT_METRICS.c.open_conversations,
+        AGENT_METRICS.c.before_drop,
+    )
 
 
 # -- alerts ---------------------------------------------------------------------------------
@@ -226,6 +234,36 @@ async def test_two_replicas_polling_in_turn_keep_the_stored_counts_right(
     finally:
         for source in sources:
             await source.aclose()
+
+
+async def test_more_rows_than_one_write_batch_are_all_stored_and_then_only_the_moved_one(
+    make_fake_lp: MakeFakeLP, sessions: SessionFactory
+) -> None:
+    fake = make_fake_lp(connectors=WRITE_BATCH * 2 + 7)
+    source = LivePersonSource(secrets_for(fake), [Environment.PRODUCTION])
+    poller = Poller(source, sessions, agent_metrics=source.agent_metrics)
+
+    async def stored() -> dict[tuple[str, str], tuple[Any, ...]]:
+        columns = (AGENT_METRICS.c.open_conversations, AGENT_METRICS.c.poll_id)
+        return await agent_metrics_rows(sessions, *columns)
+
+    try:
+        first = await poller.tick()
+        assert first is not None and first.ok
+        rows = await stored()
+        assert len(rows) == first.connectors > WRITE_BATCH
+        (entry,) = whole_bots(fake, 1)[0]
+        key = (entry["botId"], entry["lpAccountUser"])
+        fake.fake.pin_conversations(entry["lpAccountUser"], 77)
+        second = await poller.tick()
+        assert second is not None and second.ok
+        after = await stored()
+        assert after[key][0] == 77
+        moved = {k for k in after if after[k] != rows[k]}
+        assert key in moved
+        assert len(moved) < len(rows)
+    finally:
+        await source.aclose()
 
 
 # -- details (/botstatus <bot>) through the app -----------------------------------------------
