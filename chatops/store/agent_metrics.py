@@ -28,6 +28,7 @@ from chatops.domain.conversations import (
 )
 from chatops.pacing import Pacer
 from chatops.store.models import PollRun
+from chatops.store.polls import last_success_columns
 from chatops.store.tables import AGENT_METRICS, POLL_RUN, chunks
 
 _ERROR = 2000
@@ -198,15 +199,9 @@ def _as_dict(values: _Values) -> dict[str, object]:
 
 async def api_status(session: AsyncSession) -> ApiStatus:
     """How the Agent Metrics API went at the last successful poll."""
-    connection = await session.connection()
-    row = (
-        await connection.execute(
-            sa.select(POLL_RUN.c.metrics, POLL_RUN.c.metrics_error, POLL_RUN.c.finished_at)
-            .where(POLL_RUN.c.ok)
-            .order_by(POLL_RUN.c.id.desc())
-            .limit(1)
-        )
-    ).first()
+    row = await last_success_columns(
+        session, POLL_RUN.c.metrics, POLL_RUN.c.metrics_error, POLL_RUN.c.finished_at
+    )
     if row is None:
         return ApiStatus(None)
     return ApiStatus(_outcome(row[0]), row[1], row[2])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
@@ -100,17 +101,21 @@ async def failed_polls_in_a_row(session: AsyncSession) -> int:
     return int(result.one())
 
 
-async def last_success(session: AsyncSession) -> LastPoll | None:
-    """The id and finish time of the last successful poll, by one indexed row read."""
+async def last_success_columns(
+    session: AsyncSession, *columns: sa.ColumnElement[Any]
+) -> tuple[Any, ...] | None:
+    """These columns of the last successful poll's row, by one indexed row read."""
     connection = await session.connection()
-    row = (
-        await connection.execute(
-            sa.select(POLL_RUN.c.id, POLL_RUN.c.finished_at, POLL_RUN.c.started_at)
-            .where(POLL_RUN.c.ok)
-            .order_by(POLL_RUN.c.id.desc())
-            .limit(1)
-        )
-    ).first()
+    query = sa.select(*columns).where(POLL_RUN.c.ok).order_by(POLL_RUN.c.id.desc()).limit(1)
+    row = (await connection.execute(query)).first()
+    return None if row is None else tuple(row)
+
+
+async def last_success(session: AsyncSession) -> LastPoll | None:
+    """The id and finish time of the last successful poll."""
+    row = await last_success_columns(
+        session, POLL_RUN.c.id, POLL_RUN.c.finished_at, POLL_RUN.c.started_at
+    )
     if row is None:
         return None
     return LastPoll(int(row[0]), row[1] or row[2])
