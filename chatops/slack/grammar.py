@@ -72,6 +72,7 @@ USAGE = {
     "mutes": "mutes",
     "restart": "restart <bot|glob>",
     "maintenance": "maintenance <bot|glob> <start> <duration> [reason]",
+    "maintenance list": "maintenance",
     "maintenance cancel": "maintenance cancel <id>",
     "ack": "ack <bot>",
     "unack": "unack <bot>",
