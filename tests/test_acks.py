@@ -24,7 +24,14 @@ from chatops.sandbox.slack_client import Delivery, SlackUser
 from chatops.store.models import AuditEntry
 from tests import fleet
 from tests.clock import ManualClock
-from tests.fixtures.app import TEST_PERMISSIONS, AppUnderTest, MakeApp, app_settings, start_app
+from tests.fixtures.app import (
+    TEST_PERMISSIONS,
+    AppUnderTest,
+    MakeApp,
+    app_settings,
+    start_app,
+    start_two_replicas,
+)
 from tests.test_slack_connectors import healthy_bot
 
 ALERTS = "C0ALERTS"
@@ -459,13 +466,7 @@ def two_replicas(
     fake_lp: LPServer, fake_slack: SlackServer, postgres_url: str
 ) -> Iterator[tuple[AppUnderTest, AppUnderTest]]:
     settings = app_settings(fake_lp, fake_slack, postgres_url, alerts=alerting())
-    first = start_app(settings, fake_lp, fake_slack)
-    second = start_app(settings, fake_lp, fake_slack)
-    try:
-        yield next(first), next(second)
-    finally:
-        for replica in (first, second):
-            replica.close()
+    yield from start_two_replicas(settings, fake_lp, fake_slack)
 
 
 def leader(replicas: tuple[AppUnderTest, AppUnderTest]) -> AppUnderTest:

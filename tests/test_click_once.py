@@ -17,7 +17,7 @@ from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import RunningServer as SlackServer
 from chatops.sandbox.slack_client import Delivery, SlackUser
 from chatops.store.models import AuditEntry, Bot
-from tests.fixtures.app import AppUnderTest, app_settings, start_app
+from tests.fixtures.app import AppUnderTest, app_settings, start_two_replicas
 from tests.test_slack_app import _bot_named, _detail_message, _settled
 
 
@@ -162,14 +162,9 @@ def two_replicas(
     fake_lp: LPServer, fake_slack: SlackServer, postgres_url: str
 ) -> Iterator[tuple[AppUnderTest, AppUnderTest]]:
     """Two app instances on one PostgreSQL database, as two replicas behind a balancer."""
-    settings = app_settings(fake_lp, fake_slack, postgres_url)
-    first = start_app(settings, fake_lp, fake_slack)
-    second = start_app(settings, fake_lp, fake_slack)
-    try:
-        yield next(first), next(second)
-    finally:
-        for replica in (first, second):
-            replica.close()
+    yield from start_two_replicas(
+        app_settings(fake_lp, fake_slack, postgres_url), fake_lp, fake_slack
+    )
 
 
 @pytest.mark.postgres
