@@ -9,9 +9,6 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatops.domain import (
-    Dimension,
-)
 from chatops.store.models import Connector, TransitionRecord
 from chatops.store.tables import chunks
 
@@ -26,12 +23,6 @@ async def transitions_for(
         .order_by(col(TransitionRecord.at), col(TransitionRecord.id))
     )
     return list(result.all())
-
-
-def dimension_since(connector: Connector, dimension: Dimension) -> datetime:
-    """When the connector's ``dimension`` took its current value."""
-    since: datetime = getattr(connector, f"{dimension.value}_since")
-    return since
 
 
 async def connectors_of(
@@ -70,7 +61,3 @@ async def connectors_ever(session: AsyncSession, bot_id: str) -> list[Connector]
         select(Connector).where(col(Connector.bot_id) == bot_id).order_by(col(Connector.bot_user))
     )
     return list(result.all())
-
-
-async def get_connector(session: AsyncSession, bot_id: str, bot_user: str) -> Connector | None:
-    return await session.get(Connector, (bot_id, bot_user))

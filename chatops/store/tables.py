@@ -17,7 +17,6 @@ from chatops.store.alert_models import (
     AlertMute,
     AlertMuteException,
     BotAlert,
-    SourceHealth,
 )
 from chatops.store.metrics_models import AgentMetricsRow
 from chatops.store.models import (
@@ -58,5 +57,4 @@ ALERT_STATE = table_of(BotAlert)
 INCIDENT = table_of(AlertIncident)
 MUTE = table_of(AlertMute)
 MUTE_EXCEPTION = table_of(AlertMuteException)
-SOURCE_HEALTH = table_of(SourceHealth)
 AGENT_METRICS = table_of(AgentMetricsRow)
