@@ -529,8 +529,10 @@ def test_connector_values_name_any_bot_user_robustly() -> None:
 def test_stop_and_restart_always_ask_first_and_start_only_for_several_or_pcs() -> None:
     single = make_bot(state=Health.DOWN)
     several = make_bot(1, state=Health.DEGRADED, connectors=3)
+    # A stopped connector: the only kind that offers connector_start.
+    stopped = make_bot(2, states=[Health.OK, Health.STOPPED])
 
-    for card in (single, several):
+    for card in (single, several, stopped):
         payload = details([card])
         for action_id in ("bot_stop", "bot_restart"):
             assert "confirm" in (button(payload, action_id) or {}), (card.name, action_id)
