@@ -92,12 +92,17 @@ async def announce_windows(
     return written
 
 
-def _announced(state: str | None) -> BotAlertState | None:
+def _announced(bot_id: str, state: str | None) -> BotAlertState | None:
     if state is None:
         return None
     try:
         return BotAlertState.from_dict(json.loads(state))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
+        log.error(
+            "alert state of bot %s is unreadable (%s); the window's end does not alert it",
+            bot_id,
+            exc,
+        )
         return None
 
 
@@ -138,7 +143,7 @@ async def _finish(
                 fine.append(bot.name)
             continue
         stored = states.get(bot.id)
-        state = _announced(stored.state) if stored is not None else None
+        state = _announced(bot.id, stored.state) if stored is not None else None
         incident_id = stored.incident_id if stored is not None else None
         card = cards.get(bot.id)
         hidden = (
