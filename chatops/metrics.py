@@ -50,6 +50,14 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60),
             registry=r,
         )
+        self.gc_pauses = Histogram(
+            "chatops_gc_pause_seconds",
+            "Pauses of the cyclic garbage collector by generation (2: a full collection,"
+            " run after each tick; chatops.collector). The event loop waits for each.",
+            ["generation"],
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1),
+            registry=r,
+        )
         self.polls = Counter(
             "chatops_polls_total",
             "Polls by outcome: ok and failed (polls of the lease holder; failed ones are"

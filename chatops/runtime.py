@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from chatops.alerts.service import AlertService
+from chatops.collector import Collector
 from chatops.config import ConfigError, Settings
 from chatops.logs import log_context, new_id
 from chatops.metrics import Metrics
@@ -118,6 +119,7 @@ class Runtime:
         self.post_poll: list[PostPollHook] = [self._refresh_fleet_gauges, self._refresh_home_tabs]
         self._post_poll_lock = asyncio.Lock()
         self._post_poll_tasks: set[asyncio.Task[None]] = set()
+        self.collector = Collector(self.metrics.gc_pauses)
 
     def _beat(self, ok: bool) -> None:
         # The heartbeat speaks for the leader only: a follower's ticks poll nothing. A good
@@ -169,6 +171,7 @@ class Runtime:
             self.metrics.polls.labels("db_unavailable").inc()
             self._beat(ok=False)
             await self._refresh_views()
+            self.collector.after_tick()
             raise
         if result is not None:
             self._beat(result.ok)
@@ -181,6 +184,9 @@ class Runtime:
         # Every replica answers from the stored fleet: the replies' copy catches up here,
         # off the request path, and the replies held since the poll's commit go ahead.
         await self._refresh_views()
+        # What the tick left behind is collected now, in one short pause, rather than in
+        # full collections at random points of the next poll (chatops.collector).
+        self.collector.after_tick()
         return result
 
     async def _refresh_views(self) -> None:
@@ -214,6 +220,7 @@ class Runtime:
 
     async def start(self) -> None:
         await prepare_database(self.settings.env.database_url)
+        self.collector.install()
         self.scheduler = build_scheduler(
             [("poll", self._scheduled_poll, self.settings.app.poll.interval)]
         )
@@ -246,6 +253,7 @@ class Runtime:
         await self.services.views.aclose()
         await self.source.aclose()
         await self.engine.dispose()
+        self.collector.uninstall()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -127,12 +126,6 @@ class Views:
                     bots = sorted(loaded.bots.values(), key=stored_order)
                     self._fleet = Fleet(bots, dict(loaded.connectors))
                 self._poll = loaded.poll
-                if loaded.full:
-                    # Tens of thousands of long-lived rows would be walked by every full
-                    # collection (stalls of a few hundred ms): keep them out of the cyclic
-                    # GC. They hold no reference cycles, so reference counting still frees
-                    # each one a later catch-up replaces.
-                    gc.freeze()
                 return self._fleet
         finally:
             if after_poll:
