@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from chatops.domain import BotKind, Environment, Health
+from chatops.pacing import Pacer
 from chatops.permissions import Access
 from chatops.slack import blocks
 from chatops.store.bots import BotIndex
@@ -91,6 +92,22 @@ class Fleet:
                 for bot_id, connectors in self.connectors.items()
             }
         return self._agents_by_bot
+
+    async def prepare(self) -> None:
+        """Compute what every summary reads, giving the loop back every few ms: done by the
+        catch-up after a poll, so that the first reply after it is a lookup too (at 10,000
+        connectors, computing these on first use held that reply for tens of ms)."""
+        pacer = Pacer()
+        agents: dict[str, blocks.AgentCounts] = {}
+        for bot_id, connectors in self.connectors.items():
+            await pacer.pace()
+            agents[bot_id] = blocks.agent_counts(connectors)
+        self._agents_by_bot = agents
+        await pacer.pace()
+        self.agents()
+        for step in (self.counts, self.problems, self.summary_problems, self.pcs_count):
+            await pacer.pace()
+            step()
 
     def agents(
         self, bots: Iterable[Bot] | None = None, environment: Environment | None = None

@@ -124,7 +124,9 @@ class Views:
                     loaded = await self._rows.catch_up(session)
                 if self._fleet is None or loaded.changed:
                     bots = sorted(loaded.bots.values(), key=stored_order)
-                    self._fleet = Fleet(bots, dict(loaded.connectors))
+                    fleet = Fleet(bots, dict(loaded.connectors))
+                    await fleet.prepare()
+                    self._fleet = fleet
                 self._poll = loaded.poll
                 return self._fleet
         finally:
