@@ -17,7 +17,7 @@ from chatops.domain.conversations import MetricsOutcome, MetricsReading
 from chatops.slack.client import slack_client
 from chatops.sources.base import SourceError
 from chatops.sources.liveperson import LivePersonSource
-from chatops.store.migrate import DatabaseUnavailable, current_revision, head_revision, safe_url
+from chatops.store.migrate import HEAD_REVISION, DatabaseUnavailable, current_revision, safe_url
 
 # A verdict: True ok, False a problem to fix (exit 1), None skipped, WARN works without it.
 WARN: Final = "warn"
@@ -60,11 +60,10 @@ async def check_settings(settings: Settings) -> list[tuple[Verdict, str, str]]:
 
     try:
         revision = await current_revision(env.database_url)
-        head = head_revision()
-        verdict = revision == head
+        verdict = revision == HEAD_REVISION
         detail = f"{safe_url(env.database_url)} at revision {revision or 'none'}"
         if not verdict:
-            detail += f" (latest is {head}: run `chatops db upgrade`)"
+            detail += f" (latest is {HEAD_REVISION}: run `chatops db upgrade`)"
         results.append((verdict, "database", detail))
     except DatabaseUnavailable as exc:
         results.append((False, "database", str(exc)))

@@ -26,10 +26,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -71,6 +71,9 @@ from chatops.store.models import utcnow
 from chatops.store.polls import last_successful_poll
 from chatops.web.app import WebParts, create_web_app
 from chatops.web.readiness import Check, Readiness, SlackAuthCheck
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 PostPollHook = Callable[[PollResult | None], Awaitable[None]]
 
@@ -273,6 +276,9 @@ class Runtime:
 
         The HTTP server still runs, for /healthz, /readyz and /metrics (and SIGTERM).
         """
+        # Imported here: an HTTP-mode replica never loads the Socket Mode client.
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
         token = self.settings.env.slack_app_token
         assert token is not None
         handler = AsyncSocketModeHandler(self.bolt, token.get_secret_value())

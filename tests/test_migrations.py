@@ -8,17 +8,18 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chatops.config import AppConfig, EnvSettings, Settings
 from chatops.store.migrate import (
+    HEAD_REVISION,
     DatabaseUnavailable,
     SchemaOutOfDate,
     alembic_config,
     current_revision,
-    head_revision,
     prepare_database,
     schema_is_current,
     table_metadata,
@@ -47,6 +48,11 @@ def _settings(url: str) -> Settings:
     return Settings(env=EnvSettings(database_url=url), app=AppConfig())
 
 
+def test_the_head_revision_is_the_newest_migration() -> None:
+    # Known without Alembic at start: a new migration must move HEAD_REVISION with it.
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
 async def test_the_migrations_build_exactly_the_schema_of_the_models(
     empty_database_url: str,
 ) -> None:
@@ -61,7 +67,7 @@ async def test_an_empty_database_has_no_revision_until_upgraded(empty_database_u
 
     await upgrade(empty_database_url)
 
-    assert await current_revision(empty_database_url) == head_revision()
+    assert await current_revision(empty_database_url) == HEAD_REVISION
     assert await schema_is_current(empty_database_url)
 
 
@@ -69,7 +75,7 @@ async def test_upgrading_a_current_database_changes_nothing(empty_database_url: 
     await upgrade(empty_database_url)
     await upgrade(empty_database_url)
 
-    assert await current_revision(empty_database_url) == head_revision()
+    assert await current_revision(empty_database_url) == HEAD_REVISION
 
 
 async def test_downgrade_removes_every_table_and_upgrade_brings_them_back(
@@ -101,7 +107,7 @@ async def test_concurrent_upgrades_of_postgres_run_one_after_the_other(
 
     await asyncio.gather(upgrade(url), upgrade(url), upgrade(url))
 
-    assert await current_revision(url) == head_revision()
+    assert await current_revision(url) == HEAD_REVISION
     assert await _run(url, _differences) == []
 
 
@@ -110,7 +116,7 @@ async def test_sqlite_is_upgraded_by_prepare_database(tmp_path: Path) -> None:
 
     await prepare_database(url)
 
-    assert await current_revision(url) == head_revision()
+    assert await current_revision(url) == HEAD_REVISION
 
 
 @pytest.mark.postgres
@@ -159,9 +165,7 @@ def test_db_upgrade_prints_where_it_started_and_ended(
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
 
     assert upgrade_command(_settings(url)) == 0
-    assert (
-        f"upgraded from an empty database to revision {head_revision()}" in capsys.readouterr().out
-    )
+    assert f"upgraded from an empty database to revision {HEAD_REVISION}" in capsys.readouterr().out
 
     assert upgrade_command(_settings(url)) == 0
     assert "already at revision" in capsys.readouterr().out

@@ -16,16 +16,12 @@ by hand::
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 import pkgutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import MetaData, inspect, pool, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
@@ -36,8 +32,17 @@ from chatops.config import Settings
 from chatops.store.engine import driver_words, is_sqlite
 from chatops.store.leases import advisory_lock_key
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
+
+# The newest migration in ``migrations/versions``. Known without Alembic, which would import
+# itself and load every migration script at each start only to find it: a database already
+# at head (every start but the first after an upgrade) never loads Alembic.
+# tests/test_migrations.py checks it against Alembic's own head.
+HEAD_REVISION = "0007"
 
 # Held (transaction-scoped) while migrating PostgreSQL, so that two `chatops db upgrade`
 # started at once run one after the other: the second then finds nothing to do.
@@ -65,6 +70,10 @@ class SchemaOutOfDate(Exception):
     """The database schema is not the one this version of chatops needs."""
 
 
+class _UnknownRevision(Exception):
+    """Alembic cannot upgrade from the database's revision (its own message)."""
+
+
 def safe_url(url: str) -> str:
     """The URL as it may appear in logs and messages: the password masked."""
     try:
@@ -74,20 +83,14 @@ def safe_url(url: str) -> str:
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
         # The ini parser treats "%" as interpolation; URL-encoded passwords contain it.
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
-
-
-@functools.cache
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:  # pragma: no cover - the package always ships its migrations
-        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
-    return head
 
 
 def _check_sqlite_directory(url: str) -> None:
@@ -142,11 +145,17 @@ def _read_revision(connection: Connection) -> str | None:
 
 def _upgrade_on(connection: Connection) -> tuple[str | None, str | None]:
     before = _read_revision(connection)
-    if before == head_revision():
+    if before == HEAD_REVISION:
         return before, before
+    from alembic import command
+    from alembic.util import CommandError
+
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        raise _UnknownRevision(str(exc)) from None
     return before, _read_revision(connection)
 
 
@@ -162,7 +171,7 @@ async def _upgrade(url: str) -> tuple[str | None, str | None]:
             revisions = await connection.run_sync(_upgrade_on)
             await connection.commit()
             return revisions
-    except CommandError as exc:
+    except _UnknownRevision as exc:
         # The database names a revision we do not ship: a newer chatops migrated it.
         raise SchemaOutOfDate(
             f"the database {safe_url(url)} cannot be upgraded: {exc} "
@@ -195,7 +204,7 @@ async def current_revision(url: str) -> str | None:
 
 
 async def schema_is_current(url: str) -> bool:
-    return await current_revision(url) == head_revision()
+    return await current_revision(url) == HEAD_REVISION
 
 
 async def prepare_database(url: str) -> None:
@@ -208,11 +217,10 @@ async def prepare_database(url: str) -> None:
         await upgrade(url)
         return
     current = await current_revision(url)
-    head = head_revision()
-    if current != head:
+    if current != HEAD_REVISION:
         at = f"revision {current}" if current else "no schema at all (an empty database)"
         raise SchemaOutOfDate(
-            f"the database {safe_url(url)} has {at}, this chatops needs revision {head}: "
+            f"the database {safe_url(url)} has {at}, this chatops needs revision {HEAD_REVISION}: "
             "run `chatops db upgrade`"
         )
 
