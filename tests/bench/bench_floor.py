@@ -16,6 +16,12 @@ start of the run and stays valid for Slack's 5 minutes):
   connectors change every 10 s (their Bot Server connection toggled through the fake's
   control API).
 
+Both servers run on ``.venv-deploy``, a virtualenv with chatops installed as
+deploy/Dockerfile installs it (``pip install ".[postgres]"``: not editable, no dev
+extras), made or brought up to date at the start of the run when pyproject.toml or
+chatops/ changed; so RSS and start-up are those of a deployed replica. The bench itself
+and the fakes run on the bench's own interpreter.
+
 Each at 5 and 20 connections. Printed: p50, p99, max and req/s per run, the ratios to the
 floor against the targets of issue 12, the peak RSS of each chatops process, the time from
 process start to the first successful ``/botstatus`` reply with the fleet already stored,
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -61,6 +68,7 @@ TARGETS = (
 )
 RSS_TARGET_MB = 150.0
 FIRST_REPLY_TARGET_S = 1.0
+DEPLOY_VENV = REPO / ".venv-deploy"
 
 LUA = """
 wrk.method = "POST"
@@ -124,6 +132,33 @@ def floor_server(port: int, reply_file: str) -> None:
 # -- Helpers ------------------------------------------------------------------------------
 
 
+def deploy_python() -> str:
+    """The interpreter of ``.venv-deploy``, chatops installed in it as deploy/Dockerfile
+    installs it; (re)installed when pyproject.toml or a file under chatops/ changed."""
+    python = DEPLOY_VENV / "bin" / "python"
+    stamp = DEPLOY_VENV / ".chatops-installed"
+    want = _source_digest()
+    if python.exists() and stamp.exists() and stamp.read_text() == want:
+        return str(python)
+    print(f"== installing chatops into {DEPLOY_VENV.name} as deploy/Dockerfile does", flush=True)
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(DEPLOY_VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, ".[postgres]"], cwd=REPO, check=True)
+    # The same version number: without this, a changed chatops/ would not replace the copy.
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", "."], cwd=REPO, check=True)
+    stamp.write_text(want)
+    return str(python)
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    files = [REPO / "pyproject.toml", *(REPO / "chatops").rglob("*")]
+    for path in sorted(f for f in files if f.is_file() and "__pycache__" not in f.parts):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load {one:.2f}/{five:.2f}"
@@ -184,9 +219,10 @@ class Bench:
         self.slack = run_slack(self.slack_fake)
         self.lp, self.lp_url = start_fake(args.connectors)
         self.database = tmp / "bench.db"
+        self.python = deploy_python()
+        # The servers import chatops from .venv-deploy, not from this checkout.
         self.env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
+            **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
             "CHATOPS_DATABASE_URL": f"sqlite+aiosqlite:///{self.database}",
             "SLACK_BOT_TOKEN": self.slack_fake.bot_token,
             "SLACK_SIGNING_SECRET": self.slack_fake.signing_secret,
@@ -258,7 +294,7 @@ class Bench:
         with log.open("ab") as stderr:
             process = subprocess.Popen(
                 [
-                    *(sys.executable, "-m", "chatops", "serve"),
+                    *(self.python, "-m", "chatops", "serve"),
                     *("--host", "127.0.0.1", "--port", str(port)),
                 ],
                 env={**self.env, "CHATOPS_CONFIG": str(config)},
@@ -301,7 +337,7 @@ class Bench:
         reply_file.write_text(json.dumps(reply))
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, __file__, "--floor-server", str(port), str(reply_file)],
+            [self.python, __file__, "--floor-server", str(port), str(reply_file)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -401,6 +437,7 @@ def main() -> int:
     print(f"== {load()} at start, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as directory:
         bench = Bench(args, Path(directory))
+        print(f"== chatops serve and the floor server run on {bench.python}")
         try:
             return measure(bench, args)
         finally:
