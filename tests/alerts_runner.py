@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from chatops.alerts import AlertService
+from chatops.alerts.service import AlertService
 from chatops.config import AlertsConfig, EnvSettings, MaintenanceConfig, PollConfig, Route
 from chatops.domain import Environment
 from chatops.domain.conversations import ConversationLimits

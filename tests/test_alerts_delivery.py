@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from chatops.alerts import outbox_summary
+from chatops.alerts.service import outbox_summary
 from chatops.config import EnvSettings
 from chatops.sandbox.liveperson import RunningServer as LPServer
 from chatops.sandbox.slack import FakeSlack

@@ -9,15 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from chatops.alerts import (
-    MuteError,
-    list_mutes,
-    mute,
-    mute_reply,
-    mutes_reply,
-    unmute,
-    unmute_reply,
-)
+from chatops.alerts.mutes import MuteError, list_mutes, mute, unmute
+from chatops.alerts.render.mute_replies import mute_reply, mutes_reply, unmute_reply
 from chatops.blockkit.limits import violations
 from chatops.config import EnvSettings, PermissionRule
 from chatops.permissions import Access

@@ -27,7 +27,8 @@ from chatops.domain import (
     Snapshot,
 )
 from chatops.sandbox.liveperson import RunningServer
-from chatops.sources import LivePersonSource, SourceError, UnknownBotError
+from chatops.sources.base import SourceError, UnknownBotError
+from chatops.sources.liveperson import LivePersonSource
 from tests.clock import ManualClock
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.waiting import PATIENCE, await_until

@@ -1,8 +1,4 @@
-"""Status sources: the StatusSource protocol, the LivePerson client and their errors."""
-
-from __future__ import annotations
-
-from chatops.sources.base import SourceError, StatusSource, UnknownBotError
-from chatops.sources.liveperson import LivePersonSource
-
-__all__ = ["LivePersonSource", "SourceError", "StatusSource", "UnknownBotError"]
+"""Status sources: ``chatops.sources.base`` (the StatusSource protocol and its errors) and
+``chatops.sources.liveperson`` (the LivePerson client). Nothing is imported here: what
+needs only the protocol does not load the client.
+"""
