@@ -57,6 +57,10 @@ def create_app(
     more than Slack's 3 s).
     """
     app = AsyncApp(
+        # The name of Bolt's request loggers, given so that Bolt does not derive it (its
+        # caller's file name, this one's) from inspect.stack(), which resolves the path of
+        # every module loaded so far: tens of ms of a fresh process's start.
+        name="app.py",
         client=client,
         signing_secret=signing_secret,
         request_verification_enabled=True,
