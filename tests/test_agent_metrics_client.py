@@ -13,7 +13,7 @@ from chatops.config import EnvSettings
 from chatops.domain import Environment, Snapshot
 from chatops.domain.conversations import ConnectorMetricsState, MetricsOutcome, MetricsReading
 from chatops.sandbox.liveperson import RunningServer
-from chatops.sources import LivePersonSource
+from chatops.sources.liveperson import LivePersonSource
 from chatops.sources.liveperson.agent_metrics import (
     AGENT_BATCH,
     IN_FLIGHT,

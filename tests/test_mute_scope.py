@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from chatops.alerts import MuteService
+from chatops.alerts.mutes import MuteService
 from chatops.blockkit.limits import violations
 from chatops.config import PermissionRule
 from chatops.permissions import Access
