@@ -58,6 +58,13 @@ class Metrics:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1),
             registry=r,
         )
+        self.loop_lag = Histogram(
+            "chatops_event_loop_lag_seconds",
+            "How much later than asked a timer set every 0.1 s fires: how long a request"
+            " arriving then waits for the event loop before its own work (chatops.loopwatch).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
         self.polls = Counter(
             "chatops_polls_total",
             "Polls by outcome: ok and failed (polls of the lease holder; failed ones are"

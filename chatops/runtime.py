@@ -39,6 +39,7 @@ from chatops.alerts.service import AlertService
 from chatops.collector import Collector
 from chatops.config import ConfigError, Settings
 from chatops.logs import log_context, new_id
+from chatops.loopwatch import watch_loop
 from chatops.metrics import Metrics
 from chatops.monitor.heartbeat import Heartbeat
 from chatops.monitor.poll import (
@@ -228,6 +229,10 @@ class Runtime:
             [("poll", self._scheduled_poll, self.settings.app.poll.interval)]
         )
         self.scheduler.start()
+        watch = asyncio.get_running_loop().create_task(
+            watch_loop(self.metrics.loop_lag), name="loop-watch"
+        )
+        self._background.append(watch)
         # Replies read the fleet from memory; load it in the background (a summary is
         # counted by SQL until then), so that a fresh process answers at once.
         self.services.views.refresh_soon()

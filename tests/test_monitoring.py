@@ -60,6 +60,8 @@ PANELS_WE_NEED = {
     "Command latency",
     "Leader by replica",
     "Leaders",
+    "Event loop lag by replica",
+    "Garbage collector pauses",
 }
 # Labels Prometheus attaches to every series of a scrape target (absent from /metrics).
 TARGET_LABELS = {"job", "instance", "namespace"}

@@ -182,6 +182,9 @@ def test_metrics_after_real_traffic_show_every_metric_with_sensible_values(
     young = metrics.value("chatops_gc_pause_seconds_count", generation="1")
     assert young is not None and young >= polls
     assert metrics.value("chatops_gc_pause_seconds_count", generation="2") in (None, 0)
+    # The loop's lateness is sampled every 0.1 s from the start (chatops.loopwatch).
+    lag = metrics.value("chatops_event_loop_lag_seconds_count")
+    assert lag is not None and lag >= 1
     duration = metrics.value("chatops_poll_duration_seconds_sum", outcome="ok")
     assert duration is not None and 0 < duration < 10 * polls
     health = metrics.labels("chatops_bots", "health")
