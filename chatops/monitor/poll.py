@@ -282,7 +282,7 @@ class Poller:
             transitions=len(records),
         )
         await self._commit(session)
-        self._remember(fleet, diff, changes)
+        await self._remember(fleet, diff, changes, snapshots)
         assert poll.id is not None
         return PollResult(
             poll_id=poll.id,
@@ -306,9 +306,26 @@ class Poller:
             logger.info("connector table changed outside this poller; reloading stored state")
         return await load_fleet(session)
 
-    def _remember(self, fleet: StoredFleet, diff: FleetDiff, changes: Sequence[BotChange]) -> None:
-        """Carry the committed changes into the cached fleet and its expected fingerprint."""
+    async def _remember(
+        self,
+        fleet: StoredFleet,
+        diff: FleetDiff,
+        changes: Sequence[BotChange],
+        fetched: Mapping[ConnectorKey, Snapshot],
+    ) -> None:
+        """Carry the committed changes into the cached fleet and its expected fingerprint.
+
+        An unchanged connector's stored snapshot is replaced by the equal one fetched: the
+        source hands that same object back while the entry stays the same, so the fleet is
+        held once, not once by the source and once here. Paced (chatops.pacing).
+        """
         snapshots = fleet.snapshots
+        pacer = Pacer()
+        for key, snapshot in fetched.items():
+            await pacer.pace()
+            stored = snapshots.get(key)
+            if stored is not None and stored is not snapshot and stored == snapshot:
+                snapshots[key] = snapshot
         removed = set(fleet.removed)
         returning = sum(1 for snapshot in diff.added if snapshot.key in removed)
         for snapshot in diff.added:
@@ -391,7 +408,8 @@ async def _diff(
     candidates = []
     pacer = Pacer()
     for key, snapshot in fetched.items():
-        if stored.get(key) != snapshot:
+        old = stored.get(key)
+        if old is not snapshot and old != snapshot:
             candidates.append(storable(snapshot))
         await pacer.pace()
     known = {s.key: stored[s.key] for s in candidates if s.key in stored}

@@ -35,6 +35,7 @@ from chatops.domain import (
     bot_state,
 )
 from chatops.pacing import Pacer
+from chatops.sharing import Pool
 from chatops.store.models import Connector, PollRun, TransitionRecord
 from chatops.store.tables import BOT, CONNECTOR, TRANSITION, chunks
 
@@ -146,7 +147,9 @@ _SNAPSHOT_COLUMNS = (
 )
 
 
-def _snapshot_from_row(row: Sequence[Any]) -> Snapshot:
+def _snapshot_from_row(row: Sequence[Any], pool: Pool | None = None) -> Snapshot:
+    if pool is not None:
+        row = [pool(value) for value in row]
     (bot_id, name, kind, channel, environment, raw_connector, raw_cloud, raw_server) = row[:8]
     manual_operation, manual_by, manual_at, updated_at, account_user, bot_user = row[8:]
     manual = (
@@ -221,9 +224,11 @@ async def load_fleet(session: AsyncSession) -> StoredFleet:
     removed: set[ConnectorKey] = set()
     by_bot: dict[str, list[Snapshot]] = {}
     pacer = Pacer()
+    # The snapshots share their equal values (chatops.sharing).
+    pool = Pool()
     async for row in result:
         if row[-1] is None:
-            snapshot = _snapshot_from_row(row[:-1])
+            snapshot = _snapshot_from_row(row[:-1], pool)
             snapshots[snapshot.key] = snapshot
             by_bot.setdefault(snapshot.bot_id, []).append(snapshot)
         else:

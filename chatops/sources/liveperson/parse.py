@@ -32,6 +32,7 @@ from chatops.domain import (
     parse_kind,
 )
 from chatops.jsontypes import JSONDict
+from chatops.sharing import Pool
 
 MISSING = "(missing)"
 
@@ -67,11 +68,12 @@ class PlatformBot:
     channel: Channel | None
 
 
-def used_fields(entry: Any) -> Any:
-    """``entry`` cut to the fields the client reads (anything else passes through)."""
+def used_fields(entry: Any, pool: Pool) -> Any:
+    """``entry`` cut to the fields the client reads (anything else passes through), its
+    values shared through ``pool`` with the equal ones of the other entries."""
     if not isinstance(entry, dict):
         return entry
-    return {name: entry[name] for name in ENTRY_FIELDS if name in entry}
+    return {name: pool(entry[name]) for name in ENTRY_FIELDS if name in entry}
 
 
 def text(value: Any) -> str | None:

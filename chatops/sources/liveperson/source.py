@@ -23,6 +23,7 @@ from chatops.config import ConfigError, EnvSettings, Settings
 from chatops.domain import ConnectorKey, Environment, Snapshot
 from chatops.jsontypes import JSONDict
 from chatops.pacing import Pacer
+from chatops.sharing import Pool
 from chatops.sources.base import SourceError, UnknownBotError, UnknownConnectorError
 from chatops.sources.json_stream import decode_object
 from chatops.sources.liveperson.agent_metrics import AgentMetrics
@@ -175,6 +176,8 @@ class LivePersonSource:
     async def _fetch(self, deadline: Deadline) -> list[Snapshot]:
         endpoints = await self._auth.resolve(deadline)
         listed: list[tuple[JSONDict, Environment | None, bool]] = []
+        # The entries of one fetch share their equal values (chatops.sharing).
+        pool = Pool()
         for environment in self._environments:
             call = Call(
                 f"the bots status list ({environment.label})",
@@ -182,7 +185,7 @@ class LivePersonSource:
                 f"{endpoints.monitoring}{MONITORING_PATH}/status",
                 params={"environment": environment.source_name},
             )
-            entries = await self._status_entries(call, deadline)
+            entries = await self._status_entries(call, deadline, pool)
             listed.extend((entry, environment, False) for entry in entries)
         pcs_call = Call(
             "the PCS bots status list",
@@ -193,7 +196,7 @@ class LivePersonSource:
             refusal=lambda response: _NoPCSList() if response.status_code == 404 else None,
         )
         try:
-            pcs_entries = await self._status_entries(pcs_call, deadline)
+            pcs_entries = await self._status_entries(pcs_call, deadline, pool)
         except _NoPCSList:
             logger.debug("LivePerson has no PCS status list for this account")
             pcs_entries = []
@@ -236,12 +239,14 @@ class LivePersonSource:
                 _some(userless),
             )
 
-    async def _status_entries(self, call: Call, deadline: Deadline) -> list[JSONDict]:
+    async def _status_entries(self, call: Call, deadline: Deadline, pool: Pool) -> list[JSONDict]:
         response = await self._auth.send(call, deadline)
         self._transport.not_html(call, response)
         try:
             # Entry by entry, pacing the event loop, each cut to the fields used at once.
-            data = await decode_object(response.content, "statusList", used_fields)
+            data = await decode_object(
+                response.content, "statusList", lambda entry: used_fields(entry, pool)
+            )
         except ValueError:
             raise self._transport.malformed(call, response) from None
         entries = data.get("statusList") if isinstance(data, dict) else None

@@ -1,0 +1,44 @@
+"""One object for each of many equal values: the fleet's copies hold each value once.
+
+The fleet lives in memory as long-lived rows of 10,000 connectors, and their values repeat:
+a few statuses, kinds and environments, the same timestamp on every row one poll wrote. Each
+value read from the database or decoded from JSON is a new object (50-70 bytes for a short
+string or a datetime), so without sharing a copy of the fleet holds a few hundred thousand
+of them. A :class:`Pool` hands back the first object it was given equal to a value.
+
+A pool lives for one load (a fetch, a read of the stored fleet) and is then dropped: it
+holds its values, so a pool kept forever would keep every value ever seen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+
+
+class Pool:
+    """Equal strings and datetimes made one object; any other value passes through."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+
+    def __call__(self, value: T) -> T:
+        # Exact types: a str subclass (an enum member) is never swapped for a plain str.
+        kind = type(value)
+        if kind is str or kind is datetime:
+            return cast(T, self._values.setdefault(value, value))
+        return value
+
+    def fields(self, instance: T) -> T:
+        """``instance`` with each attribute in its ``__dict__`` shared (a loaded row's)."""
+        values = instance.__dict__
+        for name, value in values.items():
+            values[name] = self(value)
+        return instance
+
+
+__all__ = ["Pool"]
