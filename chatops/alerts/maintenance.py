@@ -53,8 +53,9 @@ from chatops.permissions import Access
 from chatops.store import maintenance as store
 from chatops.store.bots import listed_bots
 from chatops.store.engine import SessionFactory
+from chatops.store.fleet_rows import BotRecord
 from chatops.store.maintenance_models import MaintenanceWindow
-from chatops.store.models import Bot, utcnow
+from chatops.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +331,7 @@ class MaintenanceService:
         await self._announce()
         return cancelled_reply(view, now)
 
-    async def notes(self, bots: Sequence[Bot], access: Access) -> dict[str, str]:
+    async def notes(self, bots: Sequence[BotRecord], access: Access) -> dict[str, str]:
         """What each of these bots' details say of the window it is in (by bot id), as
         ``access`` may see it."""
         found: dict[str, str] = {}
@@ -339,7 +340,7 @@ class MaintenanceService:
                 found.setdefault(bot.id, bot_note(view))
         return found
 
-    async def lines(self, bots: Sequence[Bot], access: Access) -> list[str]:
+    async def lines(self, bots: Sequence[BotRecord], access: Access) -> list[str]:
         """One line per window in force that covers some of ``bots``, for the Home tab."""
         return [
             f"{code(view.target, 100)} ({plural(len(covered), 'bot')}): {bot_note(view)}"
@@ -347,8 +348,8 @@ class MaintenanceService:
         ]
 
     async def _reaching(
-        self, bots: Sequence[Bot], access: Access
-    ) -> list[tuple[WindowView, list[Bot]]]:
+        self, bots: Sequence[BotRecord], access: Access
+    ) -> list[tuple[WindowView, list[BotRecord]]]:
         """The windows in force that reach some of ``bots``, as ``access`` sees them."""
         async with self.sessions() as session:
             windows = await store.in_force(session, self.clock())

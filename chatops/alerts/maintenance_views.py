@@ -7,15 +7,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from chatops.alerts.mute_views import Scope, scope_of
 from chatops.alerts.mutes import window_mutes
 from chatops.alerts.routing import facts
 from chatops.alerts.visibility import Visibility
 from chatops.blockkit.text import mention
+from chatops.store.fleet_rows import BotRecord
 from chatops.store.maintenance_models import MaintenanceWindow
-from chatops.store.models import Bot
+
+B = TypeVar("B", bound=BotRecord)
 
 # The author of the windows the config file's ``maintenance:`` entries schedule.
 CONFIG_AUTHOR: Final = "config"
@@ -73,7 +75,7 @@ class WindowView:
         return "the config file" if self.created_by == CONFIG_AUTHOR else mention(self.created_by)
 
 
-def reached(window: MaintenanceWindow, bots: Sequence[Bot]) -> list[Bot]:
+def reached(window: MaintenanceWindow, bots: Sequence[B]) -> list[B]:
     """The listed bots the window silences (its targets, within its author's scope)."""
     silencers = window_mutes(window)
     return [bot for bot in bots if any(m.silences(facts(bot)) for m in silencers)]

@@ -22,7 +22,7 @@ from chatops.domain import Health
 from chatops.domain.globs import glob_matches
 from chatops.permissions import in_scope
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot
+from chatops.store.fleet_rows import BotRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class BotFacts:
     environment: str
 
 
-def facts(bot: Bot | BotCard) -> BotFacts:
+def facts(bot: BotRecord | BotCard) -> BotFacts:
     return BotFacts(bot.id, bot.name, bot.kind, bot.environment)
 
 

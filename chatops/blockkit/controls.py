@@ -25,7 +25,7 @@ from chatops.blockkit.text import code, escape_within, one_line, truncate
 from chatops.domain import ConnectorStatus, Health
 from chatops.jsontypes import JSONDict
 from chatops.store.cards import BotCard
-from chatops.store.models import Connector
+from chatops.store.fleet_rows import ConnectorRecord
 
 Action = Literal["start", "stop", "restart"]
 
@@ -204,7 +204,7 @@ def parse_connector_value(value: str) -> tuple[str, str] | None:
     return json_pair(value, "bot", "user")
 
 
-def _connector_dialog(bot: BotCard, connector: Connector, action: Action) -> JSONDict | None:
+def _connector_dialog(bot: BotCard, connector: ConnectorRecord, action: Action) -> JSONDict | None:
     if action == "start":
         return None
     user = code(connector.bot_user, 60)
@@ -230,7 +230,7 @@ def _connector_dialog(bot: BotCard, connector: Connector, action: Action) -> JSO
 
 
 def connector_buttons(
-    bot: BotCard, connector: Connector, *, can_start: bool, can_stop: bool
+    bot: BotCard, connector: ConnectorRecord, *, can_start: bool, can_stop: bool
 ) -> list[JSONDict]:
     """One connector's Start, Stop and Restart, where permitted and where they make sense."""
     allowed = {"start": can_start, "stop": can_stop, "restart": can_start and can_stop}

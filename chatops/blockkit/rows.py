@@ -12,7 +12,7 @@ from typing import Final
 from chatops.blockkit.text import code, escape_within
 from chatops.domain import BotKind, Channel, Dimension, Environment, Health
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
 # Name lengths, counted after mrkdwn escaping so that "&&&" cannot triple a line.
 COMPACT_NAME: Final = 80
@@ -21,7 +21,7 @@ RAW_IN_LIST: Final = 40
 RAW_IN_DETAIL: Final = 120
 
 
-def bot_health(bot: Bot | Connector | BotCard) -> Health:
+def bot_health(bot: BotRecord | ConnectorRecord | BotCard) -> Health:
     try:
         return Health(bot.health)
     except ValueError:
@@ -42,7 +42,9 @@ def status_text(value: str, raw: str, *, raw_limit: int) -> str:
     return escape_within(value, 40)
 
 
-def dimension_statuses(connector: Connector) -> tuple[tuple[Dimension, str, str, datetime], ...]:
+def dimension_statuses(
+    connector: ConnectorRecord,
+) -> tuple[tuple[Dimension, str, str, datetime], ...]:
     return (
         (
             Dimension.CONNECTOR,
@@ -55,14 +57,16 @@ def dimension_statuses(connector: Connector) -> tuple[tuple[Dimension, str, str,
     )
 
 
-def connectors_text(bot: Bot | BotCard) -> str:
+def connectors_text(bot: BotRecord | BotCard) -> str:
     """``2 of 3 connectors OK`` (``1 connector`` for a bot with one)."""
-    total = bot.connectors if isinstance(bot, Bot) else len(bot.connectors)
-    ok = bot.connectors_ok if isinstance(bot, Bot) else bot.ok_count
+    if isinstance(bot, BotCard):
+        total, ok = len(bot.connectors), bot.ok_count
+    else:
+        total, ok = bot.connectors, bot.connectors_ok
     if total == 1:
         return "1 connector"
     return f"{ok} of {total:,} connectors OK"
 
 
-def is_pcs(bot: Bot | BotCard) -> bool:
+def is_pcs(bot: BotRecord | BotCard) -> bool:
     return bot.kind == BotKind.PCS.value

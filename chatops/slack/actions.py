@@ -33,7 +33,7 @@ from chatops.slack.results import ActionResult, ConnectorWatch, Outcome
 from chatops.slack.services import SlackServices
 from chatops.store.cards import BotCard
 from chatops.store.connectors import connectors_of
-from chatops.store.models import Connector
+from chatops.store.fleet_rows import ConnectorRecord
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def _follow_up(
     services.spawn(_follow(services, action, watches, respond), name=name)
 
 
-def _online_again(before: Connector | None, row: Connector | None) -> bool:
+def _online_again(before: ConnectorRecord | None, row: ConnectorRecord | None) -> bool:
     """Whether ``row`` shows the connector Online since the action (not still from before).
 
     A poll may miss the stopped moment of a quick restart (Online, then Online again), so

@@ -9,7 +9,7 @@ view, before anything is counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,9 +18,9 @@ from chatops.pacing import Pacer
 from chatops.permissions import Access
 from chatops.slack import blocks
 from chatops.store.bots import BotIndex
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
-BotFilter = Callable[[Bot], bool]
+BotFilter = Callable[[BotRecord], bool]
 
 
 def view_filter(access: Access) -> BotFilter | None:
@@ -44,20 +44,20 @@ class Fleet:
     first use and kept until the next such poll.
     """
 
-    bots: list[Bot]
-    connectors: dict[str, list[Connector]] = field(default_factory=dict)
+    bots: list[BotRecord]
+    connectors: Mapping[str, Sequence[ConnectorRecord]] = field(default_factory=dict)
     _counts: dict[Health, int] | None = None
-    _by_name: list[Bot] | None = None
-    _problems: list[Bot] | None = None
-    _summary_problems: list[Bot] | None = None
+    _by_name: list[BotRecord] | None = None
+    _problems: list[BotRecord] | None = None
+    _summary_problems: list[BotRecord] | None = None
     _pcs: int | None = None
-    _index: BotIndex | None = None
+    _index: BotIndex[BotRecord] | None = None
     _agents_by_bot: dict[str, blocks.AgentCounts] | None = None
     _agents: dict[str | None, blocks.AgentCounts] = field(default_factory=dict)
     # Per view scope (``Access.scope("view")``): the bots in it, their counts, the problems.
     _scoped: dict[tuple[str, ...], Scoped] = field(default_factory=dict)
 
-    def index(self) -> BotIndex:
+    def index(self) -> BotIndex[BotRecord]:
         if self._index is None:
             users = {
                 bot_id: [c.bot_user for c in connectors]
@@ -71,12 +71,12 @@ class Fleet:
             self._counts = dict.fromkeys(Health, 0) | dict(blocks.health_counts(self.bots))
         return self._counts
 
-    def by_name(self) -> list[Bot]:
+    def by_name(self) -> list[BotRecord]:
         if self._by_name is None:
             self._by_name = blocks.by_name(self.bots)
         return self._by_name
 
-    def problems(self) -> list[Bot]:
+    def problems(self) -> list[BotRecord]:
         """The problem bots in ``blocks.problem_first`` order."""
         if self._problems is None:
             self._problems = blocks.problem_first(
@@ -110,7 +110,7 @@ class Fleet:
             step()
 
     def agents(
-        self, bots: Iterable[Bot] | None = None, environment: Environment | None = None
+        self, bots: Iterable[BotRecord] | None = None, environment: Environment | None = None
     ) -> blocks.AgentCounts:
         """The agent counts over ``bots`` (None: every bot of ``environment``, or of the
         fleet), computed once per poll for the unscoped cases."""
@@ -122,7 +122,7 @@ class Fleet:
             self._agents[key] = blocks.fleet_agent_counts(every, self.agents_by_bot())
         return self._agents[key]
 
-    def summary_problems(self) -> list[Bot]:
+    def summary_problems(self) -> list[BotRecord]:
         """The problem bots among the first ``SUMMARY_PROBLEM_BOTS`` in stored order."""
         if self._summary_problems is None:
             first = self.bots[: blocks.SUMMARY_PROBLEM_BOTS]
@@ -148,13 +148,13 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Scoped:
-    bots: list[Bot]
+    bots: list[BotRecord]
     counts: dict[Health, int]
-    problems: list[Bot]
+    problems: list[BotRecord]
     agents: blocks.AgentCounts
 
 
-def stored_order(bot: Bot) -> tuple[int, str, str]:
+def stored_order(bot: BotRecord) -> tuple[int, str, str]:
     """The order of ``store.bots.list_bots``: the most severe health first, then name, then id."""
     try:
         severity = Health(bot.health).severity
@@ -163,5 +163,5 @@ def stored_order(bot: Bot) -> tuple[int, str, str]:
     return severity, bot.name, bot.id
 
 
-def only_visible(bots: list[Bot], visible: BotFilter | None) -> list[Bot]:
+def only_visible(bots: list[BotRecord], visible: BotFilter | None) -> list[BotRecord]:
     return bots if visible is None else [bot for bot in bots if visible(bot)]

@@ -19,7 +19,7 @@ from chatops.domain.globs import glob_matches
 from chatops.domain.permission import Permission
 from chatops.permissions import Access
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
 # A restart reaches LivePerson twice per connector, one connector after another; past this
 # many bots a request is refused (narrow the glob) rather than run for many minutes.
@@ -81,8 +81,8 @@ class RestartPlan:
 
 
 def plan(
-    bots: Iterable[Bot],
-    connectors: Mapping[str, Sequence[Connector]],
+    bots: Iterable[BotRecord],
+    connectors: Mapping[str, Sequence[ConnectorRecord]],
     target: str,
     *,
     pcs_count: int,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
 
 class Outcome(StrEnum):
@@ -35,14 +35,14 @@ class ConnectorOutcome:
     bot_user: str
     outcome: Outcome
     message: str = ""
-    before: Connector | None = None
+    before: ConnectorRecord | None = None
 
 
 @dataclass(frozen=True)
 class ActionResult:
     outcome: Outcome
     message: str
-    bot: Bot | None = None
+    bot: BotRecord | None = None
     # PCS bots share one connector: how many bots the action affected.
     affected: int = 1
     # One entry per connector acted on (a bot-level action names all of the bot's).
@@ -61,6 +61,6 @@ class ConnectorWatch:
     bot_id: str
     bot_name: str
     bot_user: str
-    before: Connector | None
-    current: Connector | None = None
+    before: ConnectorRecord | None
+    current: ConnectorRecord | None = None
     online_after: timedelta | None = None

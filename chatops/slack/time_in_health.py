@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from chatops.domain import Health, bot_health
-from chatops.store.models import Bot, Connector, TransitionRecord
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
+from chatops.store.models import TransitionRecord
 
 
 def time_in_health(
-    bot: Bot,
-    connectors: Sequence[Connector],
+    bot: BotRecord,
+    connectors: Sequence[ConnectorRecord],
     transitions: Sequence[TransitionRecord],
     start: datetime,
     end: datetime,
@@ -62,7 +63,7 @@ class _Timeline:
 
     def __init__(
         self,
-        row: Connector | None,
+        row: ConnectorRecord | None,
         changes: list[tuple[datetime, str, str]],
         start: datetime,
         end: datetime,

@@ -44,8 +44,7 @@ from chatops.store.bots import count_by_health, list_bots, match_bots
 from chatops.store.cards import cards
 from chatops.store.connectors import connectors_ever, transitions_for
 from chatops.store.engine import SessionFactory
-from chatops.store.fleet_rows import FleetRows
-from chatops.store.models import Bot
+from chatops.store.fleet_rows import BotRecord, FleetRows
 from chatops.store.polls import LastPoll, last_success
 
 log = logging.getLogger(__name__)
@@ -61,11 +60,11 @@ RENDERED_SCOPES = 64
 class MaintenanceNotes(Protocol):
     """What the maintenance windows in force say of bots (the alerts' MaintenanceService)."""
 
-    async def notes(self, bots: Sequence[Bot], access: Access) -> dict[str, str]:
+    async def notes(self, bots: Sequence[BotRecord], access: Access) -> dict[str, str]:
         """A line per bot id in a window, for its details, as ``access`` may see it."""
         ...
 
-    async def lines(self, bots: Sequence[Bot], access: Access) -> list[str]:
+    async def lines(self, bots: Sequence[BotRecord], access: Access) -> list[str]:
         """A line per window in force that covers some of ``bots``, for the Home tab."""
         ...
 
@@ -123,7 +122,7 @@ class Views:
                 async with self.sessions() as session:
                     loaded = await self._rows.catch_up(session)
                 if self._fleet is None or loaded.changed:
-                    bots = sorted(loaded.bots.values(), key=stored_order)
+                    bots: list[BotRecord] = sorted(loaded.bots.values(), key=stored_order)
                     fleet = Fleet(bots, dict(loaded.connectors))
                     await fleet.prepare()
                     self._fleet = fleet
@@ -240,7 +239,7 @@ class Views:
     def _render_summary(
         self,
         counts: dict[Health, int],
-        problem_bots: list[Bot],
+        problem_bots: Sequence[BotRecord],
         now: datetime,
         age: DataAge,
         agents: blocks.AgentCounts | None,

@@ -4,6 +4,7 @@ glob, and bot cards (a bot with its listed connectors). The caller owns the tran
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
@@ -19,8 +20,12 @@ from chatops.domain.globs import glob_regex, is_glob
 from chatops.store.agent_metrics import conversations_for
 from chatops.store.cards import BotCard
 from chatops.store.connectors import connectors_of
+from chatops.store.fleet_rows import BotRecord
 from chatops.store.models import Bot
 from chatops.store.tables import chunks
+
+# Any bot row: the ORM's, or the replies' plain copy (chatops.store.fleet_rows).
+B = TypeVar("B", bound=BotRecord)
 
 _SEVERITY = sa.case(
     {health.value: health.severity for health in Health},
@@ -36,7 +41,7 @@ def _active(environment: Environment | None) -> sa.ColumnElement[bool]:
     return condition
 
 
-class BotIndex:
+class BotIndex(Generic[B]):
     """Bots in order with their folded names, ids and bot users, for repeated ``match_bots``.
 
     Reading an attribute of an ORM row is slow next to a plain tuple; the Slack surface
@@ -44,9 +49,7 @@ class BotIndex:
     bot users, so that a query can name a connector.
     """
 
-    def __init__(
-        self, bots: Sequence[Bot], users: Mapping[str, Sequence[str]] | None = None
-    ) -> None:
+    def __init__(self, bots: Sequence[B], users: Mapping[str, Sequence[str]] | None = None) -> None:
         self.bots = list(bots)
         users = users or {}
         self.rows = [
@@ -61,7 +64,7 @@ class BotIndex:
         ]
 
 
-def match_bots(bots: Sequence[Bot] | BotIndex, query: str) -> list[Bot]:
+def match_bots(bots: Sequence[B] | BotIndex[B], query: str) -> list[B]:
     """The bots matching ``query``, by the first rule that finds any, in the given order.
 
     An exact id, then an exact name or bot user (ignoring case), then a glob with ``*`` and

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from chatops.domain import Health
 from chatops.domain.conversations import BotConversations, bot_lines, connector_text
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
 
 def _health(value: str) -> Health:
@@ -25,8 +25,8 @@ def _health(value: str) -> Health:
 
 @dataclass(frozen=True, slots=True)
 class BotCard:
-    bot: Bot
-    connectors: tuple[Connector, ...]
+    bot: BotRecord
+    connectors: tuple[ConnectorRecord, ...]
     # Its connectors' open conversations (Agent Metrics); None: not read, nothing to show.
     conversations: BotConversations | None = None
 
@@ -71,7 +71,7 @@ class BotCard:
         return self.bot.manual_at
 
     @property
-    def problem_connectors(self) -> tuple[Connector, ...]:
+    def problem_connectors(self) -> tuple[ConnectorRecord, ...]:
         """Its connectors that are not OK, most urgent first, then by bot user."""
         return tuple(
             sorted(
@@ -84,7 +84,7 @@ class BotCard:
     def ok_count(self) -> int:
         return sum(1 for c in self.connectors if c.health == Health.OK.value)
 
-    def connector(self, bot_user: str) -> Connector | None:
+    def connector(self, bot_user: str) -> ConnectorRecord | None:
         return next((c for c in self.connectors if c.bot_user == bot_user), None)
 
     def conversation_lines(self, user: Callable[[str], str]) -> list[str]:
@@ -102,8 +102,8 @@ class BotCard:
 
 
 def cards(
-    bots: Iterable[Bot],
-    connectors: Mapping[str, Sequence[Connector]],
+    bots: Iterable[BotRecord],
+    connectors: Mapping[str, Sequence[ConnectorRecord]],
     conversations: Mapping[str, BotConversations] | None = None,
 ) -> list[BotCard]:
     """One card per bot, in the order given, with the connectors found for it."""

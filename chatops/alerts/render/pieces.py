@@ -25,7 +25,7 @@ from chatops.domain import BotKind, Environment, Health
 from chatops.jsontypes import JSONDict
 from chatops.store.acks import Owner
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
 NAME: Final = 150
 
@@ -109,7 +109,7 @@ def alert_message(text: str, blocks: list[JSONDict]) -> JSONDict:
     return message
 
 
-def bold_name(bot: Bot | BotCard) -> str:
+def bold_name(bot: BotRecord | BotCard) -> str:
     return f"*{escape_within(bot.name, NAME)}*"
 
 
@@ -139,7 +139,7 @@ _LABELS: Final = {
 }
 
 
-def _statuses(connector: Connector) -> tuple[tuple[str, str, str, datetime], ...]:
+def _statuses(connector: ConnectorRecord) -> tuple[tuple[str, str, str, datetime], ...]:
     return (
         ("connector", connector.connector, connector.raw_connector, connector.connector_since),
         ("cloud", connector.cloud, connector.raw_cloud, connector.cloud_since),
@@ -147,11 +147,11 @@ def _statuses(connector: Connector) -> tuple[tuple[str, str, str, datetime], ...
     )
 
 
-def _user(connector: Connector) -> str:
+def _user(connector: ConnectorRecord) -> str:
     return code(connector.bot_user, USER)
 
 
-def _what_is_wrong(connector: Connector, *, plain: bool = False) -> str:
+def _what_is_wrong(connector: ConnectorRecord, *, plain: bool = False) -> str:
     """``Bot Server Not Connected``: the statuses of a connector that are not as they should."""
     wrong = [
         (dimension, value, raw)
@@ -223,7 +223,7 @@ def facts_blocks(card: BotCard) -> list[JSONDict]:
     return [md_section(part) for part in pack(lines)]
 
 
-def _conversations_suffix(card: BotCard, connector: Connector) -> str:
+def _conversations_suffix(card: BotCard, connector: ConnectorRecord) -> str:
     text = card.conversations_of(connector.bot_user)
     return f" · {text}" if text is not None else ""
 
@@ -234,7 +234,7 @@ def conversation_blocks(card: BotCard) -> list[JSONDict]:
     return [md_section(part) for part in pack(lines)]
 
 
-def about_line(bot: Bot | BotCard) -> str:
+def about_line(bot: BotRecord | BotCard) -> str:
     kind = BotKind.PCS.label if bot.kind == BotKind.PCS.value else BotKind.CUSTOM.label
     try:
         environment = Environment(bot.environment).label

@@ -38,7 +38,7 @@ from chatops.slack import grammar
 from chatops.slack.blocks.fleet import problem_first
 from chatops.slack.blocks.footer import footer_actions
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
 # A bot with one connector is three blocks (section with fields, buttons, divider); one
 # with several adds two per connector (section, buttons), as many as the message holds.
@@ -195,7 +195,7 @@ def _detail_blocks(
     return [*head, *body, kit.section(texts[0]), kit.context(note), kit.divider()]
 
 
-def _status_fields(connector: Connector, now: datetime) -> list[str]:
+def _status_fields(connector: ConnectorRecord, now: datetime) -> list[str]:
     return [
         f"*{dimension.label}*\n{status_text(value, raw, raw_limit=RAW_IN_DETAIL)}\n"
         f"since {date_token(since)} ({age(now, since)})"
@@ -203,12 +203,12 @@ def _status_fields(connector: Connector, now: datetime) -> list[str]:
     ]
 
 
-def _connectors_for(bot: BotCard, query: str) -> list[Connector]:
+def _connectors_for(bot: BotCard, query: str) -> list[ConnectorRecord]:
     """The bot's connectors in the order shown: those the query names, then the most
     urgent, then by bot user."""
     folded = query.strip().casefold()
 
-    def named(connector: Connector) -> bool:
+    def named(connector: ConnectorRecord) -> bool:
         user = connector.bot_user.casefold()
         return bool(folded) and (user == folded or folded in user or glob_matches(folded, user))
 
@@ -219,7 +219,7 @@ def _connectors_for(bot: BotCard, query: str) -> list[Connector]:
 
 
 def _connector_blocks(
-    bot: BotCard, connector: Connector, now: datetime, *, can_start: bool, can_stop: bool
+    bot: BotCard, connector: ConnectorRecord, now: datetime, *, can_start: bool, can_stop: bool
 ) -> list[JSONDict]:
     """A connector of a bot with several: its statuses, last manual operation and buttons."""
     health = bot_health(connector)
@@ -239,13 +239,13 @@ def _connector_blocks(
     return blocks
 
 
-def _conversations_field(bot: BotCard, connector: Connector) -> list[str]:
+def _conversations_field(bot: BotCard, connector: ConnectorRecord) -> list[str]:
     """The connector's open conversations as a field (none when they are not read)."""
     text = bot.conversations_of(connector.bot_user)
     return [] if text is None else [f"*Conversations*\n{text}"]
 
 
-def _connector_line(connector: Connector, now: datetime, bot: BotCard) -> str:
+def _connector_line(connector: ConnectorRecord, now: datetime, bot: BotCard) -> str:
     """A connector of a bot on one line: health, bot user, its three statuses, since when,
     and its open conversations when they are read."""
     health = bot_health(connector)
@@ -261,7 +261,7 @@ def _connector_line(connector: Connector, now: datetime, bot: BotCard) -> str:
     )
 
 
-def _manual_text(row: Bot | BotCard | Connector) -> str:
+def _manual_text(row: BotRecord | BotCard | ConnectorRecord) -> str:
     if not row.manual_operation:
         return "None recorded"
     text = escape_within(row.manual_operation.capitalize(), 20)

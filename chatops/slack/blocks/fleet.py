@@ -17,9 +17,9 @@ from chatops.blockkit.text import age, escape_within
 from chatops.domain import BotKind, ConnectorStatus, Environment, Health
 from chatops.domain.durations import format_duration
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot, Connector
+from chatops.store.fleet_rows import BotRecord, ConnectorRecord
 
-AnyBot = TypeVar("AnyBot", Bot, BotCard)
+AnyBot = TypeVar("AnyBot", BotRecord, BotCard)
 
 
 def problem_first(bots: Iterable[AnyBot]) -> list[AnyBot]:
@@ -38,7 +38,7 @@ def by_name(bots: Iterable[AnyBot]) -> list[AnyBot]:
     return sorted(bots, key=lambda bot: (bot.name.casefold(), bot.id))
 
 
-def compact_line(bot: Bot, now: datetime) -> str:
+def compact_line(bot: BotRecord, now: datetime) -> str:
     """One bot on one line: health, name, how long, its connectors, kind, environment."""
     health = bot_health(bot)
     statuses = connectors_text(bot)
@@ -93,7 +93,7 @@ class AgentCounts:
 _NO_CLOUD: Final = frozenset({"Not Connected", "Offline"})
 
 
-def agent_counts(connectors: Iterable[Connector]) -> AgentCounts:
+def agent_counts(connectors: Iterable[ConnectorRecord]) -> AgentCounts:
     total = active = no_cloud = no_server = stopped = 0
     for connector in connectors:
         total += 1
@@ -108,7 +108,7 @@ def agent_counts(connectors: Iterable[Connector]) -> AgentCounts:
     return AgentCounts(total, active, no_cloud, no_server, stopped)
 
 
-def fleet_agent_counts(bots: Iterable[Bot], counts: Mapping[str, AgentCounts]) -> AgentCounts:
+def fleet_agent_counts(bots: Iterable[BotRecord], counts: Mapping[str, AgentCounts]) -> AgentCounts:
     """The sum of ``counts`` (per bot id) over ``bots``: the survey connector every PCS bot
     lists is one agent, so only the first PCS bot's is counted."""
     total = AgentCounts()
@@ -146,6 +146,6 @@ def data_age_line(data_age: timedelta | None, stale_after: timedelta | None) -> 
     return line
 
 
-def health_counts(bots: Iterable[Bot]) -> Counter[Health]:
+def health_counts(bots: Iterable[BotRecord]) -> Counter[Health]:
     """Counts per health, for callers that hold the rows rather than a GROUP BY result."""
     return Counter(bot_health(bot) for bot in bots)

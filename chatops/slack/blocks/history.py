@@ -14,13 +14,14 @@ from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 from chatops.slack import grammar
 from chatops.slack.blocks.footer import footer_actions
-from chatops.store.models import Bot, TransitionRecord
+from chatops.store.fleet_rows import BotRecord
+from chatops.store.models import TransitionRecord
 
 HISTORY_TRANSITIONS: Final = 25
 
 
 def history(
-    bot: Bot,
+    bot: BotRecord,
     transitions: Sequence[TransitionRecord],
     time_in_health_24h: Mapping[Health, timedelta],
     time_in_health_7d: Mapping[Health, timedelta],

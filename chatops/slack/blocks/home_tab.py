@@ -23,7 +23,7 @@ from chatops.slack.blocks.fleet import (
     data_age_line,
     problem_first,
 )
-from chatops.store.models import Bot
+from chatops.store.fleet_rows import BotRecord
 
 ACTION_HOME_ENVIRONMENT: Final = "home_environment"
 # The home tab shows problem bots first; past this, a list is no dashboard, and
@@ -32,7 +32,7 @@ HOME_MAX_BOTS: Final = 250
 
 
 def home_view(
-    bots: Sequence[Bot],
+    bots: Sequence[BotRecord],
     counts: Mapping[Health, int],
     environment: Environment,
     data_age: timedelta | None,

@@ -23,7 +23,7 @@ from chatops.slack.blocks.fleet import (
     problem_first,
 )
 from chatops.slack.blocks.footer import Paged, footer_actions
-from chatops.store.models import Bot
+from chatops.store.fleet_rows import BotRecord
 
 # 20 one-line bots read well on a laptop screen; 10,000 bots make 500 pages, and a page
 # stays near 8 blocks however long the names are (measured in tests/test_blocks.py).
@@ -41,7 +41,7 @@ def clamp_page(page: int, total: int, per_page: int = BOTS_PER_PAGE) -> int:
 
 def _paged_list(
     title: str,
-    ordered: Sequence[Bot],
+    ordered: Sequence[BotRecord],
     page: int,
     now: datetime,
     *,
@@ -82,7 +82,7 @@ def _paged_list(
 
 def summary(
     counts: Mapping[Health, int],
-    problem_bots: Sequence[Bot],
+    problem_bots: Sequence[BotRecord],
     data_age: timedelta | None,
     now: datetime,
     *,
@@ -130,7 +130,7 @@ def summary(
 
 
 def problems(
-    bots: Iterable[Bot],
+    bots: Iterable[BotRecord],
     now: datetime,
     page: int = 1,
     *,
@@ -159,7 +159,7 @@ def problems(
 
 
 def all_bots(
-    bots: Iterable[Bot],
+    bots: Iterable[BotRecord],
     page: int,
     now: datetime,
     *,

@@ -31,7 +31,7 @@ from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 from chatops.slack.results import ConnectorOutcome, ConnectorWatch, Outcome
 from chatops.store.cards import BotCard
-from chatops.store.models import Bot
+from chatops.store.fleet_rows import BotRecord
 
 # What an action result shows; every other ``Outcome`` of a click is answered by a refusal.
 ShownOutcome = Literal["ok", "failed", "duplicate"]
@@ -40,7 +40,7 @@ RESULT_SECTIONS: Final = 20
 
 
 def action_result(
-    bot: Bot | BotCard,
+    bot: BotRecord | BotCard,
     action: Action,
     user_id: str,
     at: datetime,
