@@ -70,3 +70,41 @@ def test_malformed_json_raises_value_error_like_json_loads(content: bytes) -> No
         json.loads(content)
     with pytest.raises(ValueError):
         decode(content)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entries=st.lists(JSON_VALUES, max_size=6),
+    others=st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3),
+    indent=st.sampled_from([None, 0, 2]),
+    window=st.integers(min_value=1, max_value=9),
+    encoding=st.sampled_from(["utf-8", "utf-16", "utf-32-le"]),
+)
+def test_a_document_read_a_few_bytes_at_a_time_decodes_the_same(
+    entries: list[Any], others: dict[str, Any], indent: int | None, window: int, encoding: str
+) -> None:
+    # Windows of a few bytes cut numbers, strings, escapes and multi-byte characters.
+    document = {**others, "statusList": entries}
+    content = json.dumps(document, indent=indent, ensure_ascii=False).encode(encoding)
+    decoded = asyncio.run(
+        decode_object(content, "statusList", lambda item: item, Pacer(0), window=window)
+    )
+    assert decoded == json.loads(content)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"statusList": [12',
+        b'{"statusList": [1, 2]} 3',
+        b'{"statusList": [1, 2], "n": 12',
+        b'{"statusList": [tru]}',
+        b'{"statusList": ["\\u12"]}',
+    ],
+)
+def test_malformed_json_raises_value_error_whatever_the_window(content: bytes, window: int) -> None:
+    with pytest.raises(ValueError):
+        json.loads(content)
+    with pytest.raises(ValueError):
+        asyncio.run(decode_object(content, "statusList", lambda item: item, window=window))
