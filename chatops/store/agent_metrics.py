@@ -81,6 +81,7 @@ class AgentMetricsRows:
         connection = await session.connection()
         stored = await self._stored(session)
         wanted: dict[ConnectorKey, _Values] = {}
+        changed: list[tuple[ConnectorKey, _Values]] = []
         # 10,000 connectors take tens of ms: the replies get a turn of the loop every few.
         pacer = Pacer()
         for key, snapshot in snapshots.items():
@@ -112,14 +113,21 @@ class AgentMetricsRows:
             else:
                 values = _Values(state.value, None, None, None, None, None)
             wanted[key] = values
-        changed = [(key, values) for key, values in wanted.items() if stored.get(key) != values]
+            if stored.get(key) != values:
+                changed.append((key, values))
         gone = [key for key in stored if key not in wanted]
         # Rows the table has are updated, others inserted (the copy of the table says which,
         # and it was checked above): executemany of one statement, WRITE_BATCH rows at a
         # time, so that binding thousands of rows in the database's worker thread does not
         # hold the GIL (and the replies) for long at once.
-        updates = [_params(key, values, now, poll.id) for key, values in changed if key in stored]
-        inserts = [_row(key, values, now, poll.id) for key, values in changed if key not in stored]
+        updates: list[dict[str, object]] = []
+        inserts: list[dict[str, object]] = []
+        for key, values in changed:
+            await pacer.pace()
+            if key in stored:
+                updates.append(_params(key, values, now, poll.id))
+            else:
+                inserts.append(_row(key, values, now, poll.id))
         for part in chunks(updates, WRITE_BATCH):
             await connection.execute(_UPDATE, list(part))
         for part in chunks(inserts, WRITE_BATCH):

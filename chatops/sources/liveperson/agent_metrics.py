@@ -31,6 +31,7 @@ import httpx
 from chatops.domain import ConnectorKey, Snapshot
 from chatops.domain.conversations import AgentMetrics as AgentRecord
 from chatops.domain.conversations import MetricsOutcome, MetricsReading
+from chatops.pacing import Pacer
 from chatops.sources.base import SourceError
 from chatops.sources.liveperson.auth import Auth, CBSession
 from chatops.sources.liveperson.parse import text
@@ -145,7 +146,10 @@ class AgentMetrics:
                 return MetricsReading(MetricsOutcome.REFUSED, message)
             self._refused = None
         asked: dict[str, list[ConnectorKey]] = {}
+        # 10,000 connectors and their records: the replies get a turn of the loop every ms.
+        pacer = Pacer()
         for key in keys:
+            await pacer.pace()
             agent_id = self.agent_ids.get(key)
             if agent_id:
                 asked.setdefault(agent_id, []).append(key)
@@ -181,15 +185,18 @@ class AgentMetrics:
         agents: dict[ConnectorKey, AgentRecord] = {}
         by_login: dict[str, list[ConnectorKey]] = {}
         for key_list in asked.values():
+            await pacer.pace()
             for key in key_list:
                 by_login.setdefault(key[1], []).append(key)
         # An agent listed twice counts once, with its first record; a record of an agent
         # not asked for is matched by login name (a re-created user) only to a connector
         # whose own agent is not listed.
         for record in records:
+            await pacer.pace()
             for key in asked.get(record.agent_id, ()):
                 agents.setdefault(key, record)
         for record in records:
+            await pacer.pace()
             if record.agent_id not in asked and record.login_name:
                 for key in by_login.get(record.login_name, ()):
                     agents.setdefault(key, record)
