@@ -3,13 +3,17 @@ ping, and which database errors mean the database cannot be used at all."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -44,6 +48,20 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_timeout", 10)
     return create_async_engine(url, **kwargs)
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT`` into ``table`` in the form of ``dialect`` (``postgresql``, else SQLite), for
+    its ``ON CONFLICT`` clauses. Imported on use: a replica on SQLite never loads SQLAlchemy's
+    PostgreSQL dialect, whose package imports the modules of its four drivers (tens of ms of
+    a start)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatops.store.engine import dialect_insert
 from chatops.store.models import utcnow
 from chatops.store.tables import LEASE
 
@@ -129,9 +129,8 @@ class LeaseGate:
         )
         acquired = taken.rowcount == 1
         if not acquired:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             created = await connection.execute(
-                insert(LEASE)
+                dialect_insert(connection.dialect.name, LEASE)
                 .values(name=self.name, holder=self.holder, expires_at=now + self.ttl)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
@@ -216,7 +215,7 @@ class PostgresLeaseGate:
         if claimed.rowcount == 1:
             return True
         created = await connection.execute(
-            postgresql.insert(LEASE)
+            dialect_insert("postgresql", LEASE)
             .values(name=self.name, holder=self.holder, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["name"])
         )

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatops.store.engine import dialect_insert
 from chatops.store.maintenance_models import MaintenanceWindow
 from chatops.store.models import TransitionRecord
 from chatops.store.tables import ALERT_STATE, table_of
@@ -79,8 +79,7 @@ async def schedule(session: AsyncSession, rows: Sequence[dict[str, object]]) -> 
     if not rows:
         return
     connection = await session.connection()
-    dialect = connection.dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(WINDOW)
+    insert = dialect_insert(connection.dialect.name, WINDOW)
     await connection.execute(
         insert.values(list(rows)).on_conflict_do_nothing(
             index_elements=[WINDOW.c.schedule_key, WINDOW.c.starts_at]
