@@ -493,16 +493,35 @@ def measure(bench: Bench, args: argparse.Namespace) -> int:
 
 
 async def poll_durations(url: str) -> str:
-    """The serving process's own poll-duration histogram (count and mean), from /metrics."""
+    """The serving process's own figures from /metrics: its polls (count and mean), its
+    event loop's lag (sampled every 0.1 s: share of samples within each bound) and its
+    garbage collector's pauses by generation."""
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{url}/metrics")).text
-    total = count = 0.0
+    values: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith('chatops_poll_duration_seconds_sum{outcome="ok"}'):
-            total = float(line.split()[-1])
-        if line.startswith('chatops_poll_duration_seconds_count{outcome="ok"}'):
-            count = float(line.split()[-1])
-    return f"{count:.0f} polls, mean {total / count * 1000:.0f} ms" if count else "no poll"
+        if line.startswith("chatops_") and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    count = values.get('chatops_poll_duration_seconds_count{outcome="ok"}', 0.0)
+    total = values.get('chatops_poll_duration_seconds_sum{outcome="ok"}', 0.0)
+    polls = f"{count:.0f} polls, mean {total / count * 1000:.0f} ms" if count else "no poll"
+    samples = values.get("chatops_event_loop_lag_seconds_count", 0.0)
+    within = []
+    for bound in ("0.005", "0.01", "0.025", "0.05"):
+        key = "chatops_event_loop_lag_seconds_bucket{le=" + f'"{bound}"' + "}"
+        if samples and key in values:
+            within.append(f"{values[key] / samples:.1%} <= {float(bound) * 1000:g} ms")
+    pauses = []
+    for generation in ("0", "1", "2"):
+        n = values.get(f'chatops_gc_pause_seconds_count{{generation="{generation}"}}', 0.0)
+        spent = values.get(f'chatops_gc_pause_seconds_sum{{generation="{generation}"}}', 0.0)
+        if n:
+            pauses.append(f"gen{generation} {n:.0f} x {spent / n * 1000:.2f} ms")
+    return (
+        f"{polls}\nevent loop lag, {samples:.0f} samples: {', '.join(within)}"
+        f"\ngarbage collector pauses: {', '.join(pauses) or 'none'}"
+    )
 
 
 def report(
