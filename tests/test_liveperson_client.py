@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from chatops.domain import (
 from chatops.sandbox.liveperson import RunningServer
 from chatops.sources.base import SourceError, UnknownBotError
 from chatops.sources.liveperson import LivePersonSource
+from chatops.sources.liveperson.transport import Call, Deadline, Transport
 from tests.clock import ManualClock
 from tests.fixtures.liveperson import MakeFakeLP, secrets_for
 from tests.waiting import PATIENCE, await_until
@@ -1021,3 +1024,25 @@ def test_it_refuses_incomplete_settings_with_a_clear_message(
         LivePersonSource(EnvSettings(**values), [Environment.PRODUCTION])
 
     assert message in str(failure.value)
+
+
+def test_a_response_is_freed_without_the_cyclic_collector() -> None:
+    # A read httpx response refers to itself through its stream; a status list's 5 MB body
+    # must go as soon as nothing holds the response, not at the next full collection.
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"statusList": []})
+
+    async def send() -> weakref.ref[httpx.Response]:
+        transport = Transport(username="u", transport=httpx.MockTransport(answer))
+        call = Call("the bots status list", "GET", "http://lp.invalid/status", auth="none")
+        response = await transport.send(call, Deadline(5))
+        assert response.json() == {"statusList": []}
+        await transport.aclose()
+        return weakref.ref(response)
+
+    gc.disable()
+    try:
+        freed = asyncio.run(send())
+        assert freed() is None
+    finally:
+        gc.enable()

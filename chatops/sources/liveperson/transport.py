@@ -212,6 +212,10 @@ class Transport:
                 self.fail(_connection_message(call, exc), permanent=False),
                 retryable=call.idempotent or isinstance(exc, httpx.ConnectError),
             )
+        # httpx leaves a read response in a reference cycle with its (closed) stream, so
+        # only the cyclic collector would free it, the body (5 MB of status list) with it:
+        # a stream of the body alone breaks the cycle, and reference counting frees both.
+        response.stream = httpx.ByteStream(response.content)
         status = response.status_code
         logger.debug(
             "%s %s -> %d (%.0f ms)",
