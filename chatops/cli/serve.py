@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from chatops.config import Settings
+from chatops.malloc import keep_large_blocks_mapped
 from chatops.runtime import build_runtime
 from chatops.sources.base import SourceError
 from chatops.store.migrate import DatabaseUnavailable, SchemaOutOfDate, prepare_database
@@ -48,6 +49,8 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
             file=sys.stderr,
         )
         return 2
+    # A long-running process whose polls allocate and free megabytes (chatops.malloc).
+    keep_large_blocks_mapped()
     try:
         runtime = build_runtime(settings)
     except SourceError as exc:
