@@ -14,16 +14,18 @@ So the service takes full collections over (``install``):
 * automatic collections stay on for the two young generations (cheap: they walk only what
   was allocated since the last one), never for the oldest;
 * after each tick (``after_tick``: the poll, its commit and the replies' catch-up done),
-  the young generations are collected and everything left is frozen (``gc.freeze()``): the
-  survivors leave the collector's view, so nothing makes the next full collection long;
-  both cost well under a millisecond;
+  one full collection, which walks only what is not frozen, i.e. what the tick allocated
+  and still holds (a few ms at 1% churn, tens of ms after a poll that replaced the whole
+  fleet), so that whatever the tick left in reference cycles (an HTTP response and its
+  body, an exception and its frames) is freed now, not grown into; then ``gc.freeze()``:
+  the survivors, live by construction, leave the collector's view, so that the next tick's
+  collection does not walk them again;
 * frozen objects are still freed by reference counting as soon as nothing refers to them
   (the fleet's rows and snapshots that a later poll replaces hold no reference cycles); a
-  frozen object that is or becomes part of a garbage *cycle* is reclaimed only by a full
-  pass, so every ``full_every`` (one hour) the tick's collection unfreezes everything and
-  walks it all: one pause an hour, of the order of 100 ms at 10,000 connectors, instead of
-  several per poll. What it frees was held for at most that hour: the few hundred objects
-  in cycles a tick leaves (sessions, results, exceptions).
+  frozen object that later becomes part of a garbage *cycle* is reclaimed only by a pass
+  over everything, so every ``full_every`` (one hour) the tick's collection unfreezes
+  first: one pause an hour of the order of 100 ms at 10,000 connectors, instead of several
+  per poll.
 
 Every collection's pause is observed in ``chatops_gc_pause_seconds{generation}``.
 """
@@ -103,9 +105,9 @@ class Collector:
             gc.unfreeze()
 
     def after_tick(self) -> int:
-        """Collect the young generations and freeze what is left; objects freed.
+        """Collect what is not frozen, then freeze the survivors; objects freed.
 
-        Every ``full_every``: everything, frozen or not, is collected first.
+        Every ``full_every``: everything, frozen or not, is collected.
         """
         if not self.installed:
             return 0
@@ -115,7 +117,7 @@ class Collector:
             gc.unfreeze()
             self._last_full = now
             self.full_passes += 1
-        freed = gc.collect() if full else gc.collect(1)
+        freed = gc.collect()
         gc.freeze()
         self.ticks += 1
         if full:

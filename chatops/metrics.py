@@ -52,8 +52,9 @@ class Metrics:
         )
         self.gc_pauses = Histogram(
             "chatops_gc_pause_seconds",
-            "Pauses of the cyclic garbage collector by generation (2: a full collection,"
-            " once an hour; chatops.collector). The event loop waits for each.",
+            "Pauses of the cyclic garbage collector by generation (2: the collection after"
+            " each tick, and an hourly one of everything; chatops.collector). The event"
+            " loop waits for each.",
             ["generation"],
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1),
             registry=r,

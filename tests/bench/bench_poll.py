@@ -208,9 +208,11 @@ class Floor:
 async def run_scenario(
     scenario: str, url: str, database_url: str, runs: int, change: int, metrics: bool
 ) -> dict[str, Any]:
+    from chatops.collector import Collector
     from chatops.config import EnvSettings
     from chatops.domain import Environment
-    from chatops.monitor.poll import Poller
+    from chatops.malloc import keep_large_blocks_mapped
+    from chatops.monitor.poll import Poller, PollResult
     from chatops.sources.liveperson import DEFAULT_REQUEST_TIMEOUT, LivePersonSource
     from chatops.store.engine import make_engine, make_session_factory
 
@@ -237,6 +239,17 @@ async def run_scenario(
     )
     floor_reader = Floor(floor_client, creds)
     await floor_reader.login()
+    # As in ``chatops serve``: glibc's threshold (chatops.malloc) and the garbage collector
+    # run after each tick (chatops.collector), its pass timed as part of the tick.
+    keep_large_blocks_mapped()
+    collector = Collector()
+    collector.install()
+
+    async def tick() -> PollResult | None:
+        result = await poller.tick()
+        collector.after_tick()
+        return result
+
     changing = connectors_to_change(url, change) if scenario == "changed" else []
     polls: list[float] = []
     floors: list[float] = []
@@ -250,7 +263,7 @@ async def run_scenario(
     bots = 0
     try:
         started = time.perf_counter()
-        first = await poller.tick()
+        first = await tick()
         first_seconds = time.perf_counter() - started
         assert first is not None and first.ok, first
         if scenario == "baseline":
@@ -278,7 +291,7 @@ async def run_scenario(
             floor_cpus.append(time.process_time() - cpu)
             started = time.perf_counter()
             cpu = time.process_time()
-            result = await poller.tick()
+            result = await tick()
             polls.append(time.perf_counter() - started)
             poll_cpus.append(time.process_time() - cpu)
             assert result is not None and result.ok, result
@@ -300,10 +313,11 @@ async def run_scenario(
                 )
                 metrics_reads.append(time.perf_counter() - started)
             started = time.perf_counter()
-            rest = await poller.tick()
+            rest = await tick()
             rests.append(time.perf_counter() - started)
             assert rest is not None and rest.ok and len(rest.changes) == len(result.changes)
     finally:
+        collector.uninstall()
         await floor_client.aclose()
         await source.aclose()
         await engine.dispose()
