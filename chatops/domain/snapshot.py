@@ -69,6 +69,8 @@ class Snapshot:
     connector: ConnectorStatus = field(init=False)
     cloud: Cloud = field(init=False)
     server: Server = field(init=False)
+    # The roll-up of the three, computed once: polls read it for every connector.
+    health: Health = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.bot_user:
@@ -76,14 +78,11 @@ class Snapshot:
         object.__setattr__(self, "connector", parse_connector(self.raw_connector))
         object.__setattr__(self, "cloud", parse_cloud(self.raw_cloud))
         object.__setattr__(self, "server", parse_server(self.raw_server))
+        object.__setattr__(self, "health", health(self.connector, self.cloud, self.server))
 
     @property
     def key(self) -> ConnectorKey:
         return (self.bot_id, self.bot_user)
-
-    @property
-    def health(self) -> Health:
-        return health(self.connector, self.cloud, self.server)
 
     def value(self, dimension: Dimension) -> StatusValue:
         if dimension is Dimension.CONNECTOR:
