@@ -20,8 +20,10 @@ POST the same Agent Metrics batches and pages, as many in flight as the client s
 LivePerson client's fetch, its Agent Metrics read, then a tick given both). Before both,
 the fake has already rendered the current lists (an untimed GET), so neither pays for the
 fake's own serialisation. Reported: medians, the poll/floor ratio measured in the same
-run, and peak RSS, beside the targets (steady at most 2x the floor, 1% changed at most 2.5x,
-peak RSS at most 150 MB).
+run, beside the targets (steady at most 2x the floor, 1% changed at most 2.5x), and peak
+RSS: of the worker, which also holds the floor's own downloads (``json.loads`` of the whole
+lists); the first-poll worker polls alone. A replica's peak RSS, with its target, is
+``bench_floor.py``'s.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ sys.path.insert(0, str(REPO))
 
 STEADY_TARGET = 2.0
 CHANGED_TARGET = 2.5
-RSS_TARGET_MB = 150.0
 CHANGED_SHARE = 0.01
 MONITORING = "/service-monitoring-0.1/sysadmin/nodejs/instance"
 LOAD_AT_START = os.getloadavg()[0]
@@ -484,7 +485,7 @@ def report(
         ("steady (no change)", steady, STEADY_TARGET),
         (f"1% changed ({max(row_changed(changed))} bots)", changed, CHANGED_TARGET),
     ):
-        met = row["ratio"] <= target and row["peak_rss_mb"] <= RSS_TARGET_MB
+        met = row["ratio"] <= target
         ok = ok and met
         print(
             f"{name:<22}{ms(row['poll']):>9}{ms(row['floor']):>9}"
@@ -498,8 +499,9 @@ def report(
         f"{baseline['peak_rss_mb']:>7.0f} MB  (no target)"
     )
     print()
-    print(f"Targets: steady <= {STEADY_TARGET:g}x floor, 1% changed <= {CHANGED_TARGET:g}x floor,")
-    print(f"peak RSS <= {RSS_TARGET_MB:g} MB per poller process.")
+    print(f"Targets: steady <= {STEADY_TARGET:g}x floor, 1% changed <= {CHANGED_TARGET:g}x floor;")
+    print("peak RSS: the worker's, the floor's downloads included (the first poll's: the")
+    print("      poller alone); a replica's is measured by bench_floor.py.")
     print("fetch: the LivePerson client's fetch alone (HTTP, JSON, building snapshots);")
     print("metrics: the client's Agent Metrics read alone (batches and pages, JSON, records);")
     print("rest: a tick given that fetch's snapshots and reading (diff against the stored")
