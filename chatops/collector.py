@@ -53,6 +53,7 @@ FULL_EVERY = timedelta(hours=1)
 # one saves the interpreter's thresholds, the last one out restores them.
 _installed: list[Collector] = []
 _saved_thresholds: tuple[int, int, int] | None = None
+_saved_enabled: list[bool] = []
 
 
 class Collector:
@@ -85,6 +86,7 @@ class Collector:
             return
         if not _installed:
             _saved_thresholds = gc.get_threshold()
+            _saved_enabled[:] = [gc.isenabled()]
             young, middle, _ = _saved_thresholds
             gc.set_threshold(young, middle, NEVER)
         _installed.append(self)
@@ -92,7 +94,9 @@ class Collector:
         self._last_full = self._clock()
         # What start-up made (imported modules above all) is not walked again but by the
         # hourly full pass; no collection first, which would delay the first reply.
+        # ``chatops serve`` starts with the collector off (chatops.cli): on from here.
         gc.freeze()
+        gc.enable()
 
     def uninstall(self) -> None:
         """The last one out: the interpreter's thresholds again, nothing frozen."""
@@ -103,6 +107,8 @@ class Collector:
         if not _installed and _saved_thresholds is not None:
             gc.set_threshold(*_saved_thresholds)
             gc.unfreeze()
+            if _saved_enabled == [False]:
+                gc.disable()
 
     def after_tick(self) -> int:
         """Collect what is not frozen, then freeze the survivors; objects freed.

@@ -9,6 +9,7 @@ of a second per command).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -182,7 +183,10 @@ def run_main(
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    assert gc.isenabled()
     code = main(list(args))
+    # The command turns the collector off while it starts, and leaves it as it found it.
+    assert gc.isenabled()
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -266,6 +266,11 @@ def test_one_replica_polls_and_a_killed_leader_is_replaced_losing_and_repeating_
     assert {i: s.total("chatops_polls_total") > 0 for i, s in scrapes.items()} == {
         replica.index: replica is leader for replica in cluster.replicas
     }
+    # `chatops serve` starts with the garbage collector off; each service turns it on and
+    # runs a full collection after each of its ticks (chatops.cli, chatops.collector).
+    for scrape in scrapes.values():
+        assert (scrape.value("chatops_gc_pause_seconds_count", generation="0") or 0) > 0
+        assert (scrape.value("chatops_gc_pause_seconds_count", generation="2") or 0) >= 1
 
     # A storm: a bot drops every 0.4 s; the leader is killed in the middle of it.
     victims = healthy_bots(fake_lp.fake)[:12]

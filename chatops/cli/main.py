@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -106,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help=CONFIG_HELP)
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000)
-    serve.set_defaults(func=_cmd_serve)
+    # Its service turns the garbage collector on once it runs (chatops.collector).
+    serve.set_defaults(func=_cmd_serve, collector_on_start=True)
 
     poll = sub.add_parser("poll", help="poll the status source")
     poll.add_argument("--once", action="store_true", help="one poll, print the transitions")
@@ -161,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    if not getattr(args, "collector_on_start", False):
+        gc.enable()  # off while the command started (see chatops.cli)
     try:
         result: int = args.func(args)
     except ConfigError as exc:
