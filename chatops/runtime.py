@@ -103,6 +103,9 @@ class Runtime:
     # Seconds a listener has to ack before Bolt gives up on the request (Slack's deadline);
     # set before the app is first used.
     slack_ack_timeout: int = SLACK_ACK_TIMEOUT
+    # Set by ``chatops serve``, which migrates (SQLite) or checks (PostgreSQL) the schema
+    # itself before binding its port: ``start`` then does not do it a second time.
+    database_prepared: bool = False
 
     def __post_init__(self) -> None:
         # Read at scrape time: a leader whose lease ran out (a stalled process, a database
@@ -223,7 +226,8 @@ class Runtime:
             self.metrics.last_successful_poll.set((last.finished_at or last.started_at).timestamp())
 
     async def start(self) -> None:
-        await prepare_database(self.settings.env.database_url)
+        if not self.database_prepared:
+            await prepare_database(self.settings.env.database_url)
         self.collector.install()
         self.scheduler = build_scheduler(
             [("poll", self._scheduled_poll, self.settings.app.poll.interval)]

@@ -63,6 +63,7 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     except (DatabaseUnavailable, SchemaOutOfDate) as exc:
         print(f"chatops serve: {exc}", file=sys.stderr)
         return 1
+    runtime.database_prepared = True
     if not port_is_free(host, port):
         print(f"chatops serve: port {port} on {host} is already in use", file=sys.stderr)
         return 1
