@@ -237,9 +237,10 @@ class Runtime:
             watch_loop(self.metrics.loop_lag), name="loop-watch"
         )
         self._background.append(watch)
-        # Replies read the fleet from memory; load it in the background (a summary is
-        # counted by SQL until then), so that a fresh process answers at once.
-        self.services.views.refresh_soon()
+        # Replies read the fleet from memory, which the first tick (at once) loads when it
+        # ends, whether this replica polls or not. Until then a summary is counted by SQL
+        # and any other reply loads it: a load here as well would compete with the first
+        # poll and the first replies for the loop, delaying them.
         if self.alerts is not None:
             relay = asyncio.get_running_loop().create_task(
                 self.alerts.run_relay_forever(), name="alert-relay"
