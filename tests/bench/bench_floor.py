@@ -24,8 +24,9 @@ and the fakes run on the bench's own interpreter.
 
 Each at 5 and 20 connections. Printed: p50, p99, max and req/s per run, the ratios to the
 floor against the targets of issue 12, the peak RSS of each chatops process, the time from
-process start to the first successful ``/botstatus`` reply with the fleet already stored,
-and the load average around each run (the machine is shared: read figures with it).
+process start to the first successful ``/botstatus`` reply with the fleet already stored
+(the median of five starts), the polling process's event loop lag and garbage collector
+pauses (from its /metrics), and the load average around each run (the machine is shared: read figures with it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,6 +70,8 @@ TARGETS = (
 )
 RSS_TARGET_MB = 150.0
 FIRST_REPLY_TARGET_S = 1.0
+# Starts on the stored fleet after the polling run, for the first reply's median.
+RESTARTS = 4
 DEPLOY_VENV = REPO / ".venv-deploy"
 
 LUA = """
@@ -487,8 +491,14 @@ def measure(bench: Bench, args: argparse.Namespace) -> int:
             )
         rss["poll"] = peak_rss_mb(process.pid)
         polls = asyncio.run(poll_durations(url))
-    first = {"floor": floor_first, "stored": first_reply, "empty": first_empty}
-    report(args, runs, rss, first, reply_size, churned, len(rounds), polls)
+    # 3. A first reply is one short measurement, which the machine's other work moves by a
+    # tenth of a second: RESTARTS more starts on the stored fleet, the median judged.
+    starts = [first_reply]
+    for _ in range(RESTARTS):
+        with bench.chatops(interval=POLL_INTERVAL_SECONDS) as (_, _, seconds):
+            starts.append(seconds)
+    first = {"floor": floor_first, "stored": statistics.median(starts), "empty": first_empty}
+    report(args, runs, rss, first, reply_size, churned, len(rounds), polls, starts)
     return 0
 
 
@@ -533,6 +543,7 @@ def report(
     churned: int,
     rounds: int,
     polls: str,
+    starts: list[float],
 ) -> None:
     print(f"the summary reply (the floor's too): {reply_size:,} bytes of JSON")
     print(
@@ -563,6 +574,10 @@ def report(
     print(
         f"{'first reply after start, fleet stored':<44}{first['stored']:>7.2f}s{'<=':>5}"
         f"{FIRST_REPLY_TARGET_S:>5.1f}  {'ok' if met else 'MISSED'}"
+    )
+    print(
+        f"first reply after each of {len(starts)} starts on the stored fleet (median above):"
+        f" {', '.join(f'{x:.2f}' for x in starts)} s"
     )
     print(
         f"the floor server: first reply {first['floor']:.2f}s after its start,"
