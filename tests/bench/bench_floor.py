@@ -26,7 +26,8 @@ Each at 5 and 20 connections. Printed: p50, p99, max and req/s per run, the rati
 floor against the targets of issue 12, the peak RSS of each chatops process, the time from
 process start to the first successful ``/botstatus`` reply with the fleet already stored
 (the median of five starts), the polling process's event loop lag and garbage collector
-pauses (from its /metrics), and the load average around each run (the machine is shared: read figures with it).
+pauses (from its /metrics), and the load average around each run (the machine is shared:
+read figures with it).
 """
 
 from __future__ import annotations
