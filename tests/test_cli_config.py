@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatops.cli.main import build_parser
+from chatops.cli.commands import build_parser
 from chatops.config import config_path
 
 SUBCOMMANDS = (["serve"], ["poll"], ["status"], ["db", "upgrade"], ["check-config"])
@@ -32,3 +32,14 @@ def test_the_default_is_the_variable_else_chatops_yml_here_else_none(
     assert config_path(None, {}) == Path("chatops.yml")
     assert config_path(None, {"CHATOPS_CONFIG": "/etc/x.yml"}) == Path("/etc/x.yml")
     assert config_path("given.yml", {"CHATOPS_CONFIG": "/etc/x.yml"}) == Path("given.yml")
+
+
+def test_the_entry_point_stays_the_function_once_every_cli_module_is_imported() -> None:
+    # The console script and `python -m chatops` call chatops.cli.main; a submodule of that
+    # name would replace it in the package once imported.
+    import chatops.cli.commands
+    import chatops.cli.poll_status
+    import chatops.cli.serve  # noqa: F401
+    from chatops import cli
+
+    assert callable(cli.main) and cli.main.__module__ == "chatops.cli"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from chatops.malloc import keep_large_blocks_mapped
 
 
@@ -16,11 +14,5 @@ def glibc() -> bool:
         return False
 
 
-@pytest.mark.skipif(not glibc(), reason="glibc only")
-def test_the_threshold_is_set_on_glibc() -> None:
-    assert keep_large_blocks_mapped() is True
-
-
-@pytest.mark.skipif(glibc(), reason="not glibc")
-def test_elsewhere_nothing_is_set() -> None:
-    assert keep_large_blocks_mapped() is False
+def test_the_threshold_is_set_on_glibc_and_nothing_is_done_elsewhere() -> None:
+    assert keep_large_blocks_mapped() is glibc()

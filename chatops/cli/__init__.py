@@ -1,6 +1,6 @@
 """The ``chatops`` command (ARCHITECTURE.md section 4): the top layer, which starts the rest.
 
-- ``main``: the argument parser and one small function per sub-command.
+- ``commands``: the argument parser and one small function per sub-command.
 - ``serve``: ``chatops serve``, one replica under uvicorn (or Socket Mode).
 - ``poll_status``: ``chatops poll --once`` and ``chatops status [QUERY]``.
 """
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        from chatops.cli.main import main as run
+        from chatops.cli.commands import main as run
 
         return run(argv)
     finally:
