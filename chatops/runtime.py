@@ -69,7 +69,7 @@ from chatops.store.engine import (
 from chatops.store.leases import LeaderGate, leader_gate_for
 from chatops.store.migrate import prepare_database
 from chatops.store.models import utcnow
-from chatops.store.polls import last_successful_poll
+from chatops.store.polls import last_success
 from chatops.web.app import WebParts, create_web_app
 from chatops.web.readiness import Check, Readiness, SlackAuthCheck
 
@@ -173,12 +173,23 @@ class Runtime:
 
     async def _poll(self) -> PollResult | None:
         try:
+            result = await self._tick()
+        finally:
+            # Every replica answers from the stored fleet: the replies' copy catches up
+            # here, off the request path, and the replies held since the poll's commit go
+            # ahead. What the tick left behind is then collected in one short pause, rather
+            # than in full collections at random points of the next poll (chatops.collector).
+            await self._refresh_views()
+            self.collector.after_tick()
+        return result
+
+    async def _tick(self) -> PollResult | None:
+        """One tick of the poller, counted in the metrics and the heartbeat."""
+        try:
             result = await self.poller.tick()
         except StoreUnavailable:
             self.metrics.polls.labels("db_unavailable").inc()
             self._beat(ok=False)
-            await self._refresh_views()
-            self.collector.after_tick()
             raise
         if result is not None:
             self._beat(result.ok)
@@ -188,12 +199,6 @@ class Runtime:
             for change in result.changes:
                 for transition in change.transitions:
                     self.metrics.transitions.labels(transition.dimension.value).inc()
-        # Every replica answers from the stored fleet: the replies' copy catches up here,
-        # off the request path, and the replies held since the poll's commit go ahead.
-        await self._refresh_views()
-        # What the tick left behind is collected now, in one short pause, rather than in
-        # full collections at random points of the next poll (chatops.collector).
-        self.collector.after_tick()
         return result
 
     async def _refresh_views(self) -> None:
@@ -214,7 +219,7 @@ class Runtime:
         try:
             async with self.sessions() as session:
                 counts = await count_by_health(session)
-                last = await last_successful_poll(session)
+                last = await last_success(session)
         except Exception as exc:
             if not is_database_unavailable(exc):
                 raise
@@ -223,7 +228,7 @@ class Runtime:
         for health, count in counts.items():
             self.metrics.bots.labels(health.value).set(count)
         if last is not None:
-            self.metrics.last_successful_poll.set((last.finished_at or last.started_at).timestamp())
+            self.metrics.last_successful_poll.set(last.finished_at.timestamp())
 
     async def start(self) -> None:
         if not self.database_prepared:

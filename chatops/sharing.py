@@ -40,12 +40,5 @@ class Pool:
         (the pool's ``dict.setdefault``): for loops over hundreds of thousands of values."""
         return cast(Callable[[str, str], str], self._values.setdefault)
 
-    def fields(self, instance: T) -> T:
-        """``instance`` with each attribute in its ``__dict__`` shared (a loaded row's)."""
-        values = instance.__dict__
-        for name, value in values.items():
-            values[name] = self(value)
-        return instance
-
 
 __all__ = ["Pool"]

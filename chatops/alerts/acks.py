@@ -44,7 +44,7 @@ from chatops.alerts import render
 from chatops.alerts.mutes import active_mutes
 from chatops.alerts.outbox_rows import new_row, payload
 from chatops.alerts.routing import facts, is_muted
-from chatops.blockkit.text import code, date_token, escape_within, mention
+from chatops.blockkit.text import code, date_token, escape_within, mention, plural
 from chatops.domain import BotKind
 from chatops.domain.conversations import ConversationLimits
 from chatops.jsontypes import JSONDict
@@ -320,7 +320,7 @@ class AckService:
             subject, detail = None, None
             if digest:
                 ids = await store.take_children(session, incident_id, access.user_id, now)
-                count = f"{len(ids):,} open bot{'' if len(ids) == 1 else 's'}"
+                count = plural(len(ids), "open bot")
                 subject, detail = f"the {count} of this digest", f"{count} of the digest"
             entry = await _audit(
                 session,

@@ -33,7 +33,6 @@ from chatops.alerts.mute_views import (
     Scope,
     clean_reason,
     scope_json,
-    scope_of,
     target_problem,
 )
 from chatops.alerts.mutes import MuteCommand, MuteService, announce_now, reach_within
@@ -169,10 +168,9 @@ async def cancel(
         if row is None:
             raise WindowError(no_such_window(window_id))
         bots = await listed_bots(session)
-        targets = [str(target) for target in json.loads(row.bots)]
-        if not all(reach_within(t, scope_of(row.scope), scope, bots) for t in targets):
-            raise OutOfScope(WindowView.of(row))
         view = WindowView.of(row)
+        if not all(reach_within(t, view.scope, scope, bots) for t in view.targets):
+            raise OutOfScope(view)
         if not await store.cancel(session, window_id, user_id, now):
             raise WindowError(f"Maintenance window #{window_id} has just ended.")
     return view

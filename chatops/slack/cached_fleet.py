@@ -85,16 +85,13 @@ class Fleet:
         return self._problems
 
     def agents_by_bot(self) -> dict[str, blocks.AgentCounts]:
-        """LivePerson's agent counts of each bot's connectors."""
+        """LivePerson's agent counts of each bot's connectors (computed by ``prepare``)."""
         if self._agents_by_bot is None:
-            self._agents_by_bot = {
-                bot_id: blocks.agent_counts(connectors)
-                for bot_id, connectors in self.connectors.items()
-            }
+            raise RuntimeError("Fleet.prepare() computes the agent counts: await it first")
         return self._agents_by_bot
 
     async def prepare(self) -> None:
-        """Compute what every summary reads, giving the loop back every few ms: done by the
+        """Compute what every summary reads, giving the loop back every ms: done by the
         catch-up after a poll, so that the first reply after it is a lookup too (at 10,000
         connectors, computing these on first use held that reply for tens of ms)."""
         pacer = Pacer()

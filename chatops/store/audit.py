@@ -79,8 +79,9 @@ async def by_request_key(session: AsyncSession, key: str) -> AuditEntry | None:
 
 async def settle(session: AsyncSession, key: str, outcome: str, detail: str | None) -> None:
     """Record how the click with this key ended (its row says ``pending`` until then)."""
-    found = await session.exec(select(AuditEntry).where(col(AuditEntry.request_key) == key))
-    entry = found.one()
+    entry = await by_request_key(session, key)
+    if entry is None:
+        raise LookupError(f"no audit row for the click {key!r}")
     entry.outcome = outcome
     entry.detail = detail
     session.add(entry)

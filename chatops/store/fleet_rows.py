@@ -17,7 +17,7 @@ catch-up's rows are one object (chatops.sharing).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
@@ -29,7 +29,7 @@ from chatops.pacing import Pacer
 from chatops.sharing import Pool
 from chatops.store.models import Bot, Connector
 from chatops.store.polls import LastPoll, last_success
-from chatops.store.tables import BOT, CONNECTOR
+from chatops.store.tables import BOT, CONNECTOR, chunks
 
 # Rows per partition: one partition of ORM rows costs the loop a few ms.
 PARTITION = 200
@@ -171,11 +171,11 @@ class FleetRows:
         else:
             for bot_id in gone:
                 del self._bots[bot_id]
-            for ids in _chunks(changed_bots):
+            for ids in chunks(changed_bots, PARTITION):
                 for row in await _all(session, _listed_bots(BOT.c.id.in_(ids))):
                     bot = BotRow(*map(pool, row))
                     self._bots[bot.id] = bot
-            for ids in _chunks(sorted(changed_connectors)):
+            for ids in chunks(sorted(changed_connectors), PARTITION):
                 for bot_id in ids:
                     self._connectors.pop(bot_id, None)
                 condition = CONNECTOR.c.bot_id.in_(ids)
@@ -227,17 +227,6 @@ async def _all(session: AsyncSession, statement: sa.Select[Any]) -> Sequence[Any
     rows: Sequence[Any] = (await connection.execute(statement)).all()
     await asyncio.sleep(0)
     return rows
-
-
-def _chunks(items: Iterable[T], size: int = PARTITION) -> Iterable[list[T]]:
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 __all__ = ["BotRecord", "BotRow", "ConnectorRecord", "ConnectorRow", "FleetRows", "Loaded"]

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatops.store.engine import SessionFactory, describe_database_error, ping
 from chatops.store.models import utcnow
-from chatops.store.polls import last_successful_poll
+from chatops.store.polls import last_success
 from chatops.web.app import ReadinessCheck
 
 # A database that does not answer a readiness check within this counts as down.
@@ -112,8 +112,8 @@ class Readiness:
     async def polls(self) -> Check:
         async def last_poll_age() -> timedelta | None:
             async with self.sessions() as session:
-                last = await last_successful_poll(session)
-            return None if last is None else self.clock() - (last.finished_at or last.started_at)
+                last = await last_success(session)
+            return None if last is None else self.clock() - last.finished_at
 
         try:
             age = await asyncio.wait_for(last_poll_age(), READINESS_TIMEOUT)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from chatops.alerts.mute_views import MAX_REASON, MuteResult, MuteView, Scope, UnmuteResult
 from chatops.alerts.render.pieces import reply
-from chatops.blockkit.text import code, date_token, escape_within, mention
+from chatops.blockkit.text import code, date_token, escape_within, mention, plural
 from chatops.domain.durations import format_duration
 from chatops.jsontypes import JSONDict
 
@@ -28,7 +28,7 @@ def mute_reply(result: MuteResult) -> JSONDict:
     if result.matching == 0:
         text += "\nNo bot matches it now; bots that match later are muted too."
     else:
-        text += f"\n{result.matching:,} bot{'' if result.matching == 1 else 's'} match now."
+        text += f"\n{plural(result.matching, 'bot')} match now."
     if view.scope is not None:
         text += (
             f"\nIt silences only bots your *mute* permission covers ({globs_text(view.scope)}), "
@@ -49,10 +49,7 @@ def unmute_reply(result: UnmuteResult) -> JSONDict:
     if result.ended:
         targets = ", ".join(code(view.target, 200) for view in result.ended[:20])
         count = len(result.ended)
-        lines.append(
-            f":bell: Ended {count} mute{'' if count == 1 else 's'}: {targets}. "
-            "Their bots alert again."
-        )
+        lines.append(f":bell: Ended {plural(count, 'mute')}: {targets}. Their bots alert again.")
     if result.excepted:
         lines.append(f":bell: Alerts are back on for {code(result.target, 200)}.")
         wider = ", ".join(
