@@ -453,9 +453,11 @@ class AckService:
                 bot for bot in await store.bots_named(session, name) if access.visible(bot.name)
             ]
             incident = await store.open_outage(session, bots[0].id) if len(bots) == 1 else None
+            # Whether a mute or a window holds its alerts back: said only of a bot in trouble.
             silenced = (
                 len(bots) == 1
                 and incident is None
+                and render.health_of(bots[0].health).is_problem
                 and is_muted(facts(bots[0]), await active_mutes(session, self.clock()))
             )
         shown = code(name, 150)

@@ -311,15 +311,12 @@ class _Planning:
         muted: bool,
     ) -> None:
         kind = decision.kind
-        if kind is DecisionKind.PROBLEM and incident is None:
-            if not muted:
-                self._open(bot, row, decision)
-        elif kind in (DecisionKind.PROBLEM, DecisionKind.PROBLEM_CHANGED):
+        if kind in (DecisionKind.PROBLEM, DecisionKind.PROBLEM_CHANGED):
             # An outage while one is still open (the policy lost track of it: a state
             # started afresh) continues that incident, as a change does: its message is
             # edited and its owner kept, rather than left red beside a second alert.
             if incident is None:
-                if not muted:  # its outage was muted when it began: this is news now
+                if not muted:  # a new outage, or one muted when it began that is news now
                     self._open(bot, row, decision)
             elif muted:
                 incident.health = decision.new.value
