@@ -9,7 +9,10 @@ fake LivePerson received.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from dataclasses import replace
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 
@@ -146,12 +149,27 @@ def test_a_redelivered_click_by_someone_refused_stays_refused_and_is_audited_onc
     assert _outcomes(_settled(chatops_app, 2)) == ["refused", "refused"]
 
 
-def test_a_redelivered_click_the_guard_refuses_is_audited_once(chatops_app: AppUnderTest) -> None:
+def _without_trigger_id(click: Delivery) -> Delivery:
+    """The same click as a payload without a trigger_id: only the action's timestamp names it."""
+    fields = parse_qs(click.body.decode())
+    payload = json.loads(fields["payload"][0])
+    del payload["trigger_id"]
+    assert payload["actions"][0]["action_ts"]
+    return replace(click, body=urlencode({"payload": json.dumps(payload)}).encode())
+
+
+@pytest.mark.parametrize("trigger_id", [True, False])
+def test_a_redelivered_click_the_guard_refuses_is_audited_once(
+    chatops_app: AppUnderTest, trigger_id: bool
+) -> None:
     bot = _bot_named(chatops_app, "billing")
     message = _detail_message(chatops_app, "alice", bot)
     charlie = chatops_app.users["charlie"]
+    click = charlie.click_delivery(message, "bot_stop")
 
-    entries = _refused_twice(chatops_app, charlie, charlie.click_delivery(message, "bot_stop"))
+    entries = _refused_twice(
+        chatops_app, charlie, click if trigger_id else _without_trigger_id(click)
+    )
 
     assert [(e.user_id, e.action, e.outcome) for e in entries] == [("U0CHARLIE", "stop", "refused")]
     assert _operations(chatops_app.lp, "stop", bot) == 0

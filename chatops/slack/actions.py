@@ -27,7 +27,7 @@ from chatops.domain import ConnectorStatus, Environment
 from chatops.permissions import Access, Permission
 from chatops.slack import blocks, grammar
 from chatops.slack.commands import restart_problem
-from chatops.slack.guard import Guard, Need, NeedOf, access_of
+from chatops.slack.guard import Guard, Need, NeedOf, access_of, click_id
 from chatops.slack.home import publish_home
 from chatops.slack.results import ActionResult, ConnectorWatch, Outcome
 from chatops.slack.services import SlackServices
@@ -41,12 +41,6 @@ log = logging.getLogger(__name__)
 def _user(body: dict[str, Any]) -> tuple[str, str | None]:
     user = body.get("user") or {}
     return str(user.get("id", "")), user.get("username") or user.get("name")
-
-
-def _click_id(body: dict[str, Any]) -> str:
-    """Identifies one click: Slack gives each interaction its own trigger id."""
-    action = (body.get("actions") or [{}])[0]
-    return str(body.get("trigger_id") or action.get("action_ts") or "")
 
 
 def _action_value(body: dict[str, Any]) -> str:
@@ -100,7 +94,7 @@ async def _connector_action(
             user_name=user_name,
             outcome="invalid",
             message=message,
-            click_id=_click_id(body),
+            click_id=click_id(body),
         )
         await respond(response_type="ephemeral", replace_original=False, **blocks.refusal(message))
         return
@@ -124,7 +118,7 @@ async def _act(
         bot_id,
         access=access,
         user_name=user_name,
-        click_id=_click_id(body),
+        click_id=click_id(body),
         bot_user=bot_user,
     )
     await _deliver(services, action, body, respond, client, result, bot_user=bot_user)
@@ -206,7 +200,7 @@ async def _restart_bots(
             user_name=user_name,
             outcome=outcome,
             message=str(message["text"]),
-            click_id=_click_id(body),
+            click_id=click_id(body),
         )
         await respond(replace_original=True, **message)
 
@@ -227,7 +221,7 @@ async def _restart_bots(
     results: list[tuple[BotCard, ActionResult]] = []
     for bot in plan.acted:
         result = await services.control.run(
-            "restart", bot.id, access=access, user_name=user_name, click_id=_click_id(body)
+            "restart", bot.id, access=access, user_name=user_name, click_id=click_id(body)
         )
         results.append((bot, result))
     await respond(

@@ -65,6 +65,13 @@ def access_of(context: AsyncBoltContext) -> Access:
     return access
 
 
+def click_id(body: Body) -> str:
+    """Identifies one click: Slack gives each interaction its own trigger id (the action's
+    timestamp when a payload has none); "" for a body that has neither."""
+    action = (body.get("actions") or [{}])[0]
+    return str(body.get("trigger_id") or action.get("action_ts") or "")
+
+
 def _user_name(body: Body) -> str | None:
     user = body.get("user")
     if isinstance(user, dict):
@@ -169,7 +176,6 @@ class Guard:
         if need.audited is None:
             return
         action, target = need.audited
-        trigger_id = body.get("trigger_id")
         await self.services.control.refused(
             action,
             target,
@@ -177,7 +183,7 @@ class Guard:
             user_name=_user_name(body),
             outcome=outcome.value,
             message=detail,
-            click_id=str(trigger_id) if trigger_id else None,
+            click_id=click_id(body) or None,
         )
 
 
